@@ -1,0 +1,46 @@
+# The README's commands. Everything runs inside the locked uv environment (.venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen --no-sync
+DATE ?=
+CUSTOMERS ?= 3000
+DAYS ?= 75
+RUN_DAYS ?= 3
+
+.PHONY: setup demo run test test-fast generate airflow-ui mlflow-ui clean help
+
+help:
+	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
+	@echo "make test                    run the test suite"
+	@echo "make run DATE=YYYY-MM-DD     run the daily DAG for one logical date on the current DATA_DIR"
+	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
+	@echo "make clean                   delete DATA_DIR"
+
+# Creates .venv from uv.lock (installs uv itself from PyPI when missing).
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==0.13.9"
+	@$(UV) sync --frozen --quiet
+
+demo: setup
+	$(RUN) python -m bankmkt.cli demo --customers $(CUSTOMERS) --days $(DAYS) --run-days $(RUN_DAYS)
+
+run: setup
+	@test -n "$(DATE)" || (echo "usage: make run DATE=YYYY-MM-DD" >&2; exit 2)
+	$(RUN) python -m bankmkt.cli run --date $(DATE)
+
+generate: setup
+	$(RUN) python -m bankmkt.generator --customers $(CUSTOMERS) --days $(DAYS) --start-date 2024-01-01 --seed 42
+
+test: setup
+	$(RUN) pytest
+
+airflow-ui: setup
+	$(RUN) python -m bankmkt.cli init
+	$(RUN) bash -c 'eval "$$(python -m bankmkt.settings --shell)" && airflow standalone'
+
+mlflow-ui: setup
+	$(RUN) bash -c 'eval "$$(python -m bankmkt.settings --shell)" && mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --port 5000'
+
+clean:
+	rm -rf "$${DATA_DIR:-data}"

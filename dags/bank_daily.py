@@ -1,0 +1,98 @@
+"""
+### Daily precision-marketing run
+
+One bank day, logical date D, from landing files to campaign target lists:
+
+1. **check_landing**: every landing file of D against the landing contract;
+   a bad batch goes to quarantine and the run stops before anything changes.
+2. **build_warehouse**: `dbt build` into the DuckDB warehouse (staging,
+   intermediate, marts and their tests).
+3. **validate_features**: Great Expectations gate on D's customer features.
+4. **publish_features**: Parquet export, `feast apply`, materialisation of D.
+5. **train_models**: LightGBM propensity models on Feast's point-in-time
+   training set, tracked and registered in MLflow; `champion` moves only for a
+   better model.
+6. **score_and_target**: champion scores, contact policy, control holdout,
+   target lists under DATA_DIR/outputs.
+7. **load_target_lists**: the lists into the warehouse (dbt, the only writer).
+
+Each task calls one function of `bankmkt.pipeline`; see docs/pipeline.md.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+LANDING = Asset("bankmkt://landing")
+WAREHOUSE = Asset("bankmkt://warehouse/marts")
+ONLINE_FEATURES = Asset("bankmkt://feast/customer_features")
+CHAMPIONS = Asset("bankmkt://mlflow/propensity_champions")
+TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
+
+
+@dag(
+    dag_id="bank_daily",
+    schedule="@daily",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["bank", "marketing", "daily"],
+    default_args={"retries": 0},
+    doc_md=__doc__,
+)
+def bank_daily():
+    @task(inlets=[LANDING])
+    def check_landing(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.check_landing(ds)
+
+    @task(outlets=[WAREHOUSE])
+    def build_warehouse(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.build_warehouse(ds)
+
+    @task
+    def validate_features(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.validate_features(ds)
+
+    @task(outlets=[ONLINE_FEATURES])
+    def publish_features(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.publish_features(ds)
+
+    @task(outlets=[CHAMPIONS])
+    def train_models(ds: str | None = None, run_id: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.train_models(ds, run_id=run_id)
+
+    @task
+    def score_and_target(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.score_and_target(ds)
+
+    @task(outlets=[TARGET_LISTS])
+    def load_target_lists(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.load_target_lists(ds)
+
+    (
+        check_landing()
+        >> build_warehouse()
+        >> validate_features()
+        >> publish_features()
+        >> train_models()
+        >> score_and_target()
+        >> load_target_lists()
+    )
+
+
+bank_daily()

@@ -1,0 +1,31 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
+-- Grain: one row per account and balance date. A daily run reads only the day's file.
+with delivered as (
+    select * from {{ ref('stg_core_banking__daily_balances') }}
+    {% if is_incremental() %}
+    where delivered_on = {{ run_date() }}
+    {% endif %}
+),
+
+accounts as (
+    select distinct account_id, customer_id from {{ ref('stg_core_banking__accounts') }}
+),
+
+deduplicated as (
+    select * from delivered
+    qualify row_number() over (partition by account_id, balance_date order by delivered_on) = 1
+)
+
+select
+    deduplicated.account_id,
+    accounts.customer_id,
+    deduplicated.balance_date,
+    deduplicated.balance,
+    deduplicated.delivered_on
+from deduplicated
+left join accounts using (account_id)
+{% if is_incremental() %}
+where (deduplicated.account_id, deduplicated.balance_date) not in (
+    select (account_id, balance_date) from {{ this }} where delivered_on < {{ run_date() }}
+)
+{% endif %}

@@ -1,0 +1,26 @@
+-- One row per customer profile version (a file delivered twice counts once).
+with source as (
+    select * from {{ source('core_banking', 'customers') }}
+    where dt <= {{ run_date() }}
+),
+
+renamed as (
+    select
+        customer_id,
+        {{ pii_hash('national_id') }} as national_id_hash,
+        {{ pii_hash('email') }} as email_hash,
+        {{ pii_hash('phone') }} as phone_hash,
+        cast(birth_date as date) as birth_date,
+        gender,
+        region,
+        occupation,
+        cast(monthly_income as decimal(12, 2)) as monthly_income,
+        cast(customer_since as date) as customer_since,
+        {{ contract_bool('has_marketing_consent') }} as has_marketing_consent,
+        {{ utc_timestamp('updated_at') }} as updated_at,
+        dt as delivered_on
+    from source
+)
+
+select * from renamed
+qualify row_number() over (partition by customer_id, updated_at order by delivered_on) = 1

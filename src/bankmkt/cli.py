@@ -1,0 +1,182 @@
+"""Command line of the platform: `python -m bankmkt.cli <command>` (the Makefile's targets call it).
+
+    init                           prepare DATA_DIR and the Airflow metadata database
+    run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day
+    stage NAME --date D            run one stage's library function outside Airflow
+    demo                           generate a synthetic bank and run the DAG over its last days
+    summary --date D               print what each stage of D's run produced
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+from bankmkt.runtime import apply_environment, parse_run_date
+from bankmkt.settings import Settings
+
+DAG_ID = "bank_daily"
+STAGES = (
+    "check_landing",
+    "build_warehouse",
+    "validate_features",
+    "publish_features",
+    "train_models",
+    "score_and_target",
+    "load_target_lists",
+)
+
+
+def _airflow(settings: Settings, *args: str, quiet: bool = False) -> None:
+    command = [sys.executable, "-m", "airflow", *args]
+    output = subprocess.DEVNULL if quiet else None
+    completed = subprocess.run(command, env={**__import__("os").environ, **settings.environment()},
+                               stdout=output, stderr=subprocess.STDOUT if quiet else None)
+    if completed.returncode != 0:
+        raise SystemExit(f"`airflow {' '.join(args)}` failed with exit code {completed.returncode}")
+
+
+def init_platform() -> Settings:
+    settings = apply_environment()
+    if settings.platform_env == "local" and not (settings.airflow_home / "airflow.db").exists():
+        print(f"[init] creating the Airflow metadata database in {settings.airflow_home}", flush=True)
+        _airflow(settings, "db", "migrate", quiet=True)
+    return settings
+
+
+def run_days(first: date, last: date) -> list[dict]:
+    settings = init_platform()
+    timings = []
+    day = first
+    while day <= last:
+        print(f"[run] {DAG_ID} for logical date {day} (DATA_DIR={settings.data_dir})", flush=True)
+        start = time.perf_counter()
+        log_path = settings.airflow_home / "runs" / f"{day.isoformat()}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as log:
+            completed = subprocess.run(
+                [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, day.isoformat()],
+                env={**__import__("os").environ, **settings.environment()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        seconds = time.perf_counter() - start
+        timings.append({"run_date": day.isoformat(), "seconds": round(seconds, 1), "log": str(log_path)})
+        if completed.returncode != 0:
+            print(_failure_excerpt(log_path), file=sys.stderr)
+            raise SystemExit(f"[run] {DAG_ID} failed for {day} after {seconds:.0f}s; full log: {log_path}")
+        print(f"[run] {day} succeeded in {seconds:.0f}s (log: {log_path})", flush=True)
+        print(summary_text(day, settings), flush=True)
+        day += timedelta(days=1)
+    return timings
+
+
+def _failure_excerpt(log_path) -> str:
+    """The lines of an Airflow log that say why a task failed."""
+    lines = log_path.read_text(errors="replace").splitlines()
+    keep = [
+        line for line in lines
+        if any(marker in line for marker in ("Error", "error:", "failed", "Violation", "Traceback", "Task failed"))
+    ]
+    return "\n".join(keep[-25:])
+
+
+def summary_text(day: date, settings: Settings) -> str:
+    folder = settings.runs_dir / f"dt={day.isoformat()}"
+    lines = [f"Run {day}:"]
+    for stage in STAGES:
+        path = folder / f"{stage}.json"
+        if not path.exists():
+            lines.append(f"  {stage:<18} not run")
+            continue
+        record = json.loads(path.read_text())
+        lines.append(f"  {stage:<18} {record['seconds']:>7.1f}s  {_headline(stage, record['result'])}")
+    return "\n".join(lines)
+
+
+def _headline(stage: str, result: dict) -> str:
+    if result.get("status") == "skipped":
+        return f"skipped: {result.get('reason')}"
+    if stage == "check_landing":
+        return f"{result.get('days_checked', '?')} day(s), {result.get('rows', '?')} rows accepted"
+    if stage == "build_warehouse":
+        rows = result["rows"]
+        return (f"{result['status_counts']}; {rows['customer_features_on_run_date']} feature rows for the day, "
+                f"{rows['training_labels']} labelled contacts -> {result['warehouse']}")
+    if stage == "validate_features":
+        return (f"{'passed' if result['success'] else 'FAILED'} {result['expectations']} expectations on "
+                f"{result['rows']} rows, {len(result['warnings'])} warnings; Data Docs: {result['data_docs']}")
+    if stage == "publish_features":
+        return (f"{result['export']['rows_written']} rows exported, "
+                f"{len(result['apply']['feature_views'])} feature views applied, online store {result['online_store']}")
+    if stage == "train_models":
+        parts = []
+        for product, model in result["models"].items():
+            if model.get("status") == "trained":
+                auc = model.get("metrics", {}).get("roc_auc")
+                parts.append(f"{product} v{model['version']} AUC {auc:.3f}{' (champion)' if model.get('promoted') else ''}")
+            else:
+                parts.append(f"{product} skipped")
+        return "; ".join(parts)
+    if stage == "score_and_target":
+        return (f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
+                f"({result['control_rows']} control) -> {result['outputs'].get('directory', '')}; report {result['report']}")
+    if stage == "load_target_lists":
+        return f"{result['rows_for_run_date']} rows in fct_target_lists"
+    return json.dumps(result)[:200]
+
+
+def run_stage(name: str, day: date) -> dict:
+    from bankmkt import pipeline
+
+    if name not in STAGES:
+        raise SystemExit(f"unknown stage {name!r}; one of {', '.join(STAGES)}")
+    return getattr(pipeline, name)(day)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bankmkt.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init")
+    run = commands.add_parser("run")
+    run.add_argument("--date", required=True)
+    run.add_argument("--to")
+    stage = commands.add_parser("stage")
+    stage.add_argument("name", choices=STAGES)
+    stage.add_argument("--date", required=True)
+    summary = commands.add_parser("summary")
+    summary.add_argument("--date", required=True)
+    demo = commands.add_parser("demo")
+    demo.add_argument("--customers", type=int, default=3000)
+    demo.add_argument("--days", type=int, default=75)
+    demo.add_argument("--start-date", default="2024-01-01")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--run-days", type=int, default=3, help="run the DAG for the last N simulated days")
+    args = parser.parse_args(argv)
+
+    if args.command == "init":
+        settings = init_platform()
+        print(f"[init] DATA_DIR={settings.data_dir} PLATFORM_ENV={settings.platform_env}")
+    elif args.command == "run":
+        first = parse_run_date(args.date)
+        run_days(first, parse_run_date(args.to) if args.to else first)
+    elif args.command == "stage":
+        apply_environment()
+        print(json.dumps(run_stage(args.name, parse_run_date(args.date)), indent=2, default=str))
+    elif args.command == "summary":
+        settings = apply_environment()
+        print(summary_text(parse_run_date(args.date), settings))
+    elif args.command == "demo":
+        from bankmkt.demo import run_demo
+
+        run_demo(args.customers, args.days, parse_run_date(args.start_date), args.seed, args.run_days)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The stages of the daily run, one function each.
+
+The Airflow DAG (dags/bank_daily.py) calls these; so can a person, through
+`python -m bankmkt.cli stage <name> --date D`. Each stage records what it
+produced, where and how long it took under DATA_DIR/runs/dt=D/.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bankmkt.runtime import apply_environment, parse_run_date, record_stage, timed
+from bankmkt.settings import get_settings
+
+PROMOTED_PRODUCTS = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
+
+
+def check_landing(run_date: str | date) -> dict:
+    """Contract-check D's landing files (and any earlier day not yet accepted)."""
+    from bankmkt.contract import enforce_pending_days
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        result = enforce_pending_days(day, settings)
+    record_stage(day, "check_landing", result, clock["seconds"], settings)
+    return result
+
+
+def build_warehouse(run_date: str | date) -> dict:
+    """`dbt build` for D: staging, intermediate and marts with their tests."""
+    from bankmkt import warehouse
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        summary = warehouse.build_warehouse(day, settings=settings)
+    with warehouse.read_only_connection(settings) as con:
+        rows = {
+            table: con.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("dim_customers", "fct_transactions", "customer_features", "training_labels")
+        }
+        rows["customer_features_on_run_date"] = con.execute(
+            "select count(*) from customer_features where feature_date = ?", [day]
+        ).fetchone()[0]
+    result = {
+        "warehouse": str(settings.warehouse_path),
+        "status_counts": summary["status_counts"],
+        "rows": rows,
+    }
+    record_stage(day, "build_warehouse", result, clock["seconds"], settings)
+    return result
+
+
+def validate_features(run_date: str | date) -> dict:
+    """Great Expectations gate on D's customer features; fails the run on a failure-level miss."""
+    from bankmkt.quality import gate_customer_features
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        result = gate_customer_features(day, settings).as_dict()
+    record_stage(day, "validate_features", result, clock["seconds"], settings)
+    return result
+
+
+def publish_features(run_date: str | date) -> dict:
+    """Export D's features to Parquet, `feast apply`, materialise D's window online."""
+    from bankmkt import features
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        result = {
+            "export": features.export_feature_mart(day, settings),
+            "apply": features.apply_feature_repo(settings),
+            "materialize": features.materialize_day(day, settings),
+            "online_store": str(settings.feast_online_path),
+        }
+    record_stage(day, "publish_features", result, clock["seconds"], settings)
+    return result
+
+
+def train_models(run_date: str | date, run_id: str | None = None) -> dict:
+    """Train one propensity model per promoted product on Feast's point-in-time training set."""
+    from bankmkt import features
+    from ml.training import train_and_register
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        frame = features.training_set(day, settings)
+        feature_columns = features.feature_names(settings)
+        models = {}
+        for product in PROMOTED_PRODUCTS:
+            models[product] = train_and_register(
+                frame,
+                product_code=product,
+                run_date=day,
+                feature_columns=feature_columns,
+                tags={
+                    "feature_service": features.FEATURE_SERVICE,
+                    "airflow_run_id": run_id or "manual",
+                    "training_rows": str(len(frame)),
+                },
+            )
+    result = {"training_rows": len(frame), "models": models, "tracking_uri": settings.mlflow_tracking_uri}
+    record_stage(day, "train_models", result, clock["seconds"], settings)
+    return result
+
+
+def score_and_target(run_date: str | date) -> dict:
+    """Score every customer with each product's champion; build and write the target lists."""
+    import pandas as pd
+
+    from bankmkt import features
+    from ml.registry import champion_version
+    from ml.report import write_run_report
+    from ml.scoring import score_customers
+    from ml.targeting import build_target_lists, write_target_lists
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        frame = features.scoring_frame(day, settings)
+        feature_columns = features.feature_names(settings)
+        scores, skipped = [], {}
+        for product in PROMOTED_PRODUCTS:
+            model_name = f"{settings.model_prefix}_{product}"
+            if champion_version(model_name) is None:
+                skipped[product] = f"no champion for {model_name} yet"
+                continue
+            scores.append(score_customers(frame, product, feature_columns, day))
+        if not scores:
+            result = {"status": "skipped", "reason": "no product has a champion model yet", "skipped": skipped}
+            record_stage(day, "score_and_target", result, clock["seconds"], settings)
+            return result
+        all_scores = pd.concat(scores, ignore_index=True)
+        target_list = build_target_lists(
+            all_scores,
+            customers=frame,
+            run_date=day,
+            list_size=settings.target_list_size,
+            control_share=settings.control_share,
+            seed=int(day.strftime("%Y%m%d")),
+        )
+        paths = write_target_lists(target_list, day, settings)
+        training_record = settings.runs_dir / f"dt={day.isoformat()}" / "train_models.json"
+        training_results = []
+        if training_record.exists():
+            import json
+
+            training_results = list(json.loads(training_record.read_text())["result"]["models"].values())
+        report = write_run_report(day, training_results, target_list, settings)
+    result = {
+        "scored_customers": int(all_scores["customer_id"].nunique()),
+        "target_rows": len(target_list),
+        "control_rows": int(target_list["is_control"].sum()),
+        "per_product": target_list.groupby("product_code").size().to_dict(),
+        "skipped": skipped,
+        "outputs": {k: str(v) for k, v in paths.items()},
+        "report": str(report),
+    }
+    record_stage(day, "score_and_target", result, clock["seconds"], settings)
+    return result
+
+
+def load_target_lists(run_date: str | date) -> dict:
+    """Load the day's target lists into the warehouse table fct_target_lists (dbt writes it)."""
+    from bankmkt import warehouse
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    list_dir = settings.target_list_dir(day)
+    if not any(list_dir.glob("*.parquet")):
+        result = {"status": "skipped", "reason": f"no target lists in {list_dir}"}
+        record_stage(day, "load_target_lists", result, 0.0, settings)
+        return result
+    with timed() as clock:
+        summary = warehouse.load_published_outputs(day, settings)
+    with warehouse.read_only_connection(settings) as con:
+        rows = con.execute(
+            "select count(*) from fct_target_lists where run_date = ?", [day]
+        ).fetchone()[0]
+    result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows}
+    record_stage(day, "load_target_lists", result, clock["seconds"], settings)
+    return result

@@ -1,0 +1,57 @@
+"""Run-time plumbing shared by the stages: environment hand-off and run records."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from bankmkt.settings import Settings, get_settings
+
+
+def apply_environment(settings: Settings | None = None) -> Settings:
+    """Export the settings as the variables dbt, Feast, MLflow and Airflow read."""
+    settings = settings or get_settings()
+    os.environ.update(settings.environment())
+    settings.ensure_dirs()
+    return settings
+
+
+def parse_run_date(value: str | date) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as error:
+        raise ValueError(f"run date {value!r} is not a date of the form YYYY-MM-DD") from error
+
+
+def record_stage(run_date: date, stage: str, result: dict, seconds: float, settings: Settings | None = None) -> Path:
+    """Write what a stage produced to DATA_DIR/runs/dt=D/<stage>.json (read by the run summary)."""
+    settings = settings or get_settings()
+    folder = settings.runs_dir / f"dt={run_date.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stage}.json"
+    record = {
+        "stage": stage,
+        "run_date": run_date.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 2),
+        "result": result,
+    }
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return path
+
+
+@contextmanager
+def timed() -> Iterator[dict]:
+    box: dict = {}
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box["seconds"] = time.perf_counter() - start

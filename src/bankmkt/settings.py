@@ -1,0 +1,277 @@
+"""The one place that reads the platform's settings.
+
+Two environment variables pick everything:
+
+* ``PLATFORM_ENV``: ``local`` (embedded default: DuckDB, SQLite, local MLflow,
+  Airflow in-process) or ``prod`` (PostgreSQL, Redis, MLflow server; see
+  docker-compose.yml).
+* ``DATA_DIR``: the root of all state (default ``./data``, git-ignored).
+
+Every path and URI the rest of the code uses is derived here. Other modules
+call :func:`get_settings` and never build a path from a literal of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+ENVIRONMENTS = ("local", "prod")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    platform_env: str
+    data_dir: Path
+    project_root: Path = PROJECT_ROOT
+    # Production-profile endpoints (ignored by the local profile).
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "127.0.0.1:6379"
+    mlflow_server_uri: str = "http://127.0.0.1:5000"
+    target_list_size: int = 500
+    control_share: float = 0.1
+    model_prefix: str = "propensity"
+    extra: dict = field(default_factory=dict)
+
+    # ---- folders under DATA_DIR -------------------------------------------------
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    def target_list_dir(self, run_date) -> Path:
+        """Per-campaign target lists of one run (Parquet, CSV and their data dictionary)."""
+        return self.outputs_dir / "target_lists" / f"dt={run_date.isoformat()}"
+
+    @property
+    def truth_dir(self) -> Path:
+        """Ground truth written by the synthetic generator (never read by the pipeline)."""
+        return self.data_dir / "truth"
+
+    @property
+    def runs_dir(self) -> Path:
+        """One JSON record per daily run and stage (what was produced, where, how long)."""
+        return self.data_dir / "runs"
+
+    @property
+    def gx_dir(self) -> Path:
+        """Great Expectations file context (suites, validation results)."""
+        return self.data_dir / "gx"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.reports_dir / "data_docs"
+
+    # ---- warehouse ------------------------------------------------------------
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_root / "dbt_project"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.data_dir / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.data_dir / "dbt" / "logs"
+
+    # ---- feature store --------------------------------------------------------
+    @property
+    def feature_repo_dir(self) -> Path:
+        return self.project_root / "feature_repo"
+
+    @property
+    def feature_store_yaml(self) -> Path:
+        name = "feature_store.yaml" if self.platform_env == "local" else "feature_store.prod.yaml"
+        return self.feature_repo_dir / name
+
+    @property
+    def feature_export_dir(self) -> Path:
+        """Parquet export of the feature mart, one ``dt=`` folder per feature date (Feast's offline source)."""
+        return self.exports_dir / "customer_features"
+
+    @property
+    def feature_export_glob(self) -> str:
+        return str(self.feature_export_dir / "dt=*" / "*.parquet")
+
+    def feature_export_file(self, feature_date) -> Path:
+        return self.feature_export_dir / f"dt={feature_date.isoformat()}" / "customer_features.parquet"
+
+    @property
+    def feast_dir(self) -> Path:
+        return self.data_dir / "feast"
+
+    @property
+    def feast_registry_path(self) -> Path:
+        return self.feast_dir / "registry.db"
+
+    @property
+    def feast_online_path(self) -> Path:
+        return self.feast_dir / "online_store.db"
+
+    # ---- MLflow ---------------------------------------------------------------
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.data_dir / "mlflow"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        if self.platform_env == "prod":
+            return self.mlflow_server_uri
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        return (self.mlflow_dir / "artifacts").as_uri()
+
+    # ---- Airflow --------------------------------------------------------------
+    @property
+    def airflow_home(self) -> Path:
+        return self.data_dir / "airflow"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.project_root / "dags"
+
+    @property
+    def airflow_sql_alchemy_conn(self) -> str:
+        if self.platform_env == "prod":
+            return self.postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        return f"sqlite:///{self.airflow_home / 'airflow.db'}"
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that hand these settings to Airflow, dbt, Feast and MLflow.
+
+        Child processes (``airflow dags test``, ``dbt``, ``feast``) read their
+        configuration from the environment; this is the one place it is made.
+        """
+        return {
+            "PLATFORM_ENV": self.platform_env,
+            "DATA_DIR": str(self.data_dir),
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.airflow_sql_alchemy_conn,
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "DBT_PROFILES_DIR": str(self.dbt_project_dir),
+            "DBT_PROJECT_DIR": str(self.dbt_project_dir),
+            "DBT_TARGET_PATH": str(self.dbt_target_dir),
+            "DBT_LOG_PATH": str(self.dbt_log_dir),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "WAREHOUSE_PATH": str(self.warehouse_path),
+            "LANDING_DIR": str(self.landing_dir),
+            "FEAST_REGISTRY_PATH": str(self.feast_registry_path),
+            "FEAST_ONLINE_PATH": str(self.feast_online_path),
+            "FEAST_REDIS_URL": self.redis_url,
+            "FEAST_SQL_REGISTRY_URL": self.postgres_url.replace(
+                "postgresql://", "postgresql+psycopg://", 1
+            ),
+            "FEAST_USAGE": "False",
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+
+    def ensure_dirs(self) -> None:
+        for folder in (
+            self.landing_dir,
+            self.quarantine_dir,
+            self.exports_dir,
+            self.outputs_dir,
+            self.reports_dir,
+            self.runs_dir,
+            self.feast_dir,
+            self.mlflow_dir,
+            self.airflow_home,
+            self.dbt_target_dir,
+            self.dbt_log_dir,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def _read(env: dict[str, str] | os._Environ) -> Settings:
+    platform_env = env.get("PLATFORM_ENV", "local").strip().lower() or "local"
+    if platform_env not in ENVIRONMENTS:
+        raise SettingsError(
+            f"PLATFORM_ENV={platform_env!r} is not one of {', '.join(ENVIRONMENTS)}"
+        )
+    data_dir = Path(env.get("DATA_DIR", "") or PROJECT_ROOT / "data").expanduser().resolve()
+    kwargs = {}
+    if env.get("POSTGRES_URL"):
+        kwargs["postgres_url"] = env["POSTGRES_URL"]
+    if env.get("REDIS_URL"):
+        kwargs["redis_url"] = env["REDIS_URL"]
+    if env.get("MLFLOW_SERVER_URI"):
+        kwargs["mlflow_server_uri"] = env["MLFLOW_SERVER_URI"]
+    if env.get("TARGET_LIST_SIZE"):
+        kwargs["target_list_size"] = int(env["TARGET_LIST_SIZE"])
+    if env.get("CONTROL_SHARE"):
+        share = float(env["CONTROL_SHARE"])
+        if not 0.0 <= share < 1.0:
+            raise SettingsError(f"CONTROL_SHARE={share} must be in [0, 1)")
+        kwargs["control_share"] = share
+    return Settings(platform_env=platform_env, data_dir=data_dir, **kwargs)
+
+
+@lru_cache(maxsize=None)
+def _cached(key: tuple) -> Settings:
+    return _read(dict(key))
+
+
+def get_settings() -> Settings:
+    """Settings for the current environment (re-read when the variables change)."""
+    names = (
+        "PLATFORM_ENV",
+        "DATA_DIR",
+        "POSTGRES_URL",
+        "REDIS_URL",
+        "MLFLOW_SERVER_URI",
+        "TARGET_LIST_SIZE",
+        "CONTROL_SHARE",
+    )
+    return _cached(tuple((n, os.environ.get(n, "")) for n in names))
+
+
+def _print_shell_exports() -> None:
+    """`python -m bankmkt.settings --shell`: export lines for a shell (used by the UI targets)."""
+    import shlex
+
+    for name, value in get_settings().environment().items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--shell" in sys.argv:
+        _print_shell_exports()
+    else:
+        for name, value in get_settings().environment().items():
+            print(f"{name}={value}")
