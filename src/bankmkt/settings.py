@@ -163,7 +163,7 @@ class Settings:
     @property
     def airflow_sql_alchemy_conn(self) -> str:
         if self.platform_env == "prod":
-            return self.postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+            return self.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
         return f"sqlite:///{self.airflow_home / 'airflow.db'}"
 
     def environment(self) -> dict[str, str]:
