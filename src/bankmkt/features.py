@@ -82,10 +82,14 @@ def feature_store(settings: Settings | None = None):
     from feast import FeatureStore
 
     settings = apply_environment(settings or get_settings())
+    _importable_repo(settings)
+    return FeatureStore(repo_path=str(settings.feature_repo_dir), fs_yaml_file=settings.feature_store_yaml)
+
+
+def _importable_repo(settings: Settings) -> None:
     repo = str(settings.feature_repo_dir)
     if repo not in sys.path:
         sys.path.insert(0, repo)  # the definition files import each other by module name
-    return FeatureStore(repo_path=repo, fs_yaml_file=settings.feature_store_yaml)
 
 
 def apply_feature_repo(settings: Settings | None = None) -> dict:
@@ -95,6 +99,7 @@ def apply_feature_repo(settings: Settings | None = None) -> dict:
 
     settings = apply_environment(settings or get_settings())
     repo = settings.feature_repo_dir
+    _importable_repo(settings)
     config = load_repo_config(repo, settings.feature_store_yaml)
     cwd = os.getcwd()
     try:

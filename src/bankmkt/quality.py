@@ -96,6 +96,13 @@ def _context(settings: Settings):
 
     settings.gx_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(settings.gx_dir))
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    bars = context.variables.progress_bars
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        context.variables.save()  # logs stay readable
     site_name = "platform_reports"
     sites = context.get_site_names()
     if site_name not in sites:

@@ -16,36 +16,49 @@ class WarehouseBuildError(RuntimeError):
 
 
 def run_dbt(args: list[str], settings: Settings | None = None) -> dict:
-    """Invoke dbt in-process with the platform's environment; raise with the failing nodes."""
-    from dbt.cli.main import dbtRunner
+    """Run dbt in a child process with the platform's environment; raise with the failing nodes.
+
+    A child process, not dbtRunner: dbt-duckdb keeps its connection open for the
+    life of the process, and the single-writer lock must be released before the
+    next stage opens the warehouse read-only.
+    """
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
 
     settings = apply_environment(settings or get_settings())
-    full_args = [
-        *args,
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [
+        str(dbt), "--no-use-colors", *args,
         "--project-dir", str(settings.dbt_project_dir),
         "--profiles-dir", str(settings.dbt_project_dir),
         "--target-path", str(settings.dbt_target_dir),
         "--log-path", str(settings.dbt_log_dir),
     ]
-    outcome = dbtRunner().invoke(full_args)
-    summary = {"command": " ".join(args), "nodes": {}, "failures": []}
-    results = getattr(outcome.result, "results", None) or []
-    for node_result in results:
-        node = node_result.node
-        status = str(node_result.status)
-        summary["nodes"][node.unique_id] = {
-            "status": status,
-            "seconds": round(node_result.execution_time or 0.0, 3),
-            "rows": (node_result.adapter_response or {}).get("rows_affected"),
-        }
-        if status in {"error", "fail", "runtime error"}:
-            summary["failures"].append(f"{node.unique_id}: {status}: {node_result.message}")
+    results_path = settings.dbt_target_dir / "run_results.json"
+    results_path.unlink(missing_ok=True)
+    completed = subprocess.run(command, capture_output=True, text=True)
+    print(completed.stdout[-20000:], flush=True)  # dbt's own log lines, for the task log
+    summary: dict = {"command": " ".join(args), "nodes": {}, "failures": []}
+    if results_path.exists():
+        for node_result in json.loads(results_path.read_text())["results"]:
+            status = node_result["status"]
+            summary["nodes"][node_result["unique_id"]] = {
+                "status": status,
+                "seconds": round(node_result.get("execution_time") or 0.0, 3),
+                "rows": (node_result.get("adapter_response") or {}).get("rows_affected"),
+            }
+            if status in {"error", "fail", "runtime error"}:
+                message = " ".join(str(node_result.get("message") or "").split())
+                summary["failures"].append(f"{node_result['unique_id']}: {status}: {message[:600]}")
     counts: dict[str, int] = {}
     for node in summary["nodes"].values():
         counts[node["status"]] = counts.get(node["status"], 0) + 1
     summary["status_counts"] = counts
-    if not outcome.success:
-        reason = "; ".join(summary["failures"]) or str(outcome.exception)
+    if completed.returncode != 0:
+        errors = [line for line in completed.stdout.splitlines() if "Error" in line or "error" in line]
+        reason = "; ".join(summary["failures"]) or " | ".join(errors[-5:]) or completed.stderr[-2000:]
         raise WarehouseBuildError(f"dbt {' '.join(args)} failed: {reason}")
     return summary
 
