@@ -16,13 +16,30 @@ PROMOTED_PRODUCTS = ("credit_card", "personal_loan", "term_deposit", "wealth_man
 
 
 def check_landing(run_date: str | date) -> dict:
-    """Contract-check D's landing files (and any earlier day not yet accepted)."""
-    from bankmkt.contract import enforce_pending_days
+    """Contract-check D's landing files and, first, every earlier landed day not accepted yet.
+
+    The first run on a new DATA_DIR thus checks the whole history it is about to
+    load; a daily run checks one day. The first bad day stops the run (its batch
+    goes to quarantine with a report) before anything reaches the warehouse.
+    """
+    from bankmkt.contract import enforce_landing_contract, load_contract
+    from bankmkt.contract.ledger import accepted_days
+    from bankmkt.contract.schema import landed_days
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
-        result = enforce_pending_days(day, settings)
+        accepted = accepted_days(settings)
+        landed = set()
+        for source in load_contract():
+            landed |= {d for d in landed_days(settings, source) if d < day}
+        days = sorted(d for d in landed if d not in accepted) + [day]
+        rows = 0
+        for pending in days:
+            report = enforce_landing_contract(pending, settings)
+            rows += sum(report.rows_per_source.values())
+            print(report.message(), flush=True)
+    result = {"days_checked": len(days), "first_day": days[0].isoformat(), "rows": rows}
     record_stage(day, "check_landing", result, clock["seconds"], settings)
     return result
 
@@ -114,7 +131,7 @@ def score_and_target(run_date: str | date) -> dict:
     import pandas as pd
 
     from bankmkt import features
-    from ml.registry import champion_version
+    from ml.registry import alias_version
     from ml.report import write_run_report
     from ml.scoring import score_customers
     from ml.targeting import build_target_lists, write_target_lists
@@ -127,7 +144,7 @@ def score_and_target(run_date: str | date) -> dict:
         scores, skipped = [], {}
         for product in PROMOTED_PRODUCTS:
             model_name = f"{settings.model_prefix}_{product}"
-            if champion_version(model_name) is None:
+            if alias_version(model_name, "champion") is None:
                 skipped[product] = f"no champion for {model_name} yet"
                 continue
             scores.append(score_customers(frame, product, feature_columns, day))

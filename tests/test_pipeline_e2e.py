@@ -1,0 +1,149 @@
+"""The whole daily DAG over a tiny synthetic bank, run with `dag.test()`.
+
+Two consecutive logical dates: the first run loads the history (full build),
+the second is a normal incremental day. Assertions follow each stage's output.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bankmkt.settings import get_settings
+
+pytestmark = pytest.mark.e2e
+
+START = date(2024, 1, 1)
+DAYS = 42
+CUSTOMERS = 400
+LIST_SIZE = 40
+LAST_DAY = START + timedelta(days=DAYS - 1)
+RUN_DAYS = [LAST_DAY - timedelta(days=1), LAST_DAY]
+DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
+
+
+@pytest.fixture(scope="module")
+def daily_runs(monkeypatch_module):
+    from bankmkt.generator import generate_bank
+
+    monkeypatch_module.setenv("TARGET_LIST_SIZE", str(LIST_SIZE))
+    settings = get_settings()
+    generate_bank(customers=CUSTOMERS, days=DAYS, start_date=START, seed=2024,
+                  data_dir=settings.data_dir, contact_rate=0.05)
+    env = {**__import__("os").environ, **settings.environment()}
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS_DIR)).dags["bank_daily"]
+    states = {}
+    for day in RUN_DAYS:
+        run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+        states[day] = str(run.state)
+    return settings, states
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _stage(settings, day, stage):
+    return json.loads((settings.runs_dir / f"dt={day.isoformat()}" / f"{stage}.json").read_text())["result"]
+
+
+def test_every_run_succeeds(daily_runs):
+    _, states = daily_runs
+    assert states == {day: "success" for day in RUN_DAYS}
+
+
+def test_contract_check_accepted_the_history_then_one_day(daily_runs):
+    settings, _ = daily_runs
+    assert _stage(settings, RUN_DAYS[0], "check_landing")["days_checked"] == DAYS - 1
+    assert _stage(settings, RUN_DAYS[1], "check_landing")["days_checked"] == 1
+
+
+def test_warehouse_marts_have_rows(daily_runs):
+    settings, _ = daily_runs
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        customers = con.execute("select count(*) from dim_customers").fetchone()[0]
+        features_today = con.execute(
+            "select count(*) from customer_features where feature_date = ?", [LAST_DAY]
+        ).fetchone()[0]
+        labels = con.execute("select count(*), sum(label) from training_labels").fetchone()
+        pii = con.execute(
+            "select count(*) from information_schema.columns where table_name = 'dim_customers' "
+            "and column_name in ('first_name', 'last_name', 'email', 'phone', 'national_id')"
+        ).fetchone()[0]
+    assert customers >= CUSTOMERS
+    assert features_today == customers
+    assert labels[0] > 100 and labels[1] > 5
+    assert pii == 0
+
+
+def test_quality_gate_passed_and_left_data_docs(daily_runs):
+    settings, _ = daily_runs
+    gate = _stage(settings, LAST_DAY, "validate_features")
+    assert gate["success"] is True
+    assert gate["expectations"] >= 20
+    assert Path(gate["data_docs"]).exists()
+
+
+def test_online_features_equal_offline_values(daily_runs):
+    from bankmkt import features
+
+    settings, _ = daily_runs
+    offline = features.scoring_frame(LAST_DAY, settings).set_index("customer_id")
+    customer_id = offline.index[7]
+    online = features.online_features([customer_id], settings).set_index("customer_id")
+    names = features.feature_names(settings)
+    for name in names:
+        expected, served = offline.loc[customer_id, name], online.loc[customer_id, name]
+        if pd.isna(expected):
+            assert served is None or pd.isna(served), name
+        else:
+            assert float(served) == pytest.approx(float(expected)), name
+
+
+def test_a_registered_version_holds_the_champion_alias(daily_runs):
+    from mlflow import MlflowClient
+
+    settings, _ = daily_runs
+    trained = _stage(settings, RUN_DAYS[0], "train_models")["models"]
+    champions = {}
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    for product, outcome in trained.items():
+        if outcome.get("status") != "trained":
+            continue
+        name = outcome["model_name"]
+        versions = client.search_model_versions(f"name = '{name}'")
+        assert versions, name
+        champions[product] = client.get_model_version_by_alias(name, "champion").version
+    assert champions, f"no model was trained: {trained}"
+
+
+def test_target_list_has_the_expected_size_and_control_flag(daily_runs):
+    settings, _ = daily_runs
+    result = _stage(settings, LAST_DAY, "score_and_target")
+    lists = sorted(settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
+    assert lists and len(lists) == len(result["per_product"])
+    for path in lists:
+        frame = pd.read_parquet(path)
+        assert len(frame) == LIST_SIZE, path.name
+        assert frame["is_control"].sum() >= 1
+        assert frame["customer_id"].is_unique
+        assert path.with_suffix(".csv").exists()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        loaded = con.execute(
+            "select count(*) from fct_target_lists where run_date = ?", [LAST_DAY]
+        ).fetchone()[0]
+    assert loaded == LIST_SIZE * len(lists)
