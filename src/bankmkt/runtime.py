@@ -47,11 +47,24 @@ def record_stage(run_date: date, stage: str, result: dict, seconds: float, setti
     return path
 
 
+class Clock(dict):
+    """Elapsed wall time since the clock started, readable inside and after the block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start = time.perf_counter()
+        self._stop: float | None = None
+
+    def __getitem__(self, key):
+        if key != "seconds":
+            raise KeyError(key)
+        return (self._stop or time.perf_counter()) - self._start
+
+
 @contextmanager
-def timed() -> Iterator[dict]:
-    box: dict = {}
-    start = time.perf_counter()
+def timed() -> Iterator[Clock]:
+    clock = Clock()
     try:
-        yield box
+        yield clock
     finally:
-        box["seconds"] = time.perf_counter() - start
+        clock._stop = time.perf_counter()

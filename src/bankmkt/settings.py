@@ -39,6 +39,7 @@ class Settings:
     target_list_size: int = 500
     control_share: float = 0.1
     model_prefix: str = "propensity"
+    berka_dir: Path = PROJECT_ROOT.parent / "shared" / "data" / "berka"
     extra: dict = field(default_factory=dict)
 
     # ---- folders under DATA_DIR -------------------------------------------------
@@ -230,6 +231,8 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         kwargs["redis_url"] = env["REDIS_URL"]
     if env.get("MLFLOW_SERVER_URI"):
         kwargs["mlflow_server_uri"] = env["MLFLOW_SERVER_URI"]
+    if env.get("BERKA_DIR"):
+        kwargs["berka_dir"] = Path(env["BERKA_DIR"]).expanduser().resolve()
     if env.get("TARGET_LIST_SIZE"):
         kwargs["target_list_size"] = int(env["TARGET_LIST_SIZE"])
     if env.get("CONTROL_SHARE"):
@@ -255,6 +258,7 @@ def get_settings() -> Settings:
         "MLFLOW_SERVER_URI",
         "TARGET_LIST_SIZE",
         "CONTROL_SHARE",
+        "BERKA_DIR",
     )
     return _cached(tuple((n, os.environ.get(n, "")) for n in names))
 
