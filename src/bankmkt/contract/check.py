@@ -1,0 +1,612 @@
+"""Check one logical day's landing files against the contract before the warehouse sees them.
+
+:func:`check_landing_batch` reads every source's file for day D once (pyarrow,
+every value as text), then runs each rule as one vectorised DuckDB query over
+the day's tables; earlier days are read with DuckDB from the key cache or the
+landing CSVs (``dt < D`` only). :func:`enforce_landing_contract` is what the
+daily run calls: check, then either record the day as accepted or quarantine
+the whole day and raise :class:`ContractViolation`.
+
+Row numbers count data rows from 1: row 1 is the line after the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from time import perf_counter
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from bankmkt.contract.ledger import accepted_days, key_index_path, record_accepted
+from bankmkt.contract.quarantine import quarantine_batch
+from bankmkt.contract.report import (
+    REPORT_ROWS,
+    RULES,
+    SAMPLE_SIZE,
+    BatchReport,
+    ContractViolation,
+    FileSummary,
+    Violation,
+)
+from bankmkt.contract.schema import ColumnSpec, SourceContract, landed_days, landing_file, load_contract
+from bankmkt.settings import Settings, get_settings
+
+__all__ = [
+    "RULES",
+    "BatchReport",
+    "ContractViolation",
+    "Violation",
+    "check_landing_batch",
+    "enforce_landing_contract",
+    "quarantine_batch",
+]
+
+ROW = "__row"
+DATE_RE = r"\d{4}-\d{2}-\d{2}"
+TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+INTEGER_RE = r"-?\d{1,18}"
+DECIMAL_RE = r"-?\d{1,18}(\.\d+)?"
+TYPE_FORMATS = {
+    "date": "a date YYYY-MM-DD",
+    "timestamp": "a UTC timestamp YYYY-MM-DDTHH:MM:SSZ",
+    "integer": "an integer",
+    "decimal": "a decimal like -123.45",
+    "boolean": "true or false",
+}
+OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def check_landing_batch(run_date: date | str, settings: Settings | None = None) -> BatchReport:
+    """Validate every source's file for day ``run_date``; change nothing on disk."""
+    with _BatchCheck(_as_date(run_date), settings or get_settings()) as batch:
+        return batch.run()
+
+
+def enforce_landing_contract(run_date: date | str, settings: Settings | None = None) -> BatchReport:
+    """Check day D; on success record it in the ledger and return the report.
+
+    On failure move the day's files to quarantine (with report.json and
+    report.md) and raise :class:`ContractViolation`, whose message names each
+    file, rule, column, row numbers and a sample of the offending values.
+    """
+    settings = settings or get_settings()
+    day = _as_date(run_date)
+    with _BatchCheck(day, settings) as batch:
+        report = batch.run()
+        if report.passed:
+            record_accepted(settings, report, batch.con, table_name)
+            return report
+    attempt = quarantine_batch(day, report, settings)
+    raise ContractViolation(report, attempt / "report.md")
+
+
+def table_name(source: str) -> str:
+    """Name of the DuckDB view of a source's rows of the day (all text, plus ``__row``)."""
+    return f"day_{source}"
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _typed(column: ColumnSpec, ref: str) -> str | None:
+    """SQL for the column's typed value (NULL when empty or unparseable); None for strings."""
+    if column.type == "date":
+        return f"CASE WHEN regexp_full_match({ref}, '{DATE_RE}') THEN try_cast({ref} AS DATE) END"
+    if column.type == "timestamp":
+        return (
+            f"CASE WHEN regexp_full_match({ref}, '{TIMESTAMP_RE}') "
+            f"THEN try_strptime({ref}, '%Y-%m-%dT%H:%M:%SZ') END"
+        )
+    if column.type == "integer":
+        return f"CASE WHEN regexp_full_match({ref}, '{INTEGER_RE}') THEN try_cast({ref} AS BIGINT) END"
+    if column.type == "decimal":
+        return f"CASE WHEN regexp_full_match({ref}, '{DECIMAL_RE}') THEN try_cast({ref} AS DOUBLE) END"
+    if column.type == "boolean":
+        return f"CASE {ref} WHEN 'true' THEN true WHEN 'false' THEN false END"
+    return None
+
+
+def _bound(column: ColumnSpec, value) -> str:
+    if column.type == "date":
+        return f"DATE {_lit(value)}"
+    if column.type == "timestamp":
+        return f"TIMESTAMP {_lit(str(value).replace('T', ' ').rstrip('Z'))}"
+    return repr(float(value))
+
+
+class _BatchCheck:
+    """State of one check: the day's tables in an in-memory DuckDB and what failed."""
+
+    def __init__(self, day: date, settings: Settings):
+        self.day = day
+        self.settings = settings
+        self.contracts = load_contract()
+        self.con = duckdb.connect()
+        self.files: dict[str, FileSummary] = {}
+        self.violations: list[Violation] = []
+        self.columns: dict[str, list[str]] = {}  # contract columns present in each parsed file
+        self._landed = {s: landed_days(settings, s) for s in self.contracts}
+        self._earlier: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        # Key checks wait here to be counted in one statement: (rule, contract, column,
+        # query yielding __row and sample, detail, cheaper query with the same rows for counting).
+        self._pending: list[tuple[str, SourceContract, str | None, str, str, str]] = []
+
+    def __enter__(self) -> _BatchCheck:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.con.close()
+
+    # ---- orchestration ---------------------------------------------------------
+    def run(self) -> BatchReport:
+        started = perf_counter()
+        checked_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for contract in self.contracts.values():
+            self._read_file(contract)
+        for contract in self.contracts.values():
+            if contract.source in self.columns:
+                self._check_values(contract)
+                self._check_keys(contract)
+        self._run_pending()
+        self._check_duplicate_files()
+        rerun = self._is_rerun()
+        self._check_order(rerun)
+        return BatchReport(
+            run_date=self.day,
+            checked_at=checked_at,
+            seconds=perf_counter() - started,
+            files=self.files,
+            violations=self.violations,
+            rerun=rerun,
+        )
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.settings.data_dir).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _fail(self, rule: str, contract: SourceContract | None, file: str, **fields) -> None:
+        self.violations.append(
+            Violation(rule=rule, file=file, source=contract.source if contract else None, **fields)
+        )
+
+    # ---- reading one file: presence, encoding, header, shape -------------------
+    def _read_file(self, contract: SourceContract) -> None:
+        path = landing_file(self.settings, contract.source, self.day)
+        rel = self._rel(path)
+        if not path.is_file():
+            self.files[contract.source] = FileSummary(contract.source, rel, exists=False)
+            self._fail("file_missing", contract, rel, detail=f"no {contract.source} file for {self.day}")
+            return
+        data = path.read_bytes()
+        summary = FileSummary(
+            contract.source, rel, exists=True, bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+        )
+        self.files[contract.source] = summary
+        if not data:
+            self._fail("empty_file", contract, rel, detail="the file is zero bytes (expected at least the header)")
+            return
+
+        if data.startswith(b"\xef\xbb\xbf"):
+            self._fail("encoding", contract, rel, detail="the file starts with a UTF-8 byte-order mark")
+            data = data[3:]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            bad_byte = data[err.start:err.start + 1]
+            text = data.decode("utf-8", errors="replace")
+            data = text.encode("utf-8")
+            lines = text.split("\n")
+            bad = [i for i, line in enumerate(lines) if "\ufffd" in line]
+            bad_rows = [i for i in bad if i > 0]
+            self._fail(
+                "encoding", contract, rel,
+                row_count=len(bad_rows),
+                rows=bad_rows[:REPORT_ROWS],
+                detail=f"not valid UTF-8 (first bad byte {bad_byte!r} at offset {err.start}"
+                + (", in the header)" if 0 in bad else ")"),
+                sample=[repr(lines[i][:60]) for i in bad[:SAMPLE_SIZE]],
+            )
+
+        header_line, _, body = data.partition(b"\n")
+        header_text = header_line.decode("utf-8").rstrip("\r")
+        header = next(csv.reader([header_text]), [])
+        expected = contract.column_names
+
+        if len(header) == 1 and len(expected) > 1:
+            found = [name for sep, name in OTHER_DELIMITERS.items() if sep in header_text]
+            if found:
+                self._fail(
+                    "delimiter", contract, rel,
+                    detail=f"the header reads as one column; the file looks {found[0]}-separated, "
+                    "the contract says ','",
+                    sample=[repr(header_text[:80])],
+                )
+                return
+        if not set(header) & set(expected):
+            self._fail(
+                "header_missing", contract, rel,
+                detail=f"the first line has none of the contract's column names; expected "
+                f"{','.join(expected)}",
+                sample=[repr(header_text[:80])],
+            )
+            return
+        self._check_header(contract, rel, header)
+
+        table, field_errors = self._parse_rows(body, text, header)
+        last_row = table.num_rows + len(field_errors)
+        reasons, truncated_rows = [], []
+        if field_errors and field_errors[-1][0] == last_row and 0 < field_errors[-1][1] < len(header):
+            reasons.append(f"{field_errors[-1][1]} of {len(header)} fields")
+            truncated_rows = [last_row]
+            field_errors = field_errors[:-1]
+        if not data.endswith(b"\n"):
+            reasons.append("no newline at the end" + ("" if last_row else " of the header"))
+            truncated_rows = [last_row] if last_row else []
+        if reasons:
+            self._fail(
+                "truncated_file", contract, rel, row_count=len(truncated_rows), rows=truncated_rows,
+                detail=f"the last line is incomplete ({'; '.join(reasons)})",
+            )
+        if field_errors:
+            self._fail(
+                "field_count", contract, rel,
+                row_count=len(field_errors),
+                rows=[r for r, _ in field_errors[:REPORT_ROWS]],
+                detail=f"expected {len(header)} fields as in the header",
+                sample=[f"row {r}: {n} fields" for r, n in field_errors[:SAMPLE_SIZE]],
+            )
+
+        present = [c for c in expected if c in header]
+        positions = [header.index(c) for c in present]
+        table = pa.table(
+            [table.column(i) for i in positions] + [table.column(table.num_columns - 1)],
+            names=present + [ROW],
+        )
+        summary.rows = table.num_rows
+        self.con.register(table_name(contract.source), table)
+        self.columns[contract.source] = present
+
+    def _check_header(self, contract: SourceContract, rel: str, header: list[str]) -> None:
+        expected = contract.column_names
+        missing = [c for c in expected if c not in header]
+        extra = [c for c in header if c not in expected]
+        extra += sorted({c for c in header if c in expected and header.count(c) > 1})
+        if missing:
+            self._fail("missing_columns", contract, rel, detail=f"missing: {', '.join(missing)}")
+        if extra:
+            self._fail(
+                "extra_columns", contract, rel,
+                detail=f"not in the contract or repeated: {', '.join(repr(c) for c in extra)}",
+            )
+        common_in_header = [c for c in dict.fromkeys(header) if c in expected]
+        common_expected = [c for c in expected if c in header]
+        if common_in_header != common_expected:
+            self._fail(
+                "column_order", contract, rel,
+                detail=f"found {','.join(common_in_header)}; expected {','.join(common_expected)}",
+            )
+
+    def _parse_rows(self, body: bytes, text: str, header: list[str]) -> tuple[pa.Table, list[tuple[int, int]]]:
+        """Data rows as text columns ``c0..cN`` plus ``__row``, and (row, field count) of bad rows.
+
+        The fast path hands the bytes to pyarrow. A row with the wrong number
+        of fields or a blank line sends the file to the slow path, Python's csv
+        reader, which knows each row's number.
+        """
+        names = [f"c{i}" for i in range(len(header))]
+        if body.strip(b"\r\n") and not (b"\n\n" in body or b"\n\r\n" in body or body[:1] in (b"\n", b"\r")):
+            try:
+                table = pacsv.read_csv(
+                    pa.BufferReader(body),
+                    read_options=pacsv.ReadOptions(column_names=names),
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=",", quote_char='"', double_quote=True,
+                        newlines_in_values=False, ignore_empty_lines=False,
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={n: pa.string() for n in names},
+                        strings_can_be_null=False, quoted_strings_can_be_null=False,
+                    ),
+                )
+                rows = pa.array(range(1, table.num_rows + 1), type=pa.int64())
+                return table.append_column(ROW, rows), []
+            except pa.ArrowInvalid:
+                pass
+        elif not body.strip(b"\r\n"):
+            empty = [pa.array([], type=pa.string()) for _ in names]
+            return pa.table(empty + [pa.array([], type=pa.int64())], names=names + [ROW]), []
+
+        reader = csv.reader(io.StringIO(text, newline=""))
+        next(reader, None)
+        good: list[list[str]] = []
+        numbers: list[int] = []
+        bad: list[tuple[int, int]] = []
+        for number, fields in enumerate(reader, start=1):
+            if len(fields) == len(names):
+                good.append(fields)
+                numbers.append(number)
+            else:
+                bad.append((number, len(fields)))
+        columns = [pa.array([row[i] for row in good], type=pa.string()) for i in range(len(names))]
+        table = pa.table(columns + [pa.array(numbers, type=pa.int64())], names=names + [ROW])
+        return table, bad
+
+    def _run_pending(self) -> None:
+        """Count every pending check's rows in one statement; collect those that found any."""
+        if not self._pending:
+            return
+        counts = self.con.execute(
+            "SELECT " + ", ".join(f"(SELECT count(*) FROM ({pending[5]}))" for pending in self._pending)
+        ).fetchone() or ()
+        for (rule, contract, column, query, detail, _), count in zip(self._pending, counts):
+            if count:
+                self._collect(rule, contract, column, query, detail)
+        self._pending.clear()
+
+    # ---- values ----------------------------------------------------------------
+    def _collect(
+        self, rule: str, contract: SourceContract, column: str | None, query: str, detail: str = ""
+    ) -> None:
+        """Run ``query`` (yielding ``__row`` and ``sample``); record a violation if it has rows."""
+        found = self.con.execute(
+            f"SELECT count(*) OVER () AS n, {ROW}, sample FROM ({query}) ORDER BY {ROW} LIMIT {REPORT_ROWS}"
+        ).fetchall()
+        if not found:
+            return
+        samples = list(dict.fromkeys(s for _, _, s in found if s))[:SAMPLE_SIZE]
+        self._fail(
+            rule, contract, self.files[contract.source].file, column=column, row_count=found[0][0],
+            rows=[r for _, r, _ in found], sample=samples, detail=detail,
+        )
+
+    def _key_label(self, contract: SourceContract) -> str:
+        present = [k for k in contract.primary_key if k in self.columns[contract.source]]
+        if not present:
+            return "NULL"
+        return "concat_ws(', ', " + ", ".join(f"{_lit(k + '=')} || {_q(k)}" for k in present) + ")"
+
+    def _check_values(self, contract: SourceContract) -> None:
+        table = table_name(contract.source)
+        end_of_day = self.day + timedelta(days=1)
+        checks: list[tuple[str, str, str, str, str]] = []  # rule, column, condition, detail, sample
+        for name in self.columns[contract.source]:
+            column = contract.column(name)
+            ref = _q(name)
+            quoted = f"'''' || {ref} || ''''"
+
+            def where(rule: str, condition: str, detail: str = "", sample: str = quoted) -> None:
+                checks.append((rule, name, condition, detail, sample))
+
+            if not column.nullable:
+                where("not_null", f"{ref} = ''", "empty value in a column that is not nullable",
+                      sample=self._key_label(contract))
+            typed = _typed(column, ref)
+            if typed is not None:
+                where("type", f"{ref} <> '' AND ({typed}) IS NULL", f"expected {TYPE_FORMATS[column.type]}")
+            if column.allowed is not None:
+                allowed = ", ".join(_lit(a) for a in column.allowed)
+                where("allowed_values", f"{ref} <> '' AND {ref} NOT IN ({allowed})",
+                      f"allowed: {', '.join(column.allowed)}")
+            if column.pattern:
+                where("pattern", f"{ref} <> '' AND NOT regexp_full_match({ref}, {_lit(column.pattern)})",
+                      f"must match {column.pattern}")
+            if typed is None:
+                continue
+            if column.min is not None:
+                where("range", f"({typed}) < {_bound(column, column.min)}", f"below the minimum {column.min}")
+            if column.max is not None:
+                where("range", f"({typed}) > {_bound(column, column.max)}", f"above the maximum {column.max}")
+            if name == contract.day_column:
+                if column.type == "date":
+                    condition = f"({typed}) <> DATE '{self.day}'"
+                else:
+                    condition = f"NOT (({typed}) >= TIMESTAMP '{self.day}' AND ({typed}) < TIMESTAMP '{end_of_day}')"
+                where("not_on_file_day", condition, f"must fall on the file's day {self.day}")
+            elif column.type in ("date", "timestamp") and not contract.may_be_future(name):
+                if column.type == "date":
+                    condition, bound = f"({typed}) > DATE '{self.day}'", f"after {self.day}"
+                else:
+                    condition, bound = f"({typed}) >= TIMESTAMP '{end_of_day}'", f"after the end of {self.day} (UTC)"
+                what = "a negative age" if name == "birth_date" else "in the future"
+                where("in_future", condition, f"{what}: {bound}")
+        if not checks:
+            return
+        # One pass counts every rule's failures; only failing rules are queried for rows.
+        counts = self.con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c[2]})" for c in checks) + f" FROM {table}"
+        ).fetchone() or ()
+        for (rule, name, condition, detail, sample), count in zip(checks, counts):
+            if count:
+                query = f"SELECT {ROW}, {sample} AS sample FROM {table} WHERE {condition}"
+                self._collect(rule, contract, name, query, detail)
+
+    # ---- keys ------------------------------------------------------------------
+    def _check_keys(self, contract: SourceContract) -> None:
+        source = contract.source
+        table = table_name(source)
+        present = self.columns[source]
+        keys = list(contract.primary_key)
+        label = self._key_label(contract)
+        if all(k in present for k in keys):
+            key_sql = ", ".join(_q(k) for k in keys)
+            filled = " AND ".join(f"{_q(k)} <> ''" for k in keys)
+            duplicates = (
+                f"SELECT {ROW}, sample FROM (SELECT {ROW}, {label} AS sample, "
+                f"count(*) OVER (PARTITION BY {key_sql}) AS copies FROM {table} WHERE {filled}) "
+                "WHERE copies > 1"
+            )
+            self._pending.append((
+                "duplicate_key", contract, ", ".join(keys), duplicates,
+                "the primary key appears more than once in the file", duplicates,
+            ))
+            earlier = self._earlier_keys(source, tuple(keys)) if contract.keys_unique_across_days else None
+            if earlier:
+                self._pending.append((
+                    "key_already_delivered", contract, ", ".join(keys),
+                    # Find the few repeated keys first, then their earlier day: joining the
+                    # whole day to the whole history would hash the history.
+                    f"WITH hits AS MATERIALIZED (SELECT {ROW}, {key_sql} FROM {table} "
+                    f"SEMI JOIN {earlier} USING ({key_sql})) "
+                    f"SELECT h.{ROW}, {label} || ' (dt=' || min(e.dt) || ')' AS sample "
+                    f"FROM hits h JOIN {earlier} e USING ({key_sql}) GROUP BY h.{ROW}, {key_sql}",
+                    "an event's key was already delivered on an earlier day",
+                    # Counting needs no day: a semi join streams the history once.
+                    f"SELECT {ROW} FROM {table} SEMI JOIN {earlier} USING ({key_sql})",
+                ))
+        for column, (ref_source, ref_column) in contract.foreign_keys.items():
+            if column not in present or ref_column not in self.columns.get(ref_source, []):
+                continue  # the missing column or the unreadable referenced file is reported already
+            known = [f"SELECT {_q(ref_column)} AS key FROM {table_name(ref_source)}"]
+            earlier = self._earlier_keys(ref_source, (ref_column,))
+            if earlier:
+                known.append(f"SELECT {_q(ref_column)} FROM {earlier}")
+            orphans = (
+                f"SELECT {ROW}, '''' || {_q(column)} || '''' AS sample FROM {table} d "
+                f"WHERE {_q(column)} <> '' AND NOT EXISTS (SELECT 1 FROM ({' UNION ALL '.join(known)}) k "
+                f"WHERE k.key = d.{_q(column)})"
+            )
+            self._pending.append((
+                "orphan_key", contract, column, orphans,
+                f"not in {ref_source}.{ref_column} of {self.day} or any earlier day", orphans,
+            ))
+
+    def _earlier_keys(self, source: str, columns: tuple[str, ...]) -> str | None:
+        """A view of ``columns`` plus ``dt`` over every earlier day of ``source``, or None.
+
+        Accepted days come from the key cache (Parquet); the others from their
+        landing CSVs, skipping files without rows or without the columns.
+        """
+        cache_key = (source, columns)
+        if cache_key in self._earlier:
+            return self._earlier[cache_key]
+        parquet, csvs = [], []
+        primary_key = set(self.contracts[source].primary_key)
+        for day, path in sorted(self._landed[source].items()):
+            if day >= self.day:
+                continue
+            cached = key_index_path(self.settings, source, day)
+            if set(columns) <= primary_key and cached.is_file():
+                parquet.append(cached)
+            elif _has_rows_and_columns(path, columns):
+                csvs.append(path)
+        cols = ", ".join(_q(c) for c in columns)
+        dt = r"regexp_extract(filename, 'dt=(\d{4}-\d{2}-\d{2})', 1) AS dt"
+
+        def from_csv(paths: list[Path]) -> str:
+            files = ", ".join(_lit(str(p)) for p in paths)
+            return (
+                f"SELECT {cols}, {dt} FROM read_csv([{files}], all_varchar=true, header=true, "
+                "delim=',', quote='\"', escape='\"', union_by_name=true, ignore_errors=true, filename=true)"
+            )
+
+        if not parquet and not csvs:
+            self._earlier[cache_key] = None
+            return None
+        name = f"earlier_{source}_{len(self._earlier)}"
+        parts = []
+        if csvs:
+            # Days not accepted yet are few: copy their keys once.
+            typed_cols = ", ".join(f"{_q(c)} VARCHAR" for c in columns)
+            self.con.execute(f"CREATE TEMP TABLE {name}_csv ({typed_cols}, dt VARCHAR)")
+            try:
+                self.con.execute(f"INSERT INTO {name}_csv {from_csv(csvs)}")
+            except duckdb.Error:
+                # Some earlier file DuckDB cannot read at all (that day failed its own
+                # check); read the others one by one and skip it.
+                for path in csvs:
+                    try:
+                        self.con.execute(f"INSERT INTO {name}_csv {from_csv([path])}")
+                    except duckdb.Error:
+                        continue
+            parts.append(f"SELECT {cols}, dt FROM {name}_csv")
+        if parquet:
+            # The key cache of accepted days can be long: a view, streamed by each query.
+            files = ", ".join(_lit(str(p)) for p in parquet)
+            parts.append(f"SELECT {cols}, dt FROM read_parquet([{files}])")
+        self.con.execute(f"CREATE TEMP VIEW {name} AS {' UNION ALL '.join(parts)}")
+        self._earlier[cache_key] = name
+        return name
+
+    # ---- files and days ----------------------------------------------------------
+    def _check_duplicate_files(self) -> None:
+        for source, summary in self.files.items():
+            if not summary.exists or not summary.rows:
+                continue
+            contract = self.contracts[source]
+            for day, path in sorted(self._landed[source].items()):
+                if day >= self.day or path.stat().st_size != summary.bytes:
+                    continue
+                if hashlib.sha256(path.read_bytes()).hexdigest() == summary.sha256:
+                    self._fail(
+                        "duplicate_file", contract, summary.file,
+                        detail=f"byte-identical to {self._rel(path)} (the same file delivered twice)",
+                    )
+                    break
+
+    def _is_rerun(self) -> bool:
+        entry = accepted_days(self.settings).get(self.day)
+        if entry is None:
+            return False
+        hashes = {s: f.get("sha256") for s, f in entry["files"].items()}
+        return hashes == {s: f.sha256 for s, f in self.files.items()}
+
+    def _check_order(self, rerun: bool) -> None:
+        batch_file = f"{self._rel(self.settings.landing_dir)}/*/dt={self.day}/"
+        accepted = accepted_days(self.settings)
+        later = sorted(d for d in accepted if d > self.day)
+        if later and not rerun:
+            self._fail(
+                "out_of_order", None, batch_file,
+                detail=f"{self.day} arrives after {later[-1]} was accepted"
+                + ("" if self.day not in accepted else " and differs from the files accepted for it"),
+            )
+        if not any(summary.exists for summary in self.files.values()):
+            return  # nothing delivered for D yet: file_missing says so, gaps would only add noise
+        earlier_days = {d for days in self._landed.values() for d in days if d < self.day}
+        earlier_days |= {d for d in accepted if d < self.day}
+        if not earlier_days:
+            return
+        gaps = []
+        day = min(earlier_days)
+        while day < self.day:
+            gaps += [
+                landing_file(self.settings, source, day)
+                for source in self.contracts
+                if day not in self._landed[source]
+            ]
+            day += timedelta(days=1)
+        for path in gaps[:10]:
+            self._fail(
+                "out_of_order", None, self._rel(path),
+                detail=f"an earlier day has no file for this source; {self.day} must wait for it",
+            )
+        if len(gaps) > 10:
+            self._fail("out_of_order", None, batch_file, detail=f"{len(gaps) - 10} more earlier files missing")
+
+
+def _has_rows_and_columns(path: Path, columns: tuple[str, ...]) -> bool:
+    """True when an earlier file has a data row and a header naming ``columns``."""
+    with path.open("rb") as handle:
+        header = handle.readline()
+        has_rows = bool(handle.read(64).strip())
+    if not has_rows:
+        return False
+    names = next(csv.reader([header.decode("utf-8", errors="replace").strip("\r\n\ufeff")]), [])
+    return set(columns) <= set(names)

@@ -1,0 +1,163 @@
+"""The landing contract as Python objects, read from ``schemas/<source>.json``.
+
+The JSON files are the contract; this module only loads them and adds the few
+facts the checks need that the JSON does not spell out (which column carries
+the file's day, which dates may lie in the future).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from bankmkt.settings import Settings
+
+COLUMN_TYPES = ("string", "date", "timestamp", "decimal", "integer", "boolean")
+
+# The column that must fall on the file's logical day D (a date equal to D, or
+# a UTC timestamp within D). Sources listed here are event sources: each row is
+# delivered once, so their primary keys must not reappear on a later day.
+DAY_COLUMNS: dict[str, str] = {
+    "transactions": "booked_at",
+    "daily_balances": "balance_date",
+    "digital_events": "event_at",
+    "campaign_contacts": "contacted_at",
+    "campaign_responses": "responded_at",
+    "complaints": "opened_at",
+    "satisfaction_surveys": "answered_at",
+}
+
+# Dates that legitimately lie after D (a campaign is delivered on its start day
+# with its planned last day). Every other date and timestamp must be <= end of D.
+FUTURE_DATED_COLUMNS: frozenset[tuple[str, str]] = frozenset({("campaigns", "end_date")})
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str
+    nullable: bool
+    description: str = ""
+    allowed: tuple[str, ...] | None = None
+    min: float | str | None = None
+    max: float | str | None = None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceContract:
+    source: str
+    description: str
+    columns: tuple[ColumnSpec, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    format: dict = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def day_column(self) -> str | None:
+        return DAY_COLUMNS.get(self.source)
+
+    @property
+    def is_event_source(self) -> bool:
+        return self.source in DAY_COLUMNS
+
+    @property
+    def keys_unique_across_days(self) -> bool:
+        """Primary key must not reappear on a later day.
+
+        True for event sources, except when the key contains the day column:
+        then the ``not_on_file_day`` rule already makes a repeat impossible.
+        """
+        return self.is_event_source and self.day_column not in self.primary_key
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+    def may_be_future(self, column: str) -> bool:
+        return (self.source, column) in FUTURE_DATED_COLUMNS
+
+
+def _parse(raw: dict) -> SourceContract:
+    columns = []
+    for col in raw["columns"]:
+        if col["type"] not in COLUMN_TYPES:
+            raise ValueError(f"{raw['source']}.{col['name']}: unknown type {col['type']!r}")
+        columns.append(
+            ColumnSpec(
+                name=col["name"],
+                type=col["type"],
+                nullable=bool(col["nullable"]),
+                description=col.get("description", ""),
+                allowed=tuple(col["allowed"]) if "allowed" in col else None,
+                min=col.get("min"),
+                max=col.get("max"),
+                pattern=col.get("pattern"),
+            )
+        )
+    foreign_keys = {
+        column: tuple(target.split(".", 1)) for column, target in raw.get("foreign_keys", {}).items()
+    }
+    return SourceContract(
+        source=raw["source"],
+        description=raw.get("description", ""),
+        columns=tuple(columns),
+        primary_key=tuple(raw["primary_key"]),
+        foreign_keys=foreign_keys,
+        format=raw.get("format", {}),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_contract() -> dict[str, SourceContract]:
+    """Every source's contract, referenced sources before the sources that reference them."""
+    folder = resources.files("bankmkt.contract") / "schemas"
+    contracts = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            contract = _parse(json.loads(entry.read_text(encoding="utf-8")))
+            contracts[contract.source] = contract
+    ordered: dict[str, SourceContract] = {}
+
+    def visit(source: str, trail: tuple[str, ...] = ()) -> None:
+        if source in ordered:
+            return
+        if source in trail:
+            raise ValueError(f"foreign keys form a cycle: {' -> '.join(trail + (source,))}")
+        for ref_source, _ in contracts[source].foreign_keys.values():
+            if ref_source != source:
+                visit(ref_source, trail + (source,))
+        ordered[source] = contracts[source]
+
+    for source in contracts:
+        visit(source)
+    return ordered
+
+
+def landing_file(settings: Settings, source: str, day: date) -> Path:
+    """``landing/<source>/dt=YYYY-MM-DD/<source>.csv`` for a logical day."""
+    return settings.landing_dir / source / f"dt={day.isoformat()}" / f"{source}.csv"
+
+
+def landed_days(settings: Settings, source: str) -> dict[date, Path]:
+    """Every day that has a file for ``source`` in landing, with the file's path."""
+    days: dict[date, Path] = {}
+    folder = settings.landing_dir / source
+    if not folder.is_dir():
+        return days
+    for day_dir in folder.glob("dt=*"):
+        try:
+            day = date.fromisoformat(day_dir.name[3:])
+        except ValueError:
+            continue
+        path = day_dir / f"{source}.csv"
+        if path.is_file():
+            days[day] = path
+    return days
