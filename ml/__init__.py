@@ -1,0 +1,107 @@
+"""Propensity models: training, registry gate, batch scoring, targeting and reports.
+
+The DAG calls one function per step:
+
+* :func:`ml.training.train_and_register` trains one product's model on the
+  Feast point-in-time training frame, logs it to MLflow and registers it;
+* :func:`ml.registry.promote_if_better` moves the ``champion`` alias only when
+  the candidate beats the champion on the same holdout;
+* :func:`ml.scoring.score_customers` scores every customer with
+  ``models:/<name>@champion``;
+* :func:`ml.targeting.build_target_lists` turns scores into contactable,
+  next-best-offer target lists with a random control holdout;
+* :func:`ml.report.write_run_report` writes the day's HTML model report.
+
+This module holds only the business constants the steps share (kept light: no
+heavy imports, so ``import ml`` is cheap).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+PRODUCTS: tuple[str, ...] = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
+
+# Value of one conversion to the bank (expected first-year margin, in EUR), per
+# product. Placeholders agreed for the synthetic bank; finance owns the real ones.
+PRODUCT_VALUE: dict[str, float] = {
+    "credit_card": 150.0,
+    "personal_loan": 400.0,
+    "term_deposit": 100.0,
+    "wealth_management": 600.0,
+}
+
+# Cost of one contact (channel cost plus the agent or creative time), in EUR.
+COST_PER_CONTACT: float = 5.0
+
+# The features the propensity models use by default; every function takes the
+# list as a parameter, this is only what the DAG passes when nothing else is said.
+DEFAULT_FEATURE_COLUMNS: tuple[str, ...] = (
+    "age",
+    "tenure_days",
+    "monthly_income",
+    "is_female",
+    "has_marketing_consent",
+    "txn_count_30d",
+    "txn_count_90d",
+    "spend_30d",
+    "spend_90d",
+    "income_90d",
+    "days_since_last_txn",
+    "balance_total",
+    "balance_avg_30d",
+    "balance_trend_30d",
+    "spend_share_travel_90d",
+    "spend_share_dining_90d",
+    "spend_share_groceries_90d",
+    "digital_logins_30d",
+    "product_views_30d",
+    "n_products_held",
+    "has_credit_card",
+    "has_personal_loan",
+    "has_term_deposit",
+    "has_wealth_management",
+    "has_mortgage",
+    "complaints_90d",
+    "last_nps",
+)
+
+REASON_COLUMNS: tuple[str, ...] = ("reason_1", "reason_2", "reason_3")
+
+
+def product_value(product_code: str) -> float:
+    """Value of one conversion of ``product_code``; unknown products are an error, not zero."""
+    try:
+        return PRODUCT_VALUE[product_code]
+    except KeyError:
+        raise ValueError(
+            f"no value per conversion for product {product_code!r}; add it to ml.PRODUCT_VALUE"
+        ) from None
+
+
+def holding_flag(product_code: str) -> str:
+    """The customer column that says the customer already holds ``product_code``."""
+    return f"has_{product_code}"
+
+
+def flag_is_set(values):
+    """True where a yes/no column (bool, 0/1 or missing) says yes; missing counts as no."""
+    return values.astype("boolean").fillna(False).astype(bool)
+
+
+def model_name(product_code: str, settings=None) -> str:
+    """Registered model name of the propensity model for ``product_code``."""
+    if settings is None:
+        from bankmkt.settings import get_settings
+
+        settings = get_settings()
+    return f"{settings.model_prefix}_{product_code}"
+
+
+def as_date(run_date: date | datetime | str) -> date:
+    """The logical run date as a ``date`` (accepts a date, a datetime or an ISO string)."""
+    if isinstance(run_date, datetime):
+        return run_date.date()
+    if isinstance(run_date, date):
+        return run_date
+    return date.fromisoformat(str(run_date)[:10])

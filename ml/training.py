@@ -1,0 +1,475 @@
+"""Train, evaluate, log and register one product's propensity model.
+
+What is trained: the probability that a *treated* contact (``is_control`` is
+False) converts within the response window, from the customer's features as
+of the contact time (Feast point-in-time join). A LightGBM booster is fit with
+class weighting (``scale_pos_weight``) on the older part of the training
+window, then its raw scores are calibrated on the most recent part (Platt
+scaling, or isotonic regression when the slice is large enough), so the
+published ``propensity`` is a probability, not a rebalanced score.
+
+The MLflow artifact is a pyfunc :class:`PropensityModel`: ``predict`` returns
+calibrated probabilities; once loaded, ``unwrap_python_model()`` gives
+``predict_proba`` and ``contributions`` (LightGBM ``pred_contrib``) for reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from ml import as_date, model_name as registered_name
+from ml.registry import (
+    CHAMPION,
+    alias_version,
+    ensure_experiment,
+    gate_metrics,
+    promote_if_better,
+    use_tracking,
+)
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT_PREFIX = "propensity"
+SEED = 42
+NUM_BOOST_ROUND = 150
+# Small, regularised and deterministic: the same frame gives the same model.
+LGBM_PARAMS: dict[str, object] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "max_depth": 5,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "seed": SEED,
+    "deterministic": True,
+    "force_col_wise": True,
+    "num_threads": 2,
+    "verbosity": -1,
+}
+# OpenMP threads cost more than they save on small fits (and spin against the BLAS
+# threads of calibration on a busy worker): below this many rows the fit is single-threaded.
+SMALL_FIT_ROWS = 20_000
+# Prediction threads (batch scoring of the whole customer base).
+PREDICT_THREADS = 2
+# The most recent quarter of the training window calibrates the booster's scores.
+CALIBRATION_SHARE = 0.25
+# Isotonic regression overfits small slices; below these sizes Platt scaling is used.
+ISOTONIC_MIN_ROWS = 1000
+ISOTONIC_MIN_POSITIVES = 50
+CHART_DIR = "charts"
+CHART_DPI = 80
+
+
+class LeakageError(ValueError):
+    """A feature row is timestamped after the contact it describes."""
+
+
+# ---- the model artifact ---------------------------------------------------------
+
+
+class PropensityModel(mlflow.pyfunc.PythonModel):
+    """Booster plus calibrator; ``predict`` returns calibrated conversion probabilities.
+
+    The booster (LightGBM text format) and the calibration (JSON) are MLflow
+    artifacts of the model, not pickled state: only the product code and the
+    feature list travel in the pickle.
+    """
+
+    def __init__(self, product_code: str, feature_columns: list[str], booster=None, calibration=None):
+        self.product_code = product_code
+        self.feature_columns = list(feature_columns)
+        self.booster = booster
+        self.calibration = calibration
+
+    def __getstate__(self):
+        return {"product_code": self.product_code, "feature_columns": self.feature_columns}
+
+    def __setstate__(self, state):
+        self.__init__(state["product_code"], state["feature_columns"])
+
+    def load_context(self, context):
+        self.booster = lgb.Booster(model_file=context.artifacts["booster"])
+        self.calibration = json.loads(Path(context.artifacts["calibration"]).read_text())
+
+    def feature_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's features as a float matrix (missing values as NaN)."""
+        return frame[self.feature_columns].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(self.feature_matrix(frame), raw_score=True, num_threads=PREDICT_THREADS)
+
+    def calibrate(self, raw_score: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from raw (log-odds) booster scores."""
+        return apply_calibration(self.calibration, raw_score)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of conversion, one per row."""
+        return self.calibrate(self.raw_score(frame))
+
+    def contributions(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Per-feature contributions to the raw (log-odds) score, shape (rows, features + 1).
+
+        The last column is the bias; each row sums to the raw score.
+        """
+        matrix = frame if isinstance(frame, np.ndarray) else self.feature_matrix(frame)
+        return self.booster.predict(matrix, pred_contrib=True, num_threads=PREDICT_THREADS)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        return self.predict_proba(pd.DataFrame(model_input))
+
+
+def fit_calibration(raw_score: np.ndarray, labels: np.ndarray) -> dict:
+    """Map raw booster scores to probabilities observed on a calibration slice."""
+    labels = np.asarray(labels, dtype=int)
+    if len(labels) >= ISOTONIC_MIN_ROWS and labels.sum() >= ISOTONIC_MIN_POSITIVES:
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw_score, labels)
+        return {"method": "isotonic", "x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+    platt = LogisticRegression(C=1e6).fit(raw_score.reshape(-1, 1), labels)
+    return {"method": "sigmoid", "a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])}
+
+
+def apply_calibration(calibration: dict, raw_score: np.ndarray) -> np.ndarray:
+    if calibration["method"] == "isotonic":
+        # np.interp clips outside the fitted range, as out_of_bounds="clip" does.
+        return np.interp(raw_score, calibration["x"], calibration["y"])
+    return 1.0 / (1.0 + np.exp(-(calibration["a"] * raw_score + calibration["b"])))
+
+
+# ---- the training frame ---------------------------------------------------------
+
+
+def check_no_leakage(training_frame: pd.DataFrame) -> None:
+    """Raise :class:`LeakageError` if any feature row is timestamped after its contact."""
+    if "feature_timestamp" not in training_frame.columns:
+        return
+    features_at = pd.to_datetime(training_frame["feature_timestamp"], utc=True)
+    contact_at = pd.to_datetime(training_frame["event_timestamp"], utc=True)
+    leaked = features_at > contact_at
+    if leaked.any():
+        example = training_frame.loc[leaked].iloc[0]
+        raise LeakageError(
+            f"{int(leaked.sum())} training rows have features timestamped after the contact "
+            f"(e.g. contact {example.get('contact_id')}: features at {example['feature_timestamp']}, "
+            f"contact at {example['event_timestamp']})"
+        )
+
+
+def treated_contacts(
+    training_frame: pd.DataFrame, product_code: str, run_date, feature_columns: list[str]
+) -> pd.DataFrame:
+    """The product's treated contacts up to the run date, oldest first, with a 0/1 label."""
+    missing = set(feature_columns) - set(training_frame.columns)
+    if missing:
+        raise ValueError(f"training frame lacks feature columns: {sorted(missing)}")
+    day_after = pd.Timestamp(as_date(run_date), tz="UTC") + pd.Timedelta(days=1)
+    contacts = training_frame.loc[training_frame["product_code"] == product_code].copy()
+    contacts["event_timestamp"] = pd.to_datetime(contacts["event_timestamp"], utc=True)
+    # A missing treatment flag counts as control: never train on a contact we cannot vouch for.
+    treated = contacts["is_control"].astype("boolean").eq(False).fillna(False).astype(bool)
+    # Responses not yet matured carry no label and cannot be used.
+    contacts = contacts.loc[treated & contacts["label"].notna() & (contacts["event_timestamp"] < day_after)]
+    contacts["label"] = contacts["label"].astype(int)
+    sort_keys = ["event_timestamp"] + (["contact_id"] if "contact_id" in contacts.columns else [])
+    return contacts.sort_values(sort_keys, kind="stable").reset_index(drop=True)
+
+
+def _shortfall(name: str, labels: pd.Series, min_positives: int) -> str | None:
+    positives = int(labels.sum())
+    if positives < min_positives:
+        return f"{name} has {positives} positives (< {min_positives}) in {len(labels)} contacts"
+    if positives == len(labels):
+        return f"{name} has no negatives in {len(labels)} contacts"
+    return None
+
+
+# ---- evaluation -----------------------------------------------------------------
+
+
+def lift_at(labels: np.ndarray, propensity: np.ndarray, share: float = 0.1) -> float:
+    """Conversion rate of the top ``share`` by propensity over the overall rate."""
+    labels = np.asarray(labels, dtype=float)
+    top = np.argsort(-np.asarray(propensity), kind="stable")[: max(1, int(np.ceil(share * len(labels))))]
+    base = labels.mean()
+    return float(labels[top].mean() / base) if base > 0 else float("nan")
+
+
+def holdout_metrics(labels, propensity, product_code: str) -> dict[str, float]:
+    """Ranking, calibration and gate metrics of calibrated propensities on a holdout."""
+    labels = np.asarray(labels, dtype=int)
+    propensity = np.asarray(propensity, dtype=float)
+    return {
+        "roc_auc": float(roc_auc_score(labels, propensity)),
+        "pr_auc": float(average_precision_score(labels, propensity)),
+        "lift_top_decile": lift_at(labels, propensity, 0.1),
+        "brier": float(brier_score_loss(labels, propensity)),
+        "holdout_base_rate": float(labels.mean()),
+        "holdout_mean_propensity": float(propensity.mean()),
+        **{k: v for k, v in gate_metrics(labels, propensity, product_code).items() if k != "roc_auc"},
+    }
+
+
+def segment_metrics(holdout: pd.DataFrame, propensity: np.ndarray) -> pd.DataFrame:
+    """Holdout metrics per customer segment (AUC only where both outcomes occur)."""
+    rows = []
+    scored = holdout.assign(_propensity=propensity)
+    for segment, group in scored.groupby("segment", dropna=False, sort=True):
+        labels = group["label"].to_numpy()
+        both = 0 < labels.sum() < len(labels)
+        rows.append(
+            {
+                "segment": "unknown" if pd.isna(segment) else str(segment),
+                "rows": len(group),
+                "positives": int(labels.sum()),
+                "conversion_rate": float(labels.mean()),
+                "mean_propensity": float(group["_propensity"].mean()),
+                "roc_auc": float(roc_auc_score(labels, group["_propensity"])) if both else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _metric_key(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+# ---- charts ---------------------------------------------------------------------
+
+
+def calibration_chart(labels, propensity) -> Figure:
+    bins = int(max(2, min(10, np.sum(labels) // 3)))
+    observed, predicted = calibration_curve(labels, propensity, n_bins=bins, strategy="quantile")
+    fig = Figure(figsize=(5, 4.5), dpi=CHART_DPI)
+    fig.subplots_adjust(left=0.14, right=0.96, bottom=0.12, top=0.92)
+    ax = fig.subplots()
+    top = min(1.0, max(float(np.max(predicted)), float(np.max(observed)), 0.05) * 1.1)
+    ax.plot([0, top], [0, top], ls="--", color="grey", label="perfectly calibrated")
+    ax.plot(predicted, observed, marker="o", label="model")
+    ax.set(xlabel="mean predicted propensity", ylabel="observed conversion rate", title="Calibration (holdout)")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def _cumulative(labels, propensity) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-np.asarray(propensity), kind="stable")
+    hits = np.cumsum(np.asarray(labels)[order])
+    share_contacted = np.arange(1, len(order) + 1) / len(order)
+    return share_contacted, hits / max(hits[-1], 1)
+
+
+def gain_chart(labels, propensity) -> Figure:
+    share, gain = _cumulative(labels, propensity)
+    fig = Figure(figsize=(5, 4.5), dpi=CHART_DPI)
+    fig.subplots_adjust(left=0.14, right=0.96, bottom=0.12, top=0.92)
+    ax = fig.subplots()
+    ax.plot(np.r_[0, share], np.r_[0, gain], label="model")
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", label="random")
+    ax.set(xlabel="share of contacts (by propensity)", ylabel="share of conversions", title="Cumulative gain (holdout)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def lift_chart(labels, propensity) -> Figure:
+    share, gain = _cumulative(labels, propensity)
+    fig = Figure(figsize=(5, 4.5), dpi=CHART_DPI)
+    fig.subplots_adjust(left=0.14, right=0.96, bottom=0.12, top=0.92)
+    ax = fig.subplots()
+    ax.plot(share, gain / share, label="model")
+    ax.axhline(1.0, ls="--", color="grey", label="random")
+    ax.set(xlabel="share of contacts (by propensity)", ylabel="cumulative lift", title="Cumulative lift (holdout)")
+    ax.legend(loc="upper right")
+    return fig
+
+
+def importance_chart(booster: lgb.Booster, top: int = 20) -> Figure:
+    gain = pd.Series(booster.feature_importance("gain"), index=booster.feature_name())
+    gain = gain.sort_values().tail(top)
+    height = 0.3 * len(gain) + 1.2
+    fig = Figure(figsize=(6, height), dpi=CHART_DPI)
+    fig.subplots_adjust(left=0.36, right=0.96, bottom=0.6 / height, top=1 - 0.4 / height)
+    ax = fig.subplots()
+    ax.barh(gain.index, gain.to_numpy())
+    ax.set(xlabel="total gain", title="Feature importance")
+    return fig
+
+
+# ---- the step the DAG calls -----------------------------------------------------
+
+
+def train_and_register(
+    training_frame: pd.DataFrame,
+    product_code: str,
+    run_date,
+    feature_columns,
+    tags: dict | None = None,
+    holdout_days: int = 14,
+    min_positives: int = 10,
+) -> dict:
+    """Train, evaluate, log and register ``product_code``'s model, then run the promotion gate.
+
+    The split is by time: contacts before ``max(event_timestamp) - holdout_days``
+    train (the last :data:`CALIBRATION_SHARE` of them calibrate), later ones
+    evaluate. Returns ``{"status": "skipped", "reason": ...}`` when the train or
+    holdout window has fewer than ``min_positives`` conversions; raises
+    :class:`LeakageError` if features postdate a contact.
+    """
+    feature_columns = list(feature_columns)
+    run_day = as_date(run_date)
+    check_no_leakage(training_frame)
+    contacts = treated_contacts(training_frame, product_code, run_day, feature_columns)
+    if contacts.empty:
+        return {"status": "skipped", "product_code": product_code, "reason": "no labelled treated contacts"}
+
+    cutoff = contacts["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
+    train = contacts.loc[contacts["event_timestamp"] < cutoff]
+    holdout = contacts.loc[contacts["event_timestamp"] >= cutoff]
+    n_calibration = int(np.ceil(CALIBRATION_SHARE * len(train)))
+    fit, calibration = train.iloc[: len(train) - n_calibration], train.iloc[len(train) - n_calibration :]
+    reason = (
+        _shortfall("training window", train["label"], min_positives)
+        or _shortfall("holdout window", holdout["label"], min_positives)
+        or _shortfall("fit slice", fit["label"], 1)
+        or _shortfall("calibration slice", calibration["label"], 1)
+    )
+    if reason:
+        log.warning("%s: training skipped: %s", product_code, reason)
+        return {"status": "skipped", "product_code": product_code, "reason": reason}
+
+    positives = int(fit["label"].sum())
+    params = {**LGBM_PARAMS, "scale_pos_weight": (len(fit) - positives) / positives}
+    if len(fit) < SMALL_FIT_ROWS:
+        params["num_threads"] = 1
+    model = PropensityModel(product_code, feature_columns)
+    booster = lgb.train(
+        params,
+        lgb.Dataset(model.feature_matrix(fit), fit["label"].to_numpy(), feature_name=feature_columns),
+        num_boost_round=NUM_BOOST_ROUND,
+    )
+    model.booster = booster
+    model.calibration = fit_calibration(model.raw_score(calibration), calibration["label"].to_numpy())
+
+    labels = holdout["label"].to_numpy()
+    propensity = model.predict_proba(holdout)
+    metrics = {
+        **holdout_metrics(labels, propensity, product_code),
+        "train_rows": float(len(train)),
+        "train_positives": float(train["label"].sum()),
+        "calibration_rows": float(len(calibration)),
+        "holdout_rows": float(len(holdout)),
+        "holdout_positives": float(labels.sum()),
+    }
+    segments = segment_metrics(holdout, propensity) if "segment" in holdout.columns else None
+
+    name = registered_name(product_code)
+    client = use_tracking()
+    experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{product_code}")
+    run_tags = {
+        "data_date": run_day.isoformat(),
+        "product_code": product_code,
+        "model_name": name,
+        **{str(k): str(v) for k, v in (tags or {}).items()},
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{product_code}_{run_day}", tags=run_tags) as run:
+        mlflow.log_params(
+            {
+                **{f"lgbm_{k}": v for k, v in params.items()},
+                "num_boost_round": NUM_BOOST_ROUND,
+                "holdout_days": holdout_days,
+                "min_positives": min_positives,
+                "holdout_cutoff": cutoff.isoformat(),
+                "calibration_method": model.calibration["method"],
+                "n_features": len(feature_columns),
+            }
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({"feature_columns": feature_columns}, "feature_columns.json")
+        for chart_name, figure in (
+            ("calibration", calibration_chart(labels, propensity)),
+            ("cumulative_gain", gain_chart(labels, propensity)),
+            ("lift", lift_chart(labels, propensity)),
+            ("feature_importance", importance_chart(booster)),
+        ):
+            mlflow.log_figure(figure, f"{CHART_DIR}/{chart_name}.png")
+        if segments is not None:
+            mlflow.log_text(segments.to_csv(index=False), "segment_metrics.csv")
+            mlflow.log_metrics(
+                {
+                    _metric_key(f"segment.{row.segment}.{key}"): float(getattr(row, key))
+                    for row in segments.itertuples()
+                    for key in ("roc_auc", "conversion_rate", "mean_propensity")
+                    if not np.isnan(getattr(row, key))
+                }
+            )
+        model_info = _log_model(model, holdout, name)
+        run_id = run.info.run_id
+
+    version = str(model_info.registered_model_version)
+    for key, value in {"product_code": product_code, "data_date": run_day.isoformat()}.items():
+        client.set_model_version_tag(name, version, key, value)
+    promoted = promote_if_better(
+        name, version, metrics, holdout=holdout[feature_columns + ["label"]], client=client
+    )
+    return {
+        "status": "trained",
+        "product_code": product_code,
+        "model_name": name,
+        "version": version,
+        "metrics": metrics,
+        "promoted": promoted,
+        "champion_version": alias_version(name, CHAMPION, client),
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "holdout_cutoff": cutoff.isoformat(),
+        "segment_metrics": None if segments is None else segments.to_dict("records"),
+    }
+
+
+def _log_model(model: PropensityModel, holdout: pd.DataFrame, name: str):
+    """Log the pyfunc model (booster + calibration artifacts) and register a new version."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    example = holdout[model.feature_columns].head(5).astype("float64")
+    # Explicit rather than inferred: every feature is a required double (NaN allowed),
+    # whatever the few example rows happen to contain.
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("double", column) for column in model.feature_columns]),
+        outputs=Schema([TensorSpec(np.dtype("float64"), (-1,))]),
+    )
+    # Pinned requirements: MLflow's inference would re-import the model in a subprocess.
+    requirements = [
+        f"mlflow=={mlflow.__version__}",
+        f"lightgbm=={lgb.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        booster_path = Path(folder) / "booster.txt"
+        calibration_path = Path(folder) / "calibration.json"
+        model.booster.save_model(str(booster_path))
+        calibration_path.write_text(json.dumps(model.calibration))
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            artifacts={"booster": str(booster_path), "calibration": str(calibration_path)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+            registered_model_name=name,
+        )

@@ -1,0 +1,103 @@
+"""Batch scoring with the champion: probabilities, reasons, edge cases."""
+
+from __future__ import annotations
+
+import re
+
+import mlflow
+import numpy as np
+import pytest
+
+from ml.scoring import SCORE_COLUMNS, score_customers, top_reasons
+from ml.training import train_and_register
+
+PRODUCT = "wealth_management"
+REASON = re.compile(r"^(?P<feature>\w+)=(?P<value>\S+) \(\+(?P<contribution>\d+\.\d{3})\)$")
+
+
+@pytest.fixture(scope="module")
+def champion(isolated_settings, training_frame_factory, feature_columns):
+    frame = training_frame_factory(n=1200, product_code=PRODUCT, seed=11)
+    result = train_and_register(frame, PRODUCT, "2024-03-01", feature_columns)
+    assert result["promoted"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def customers(training_frame_factory, feature_columns):
+    """Customers as of the scoring date: the same feature columns, one row each."""
+    frame = training_frame_factory(n=300, product_code=PRODUCT, seed=12)
+    frame = frame[["customer_id", *feature_columns]].copy()
+    # Rows 0-9 gave no consent, rows 10-19 already hold the product, the rest are eligible.
+    frame["has_marketing_consent"] = 1.0
+    frame.loc[:9, "has_marketing_consent"] = 0.0
+    frame["has_wealth_management"] = 0.0
+    frame.loc[10:19, "has_wealth_management"] = 1.0
+    return frame
+
+
+@pytest.fixture(scope="module")
+def scores(champion, customers, feature_columns):
+    return score_customers(customers, PRODUCT, feature_columns, "2024-03-02", reason_rows=len(customers))
+
+
+def test_one_row_per_customer_with_the_champion_version(scores, customers, champion):
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert scores["customer_id"].tolist() == customers["customer_id"].tolist()
+    assert (scores["product_code"] == PRODUCT).all()
+    assert (scores["model_name"] == champion["model_name"]).all()
+    assert (scores["model_version"] == champion["champion_version"]).all()
+    assert (scores["score_date"].astype(str) == "2024-03-02").all()
+    assert scores["propensity"].between(0, 1, inclusive="neither").all()
+
+
+def test_propensity_is_what_the_registered_model_predicts(scores, customers, champion, feature_columns):
+    loaded = mlflow.pyfunc.load_model(f"models:/{champion['model_name']}@champion")
+    expected = loaded.predict(customers[feature_columns].astype("float64"))
+    np.testing.assert_allclose(scores["propensity"].to_numpy(), np.asarray(expected), rtol=1e-6)
+
+
+def test_reasons_are_the_largest_positive_contributions(scores, customers, champion, feature_columns):
+    model = mlflow.pyfunc.load_model(f"models:/{champion['model_name']}@champion").unwrap_python_model()
+    contributions = model.contributions(customers)[:, :-1]
+    for position in range(20, 80):
+        row = contributions[position]
+        expected = [feature_columns[i] for i in np.argsort(-row)[:3] if row[i] > 0]
+        texts = [t for t in scores.loc[position, ["reason_1", "reason_2", "reason_3"]] if t is not None]
+        parsed = [REASON.match(text) for text in texts]
+        assert all(parsed), texts
+        assert [m["feature"] for m in parsed] == expected
+        shown = [float(m["contribution"]) for m in parsed]
+        assert shown == sorted(shown, reverse=True)
+
+
+def test_no_reasons_for_customers_who_cannot_be_offered_the_product(scores):
+    assert scores.loc[:19, "reason_1"].isna().all()
+    assert scores.loc[20:, "reason_1"].notna().mean() > 0.9
+
+
+def test_reasons_limited_to_the_most_likely_customers(champion, customers, feature_columns):
+    scores = score_customers(customers, PRODUCT, feature_columns, "2024-03-02", reason_rows=5)
+    explained = scores["reason_1"].notna()
+    assert explained.sum() == 5
+    eligible = scores.loc[20:]
+    assert set(scores.index[explained]) == set(eligible.nlargest(5, "propensity").index)
+
+
+def test_no_champion_gives_empty_scores(isolated_settings, customers, feature_columns):
+    scores = score_customers(customers, "term_deposit", feature_columns, "2024-03-02")
+    assert scores.empty and list(scores.columns) == list(SCORE_COLUMNS)
+
+
+def test_missing_feature_is_an_error(champion, customers, feature_columns):
+    with pytest.raises(ValueError, match="last_nps"):
+        score_customers(customers.drop(columns="last_nps"), PRODUCT, feature_columns, "2024-03-02")
+
+
+def test_top_reasons_format_and_missing_values():
+    values = np.array([[42.0, np.nan, 0.25], [1.0, 2.0, 3.0]])
+    contributions = np.array([[0.5, 0.25, -0.1], [-0.2, -0.3, 0.0]])
+    reasons = top_reasons(values, contributions, ["age", "last_nps", "spend_share_travel_90d"])
+    assert reasons[0] == ["age=42 (+0.500)", None]
+    assert reasons[1] == ["last_nps=missing (+0.250)", None]
+    assert reasons[2] == [None, None]
