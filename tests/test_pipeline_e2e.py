@@ -21,8 +21,8 @@ from bankmkt.settings import get_settings
 pytestmark = pytest.mark.e2e
 
 START = date(2024, 1, 1)
-DAYS = 42
-CUSTOMERS = 400
+DAYS = 49
+CUSTOMERS = 500
 LIST_SIZE = 40
 LAST_DAY = START + timedelta(days=DAYS - 1)
 RUN_DAYS = [LAST_DAY - timedelta(days=1), LAST_DAY]
@@ -36,7 +36,7 @@ def daily_runs(monkeypatch_module):
     monkeypatch_module.setenv("TARGET_LIST_SIZE", str(LIST_SIZE))
     settings = get_settings()
     generate_bank(customers=CUSTOMERS, days=DAYS, start_date=START, seed=2024,
-                  data_dir=settings.data_dir, contact_rate=0.05)
+                  data_dir=settings.data_dir, contact_rate=0.15)
     env = {**__import__("os").environ, **settings.environment()}
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -134,8 +134,9 @@ def test_a_registered_version_holds_the_champion_alias(daily_runs):
 def test_target_list_has_the_expected_size_and_control_flag(daily_runs):
     settings, _ = daily_runs
     result = _stage(settings, LAST_DAY, "score_and_target")
-    lists = sorted(settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
-    assert lists and len(lists) == len(result["per_product"])
+    targeted = result["per_product"]
+    assert targeted, result
+    lists = [settings.target_list_dir(LAST_DAY) / f"target_list_{product}.parquet" for product in targeted]
     for path in lists:
         frame = pd.read_parquet(path)
         assert len(frame) == LIST_SIZE, path.name
