@@ -17,10 +17,21 @@ help:
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
-# Creates .venv from uv.lock (installs uv itself from PyPI when missing).
-setup:
+MANIFEST := dbt_project/target/manifest.json
+DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.py' \) -print)
+
+# Creates .venv from uv.lock (installs uv itself from PyPI when missing) and the
+# dbt manifest the DAG is rendered from (rebuilt when a dbt file changes).
+setup: .venv/.synced $(MANIFEST)
+
+.venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==0.13.9"
 	@$(UV) sync --frozen --quiet
+	@touch $@
+
+$(MANIFEST): $(DBT_FILES) .venv/.synced
+	@echo "[setup] dbt parse -> $(MANIFEST)"
+	@$(RUN) python -m bankmkt.warehouse parse >/dev/null
 
 demo: setup
 	$(RUN) python -m bankmkt.cli demo --customers $(CUSTOMERS) --days $(DAYS) --run-days $(RUN_DAYS)

@@ -5,8 +5,11 @@ One bank day, logical date D, from landing files to campaign target lists:
 
 1. **check_landing**: every landing file of D against the landing contract;
    a bad batch goes to quarantine and the run stops before anything changes.
-2. **build_warehouse**: `dbt build` into the DuckDB warehouse (staging,
-   intermediate, marts and their tests).
+2. **warehouse**: the dbt project as an Astronomer Cosmos task group, one
+   task per model with its tests after it, rendered from the prebuilt
+   manifest (parsing this file never runs dbt). Cosmos' watcher mode runs a
+   single `dbt build` (DuckDB allows one writer) and each model task reports
+   its node's outcome; **build_warehouse** then records what the marts hold.
 3. **validate_features**: Great Expectations gate on D's customer features.
 4. **publish_features**: Parquet export, `feast apply`, materialisation of D.
 5. **train_models**: LightGBM propensity models on Feast's point-in-time
@@ -24,11 +27,67 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from bankmkt.settings import get_settings
+
 LANDING = Asset("bankmkt://landing")
 WAREHOUSE = Asset("bankmkt://warehouse/marts")
 ONLINE_FEATURES = Asset("bankmkt://feast/customer_features")
 CHAMPIONS = Asset("bankmkt://mlflow/propensity_champions")
 TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
+
+
+def warehouse_task_group():
+    """The dbt project as Cosmos tasks: one per model, its tests after it.
+
+    Watcher mode: a producer task runs one `dbt build` for D in a child process
+    (the single DuckDB writer); each model's task reports its node's result. The
+    producer is made upstream of every model task so that the run also works
+    task by task (`airflow dags test`).
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    settings = get_settings()
+    if not settings.dbt_manifest_path.exists():
+        raise FileNotFoundError(
+            f"dbt manifest {settings.dbt_manifest_path} is missing: run `make setup` "
+            "(or `python -m bankmkt.warehouse parse`) before Airflow parses this DAG"
+        )
+    group = DbtTaskGroup(
+        group_id="warehouse",
+        project_config=ProjectConfig(
+            dbt_project_path=settings.dbt_project_dir,
+            manifest_path=settings.dbt_manifest_path,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="bank_marketing",
+            target_name=settings.platform_env,
+            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            exclude=["tag:published_outputs"],
+            test_behavior=TestBehavior.AFTER_EACH,
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=str(settings.dbt_executable),
+        ),
+        operator_args={
+            "vars": {"run_date": "{{ ds }}"},
+            "env": settings.environment(),
+            "append_env": True,
+            "deferrable": False,
+            "poke_interval": 1,
+        },
+    )
+    roots = list(group.get_roots())
+    producer = next(t for t in roots if t.task_id.endswith("dbt_producer_watcher"))
+    for task_ in roots:
+        if task_ is not producer:
+            producer >> task_
+    return group
 
 
 @dag(
@@ -52,7 +111,7 @@ def bank_daily():
     def build_warehouse(ds: str | None = None) -> dict:
         from bankmkt import pipeline
 
-        return pipeline.build_warehouse(ds)
+        return pipeline.record_warehouse(ds)
 
     @task
     def validate_features(ds: str | None = None) -> dict:
@@ -84,8 +143,10 @@ def bank_daily():
 
         return pipeline.load_target_lists(ds)
 
+    dbt_models = warehouse_task_group()
     (
         check_landing()
+        >> dbt_models
         >> build_warehouse()
         >> validate_features()
         >> publish_features()

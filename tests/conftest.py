@@ -23,6 +23,11 @@ from bankmkt.settings import get_settings  # noqa: E402
 
 os.environ.update(get_settings().environment())
 
+if not get_settings().dbt_manifest_path.exists():  # `make setup` builds it; plain pytest may not have
+    from bankmkt.warehouse import parse_project
+
+    parse_project()
+
 
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 0:

@@ -105,7 +105,7 @@ def _headline(stage: str, result: dict) -> str:
         return f"{result.get('days_checked', '?')} day(s), {result.get('rows', '?')} rows accepted"
     if stage == "build_warehouse":
         rows = result["rows"]
-        return (f"{result['status_counts']}; {rows['customer_features_on_run_date']} feature rows for the day, "
+        return (f"{rows['customer_features_on_run_date']} feature rows for the day, "
                 f"{rows['training_labels']} labelled contacts -> {result['warehouse']}")
     if stage == "validate_features":
         return (f"{'passed' if result['success'] else 'FAILED'} {result['expectations']} expectations on "
@@ -124,7 +124,7 @@ def _headline(stage: str, result: dict) -> str:
         return "; ".join(parts)
     if stage == "score_and_target":
         return (f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
-                f"({result['control_rows']} control) -> {result['outputs'].get('directory', '')}; report {result['report']}")
+                f"({result['control_rows']} control) -> {result['target_lists']}; report {result['report']}")
     if stage == "load_target_lists":
         return f"{result['rows_for_run_date']} rows in fct_target_lists"
     return json.dumps(result)[:200]

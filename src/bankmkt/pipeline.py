@@ -45,13 +45,28 @@ def check_landing(run_date: str | date) -> dict:
 
 
 def build_warehouse(run_date: str | date) -> dict:
-    """`dbt build` for D: staging, intermediate and marts with their tests."""
+    """`dbt build` for D in one command (staging, intermediate, marts and their tests).
+
+    The DAG runs the same build through Cosmos (one Airflow task per model and its
+    tests); this function serves people, backfills and the Berka build.
+    """
     from bankmkt import warehouse
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
         summary = warehouse.build_warehouse(day, settings=settings)
+    result = {**warehouse_rows(day), "status_counts": summary["status_counts"]}
+    record_stage(day, "build_warehouse", result, clock["seconds"], settings)
+    return result
+
+
+def warehouse_rows(run_date: str | date) -> dict:
+    """What the warehouse holds after D's build (read-only); the DAG records it after the dbt tasks."""
+    from bankmkt import warehouse
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
     with warehouse.read_only_connection(settings) as con:
         rows = {
             table: con.execute(f"select count(*) from {table}").fetchone()[0]
@@ -60,12 +75,24 @@ def build_warehouse(run_date: str | date) -> dict:
         rows["customer_features_on_run_date"] = con.execute(
             "select count(*) from customer_features where feature_date = ?", [day]
         ).fetchone()[0]
-    result = {
-        "warehouse": str(settings.warehouse_path),
-        "status_counts": summary["status_counts"],
-        "rows": rows,
-    }
-    record_stage(day, "build_warehouse", result, clock["seconds"], settings)
+    if rows["customer_features_on_run_date"] == 0:
+        raise RuntimeError(f"the warehouse build left no customer_features rows for {day}")
+    return {"warehouse": str(settings.warehouse_path), "rows": rows}
+
+
+def record_warehouse(run_date: str | date, dbt_seconds: float | None = None) -> dict:
+    """Record the warehouse stage of a DAG run (the dbt tasks themselves are Cosmos tasks)."""
+    import json
+    from datetime import datetime, timezone
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    if dbt_seconds is None:  # wall time of the Cosmos tasks: from the contract check's end to now
+        check = settings.runs_dir / f"dt={day.isoformat()}" / "check_landing.json"
+        finished = datetime.fromisoformat(json.loads(check.read_text())["finished_at"])
+        dbt_seconds = (datetime.now(timezone.utc) - finished).total_seconds()
+    result = {**warehouse_rows(day), "status_counts": {"built_by": "cosmos task group"}}
+    record_stage(day, "build_warehouse", result, dbt_seconds, settings)
     return result
 
 
@@ -175,6 +202,7 @@ def score_and_target(run_date: str | date) -> dict:
         "control_rows": int(target_list["is_control"].sum()),
         "per_product": target_list.groupby("product_code").size().to_dict(),
         "skipped": skipped,
+        "target_lists": str(settings.target_list_dir(day)),
         "outputs": {k: str(v) for k, v in paths.items()},
         "report": str(report),
     }

@@ -96,6 +96,17 @@ class Settings:
         return self.project_root / "dbt_project"
 
     @property
+    def dbt_manifest_path(self) -> Path:
+        """Prebuilt manifest (`make setup` runs `dbt parse`): Cosmos renders the DAG from it, never running dbt."""
+        return self.dbt_project_dir / "target" / "manifest.json"
+
+    @property
+    def dbt_executable(self) -> Path:
+        import sys
+
+        return Path(sys.executable).with_name("dbt")
+
+    @property
     def dbt_target_dir(self) -> Path:
         return self.data_dir / "dbt" / "target"
 
@@ -198,6 +209,8 @@ class Settings:
             "FEAST_USAGE": "False",
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
             "GX_ANALYTICS_ENABLED": "False",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "DO_NOT_TRACK": "1",
         }
 
     def ensure_dirs(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from bankmkt.runtime import apply_environment
 from bankmkt.settings import Settings, get_settings
@@ -15,7 +16,7 @@ class WarehouseBuildError(RuntimeError):
     """dbt reported a failed model or test."""
 
 
-def run_dbt(args: list[str], settings: Settings | None = None) -> dict:
+def run_dbt(args: list[str], settings: Settings | None = None, target_path: Path | None = None) -> dict:
     """Run dbt in a child process with the platform's environment; raise with the failing nodes.
 
     A child process, not dbtRunner: dbt-duckdb keeps its connection open for the
@@ -24,19 +25,18 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> dict:
     """
     import json
     import subprocess
-    import sys
-    from pathlib import Path
 
     settings = apply_environment(settings or get_settings())
-    dbt = Path(sys.executable).with_name("dbt")
+    target = target_path or settings.dbt_target_dir
     command = [
-        str(dbt), "--no-use-colors", *args,
+        str(settings.dbt_executable), "--no-use-colors", *args,
         "--project-dir", str(settings.dbt_project_dir),
         "--profiles-dir", str(settings.dbt_project_dir),
-        "--target-path", str(settings.dbt_target_dir),
         "--log-path", str(settings.dbt_log_dir),
     ]
-    results_path = settings.dbt_target_dir / "run_results.json"
+    if "--target-path" not in args:
+        command += ["--target-path", str(target)]
+    results_path = target / "run_results.json"
     results_path.unlink(missing_ok=True)
     completed = subprocess.run(command, capture_output=True, text=True)
     print(completed.stdout[-20000:], flush=True)  # dbt's own log lines, for the task log
@@ -83,3 +83,39 @@ def read_only_connection(settings: Settings | None = None):
 
     settings = settings or get_settings()
     return duckdb.connect(str(settings.warehouse_path), read_only=True)
+
+
+def parse_project(settings: Settings | None = None) -> Path:
+    """`dbt parse` into dbt_project/target: the manifest Cosmos renders the DAG from (and dbt's partial-parse cache)."""
+    settings = settings or get_settings()
+    target = settings.dbt_manifest_path.parent
+    run_dbt(["parse", "--target-path", str(target)], settings, target_path=target)
+    return settings.dbt_manifest_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from bankmkt.runtime import parse_run_date
+
+    parser = argparse.ArgumentParser(prog="python -m bankmkt.warehouse", description="dbt for the warehouse")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("parse", help="build the manifest the DAG is rendered from")
+    build = commands.add_parser("build", help="dbt build for one logical date")
+    build.add_argument("--date", required=True)
+    build.add_argument("--full-refresh", action="store_true")
+    commands.add_parser("docs", help="dbt docs generate (catalog and static site in the dbt target folder)")
+    args = parser.parse_args(argv)
+    if args.command == "parse":
+        print(f"manifest: {parse_project()}")
+    elif args.command == "build":
+        summary = build_warehouse(parse_run_date(args.date), full_refresh=args.full_refresh)
+        print(summary["status_counts"])
+    elif args.command == "docs":
+        run_dbt(["docs", "generate", "--static"])
+        print(f"docs: {get_settings().dbt_target_dir / 'static_index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
