@@ -8,12 +8,14 @@ CUSTOMERS ?= 3000
 DAYS ?= 75
 RUN_DAYS ?= 3
 
-.PHONY: setup demo run test test-fast generate airflow-ui mlflow-ui clean help
+.PHONY: setup demo run test generate berka dbt-docs bench-dbt airflow-ui mlflow-ui clean help
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
 	@echo "make test                    run the test suite"
 	@echo "make run DATE=YYYY-MM-DD     run the daily DAG for one logical date on the current DATA_DIR"
+	@echo "make berka                   build the warehouse from the real Berka bank data"
+	@echo "make dbt-docs                dbt docs generate for DATA_DIR's warehouse"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -45,6 +47,17 @@ generate: setup
 
 test: setup
 	$(RUN) pytest
+
+# The real Czech bank (../shared/data/berka) through the landing contract and dbt, into DATA_DIR.
+berka: setup
+	$(RUN) python -m bankmkt.adapters.berka --build
+
+# dbt docs (catalog and a static site) for the warehouse in DATA_DIR.
+dbt-docs: setup
+	$(RUN) python -m bankmkt.warehouse docs
+
+bench-dbt: setup
+	$(RUN) python benchmarks/dbt_modes.py --customers 100000 --days 30
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init

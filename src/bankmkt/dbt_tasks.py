@@ -1,0 +1,59 @@
+"""The dbt project as Airflow tasks (astronomer-cosmos), shared by the daily DAG and the dbt benchmark."""
+
+from __future__ import annotations
+
+from bankmkt.settings import get_settings
+
+
+def warehouse_task_group():
+    """The dbt project as Cosmos tasks: one per model, its tests after it.
+
+    Watcher mode: a producer task runs one `dbt build` for D in a child process
+    (the single DuckDB writer); each model's task reports its node's result. The
+    producer is made upstream of every model task so that the run also works
+    task by task (`airflow dags test`).
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    settings = get_settings()
+    if not settings.dbt_manifest_path.exists():
+        raise FileNotFoundError(
+            f"dbt manifest {settings.dbt_manifest_path} is missing: run `make setup` "
+            "(or `python -m bankmkt.warehouse parse`) before Airflow parses this DAG"
+        )
+    group = DbtTaskGroup(
+        group_id="warehouse",
+        project_config=ProjectConfig(
+            dbt_project_path=settings.dbt_project_dir,
+            manifest_path=settings.dbt_manifest_path,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="bank_marketing",
+            target_name=settings.platform_env,
+            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            exclude=["tag:published_outputs"],
+            test_behavior=TestBehavior.AFTER_EACH,
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=str(settings.dbt_executable),
+        ),
+        operator_args={
+            "vars": {"run_date": "{{ ds }}"},
+            "env": settings.environment(),
+            "append_env": True,
+            "deferrable": False,
+            "poke_interval": 1,
+        },
+    )
+    roots = list(group.get_roots())
+    producer = next(t for t in roots if t.task_id.endswith("dbt_producer_watcher"))
+    for task_ in roots:
+        if task_ is not producer:
+            producer >> task_
+    return group
