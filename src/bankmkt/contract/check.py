@@ -2,10 +2,17 @@
 
 :func:`check_landing_batch` reads every source's file for day D once (pyarrow,
 every value as text), then runs each rule as one vectorised DuckDB query over
-the day's tables; earlier days are read with DuckDB from the key cache or the
-landing CSVs (``dt < D`` only). :func:`enforce_landing_contract` is what the
-daily run calls: check, then either record the day as accepted or quarantine
-the whole day and raise :class:`ContractViolation`.
+the day's tables; earlier days' keys come from the key index of accepted days
+(one DuckDB file, :mod:`bankmkt.contract.index`) or, for the few landed days not
+accepted yet, from their landing CSVs (``dt < D`` only). :func:`enforce_landing_contract`
+is what the daily run calls: check, then either record the day as accepted or
+quarantine the whole day and raise :class:`ContractViolation`.
+
+A day's cost does not grow with the number of earlier days: it reads the day's
+files, joins them with one table per source of the index, and takes the earlier
+files' hashes from the ledger; only landed days that are not accepted yet are
+opened. Checks run on a cursor of one DuckDB database per process, so checking a
+long history day after day (the first run on a new DATA_DIR) pays no set-up per day.
 
 Row numbers count data rows from 1: row 1 is the line after the header.
 """
@@ -15,15 +22,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from time import perf_counter
 
-import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from bankmkt.contract.ledger import accepted_days, key_index_path, record_accepted
+from bankmkt.contract import index as key_index
+from bankmkt.contract.index import KeyIndex, copy_csv_keys, has_rows_and_columns
+from bankmkt.contract.ledger import accepted_days, record_accepted
 from bankmkt.contract.quarantine import quarantine_batch
 from bankmkt.contract.report import (
     REPORT_ROWS,
@@ -34,7 +45,7 @@ from bankmkt.contract.report import (
     FileSummary,
     Violation,
 )
-from bankmkt.contract.schema import ColumnSpec, SourceContract, landed_days, landing_file, load_contract
+from bankmkt.contract.schema import ColumnSpec, SourceContract, landing_file, load_contract
 from bankmkt.settings import Settings, get_settings
 
 __all__ = [
@@ -64,7 +75,7 @@ OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
 
 def check_landing_batch(run_date: date | str, settings: Settings | None = None) -> BatchReport:
     """Validate every source's file for day ``run_date``; change nothing on disk."""
-    with _BatchCheck(_as_date(run_date), settings or get_settings()) as batch:
+    with _BatchCheck(_as_date(run_date), settings or get_settings(), enforce=False) as batch:
         return batch.run()
 
 
@@ -77,17 +88,19 @@ def enforce_landing_contract(run_date: date | str, settings: Settings | None = N
     """
     settings = settings or get_settings()
     day = _as_date(run_date)
-    with _BatchCheck(day, settings) as batch:
+    with _BatchCheck(day, settings, enforce=True) as batch:
         report = batch.run()
         if report.passed:
-            record_accepted(settings, report, batch.con, table_name)
+            # Keys first, then the ledger: a crash in between leaves a day the next sync deletes.
+            batch.index.record(day, {s: table_name(s) for s in batch.columns if report.files[s].rows})
+            record_accepted(settings, report)
             return report
     attempt = quarantine_batch(day, report, settings)
     raise ContractViolation(report, attempt / "report.md")
 
 
 def table_name(source: str) -> str:
-    """Name of the DuckDB view of a source's rows of the day (all text, plus ``__row``)."""
+    """Name of the DuckDB temporary table of a source's rows of the day (all text, plus ``__row``)."""
     return f"day_{source}"
 
 
@@ -130,27 +143,81 @@ def _bound(column: ColumnSpec, value) -> str:
 
 
 class _BatchCheck:
-    """State of one check: the day's tables in an in-memory DuckDB and what failed."""
+    """State of one check: the day's tables on a DuckDB cursor, the key index, what failed.
 
-    def __init__(self, day: date, settings: Settings):
+    ``enforce`` attaches the index writable and first brings it in line with the
+    ledger; a dry run attaches it read-only (if there is one) and reads the
+    accepted days it lacks from landing, changing nothing.
+    """
+
+    def __init__(self, day: date, settings: Settings, enforce: bool):
         self.day = day
         self.settings = settings
+        self.enforce = enforce
         self.contracts = load_contract()
-        self.con = duckdb.connect()
         self.files: dict[str, FileSummary] = {}
         self.violations: list[Violation] = []
         self.columns: dict[str, list[str]] = {}  # contract columns present in each parsed file
-        self._landed = {s: landed_days(settings, s) for s in self.contracts}
         self._earlier: dict[tuple[str, tuple[str, ...]], str | None] = {}
-        # Key checks wait here to be counted in one statement: (rule, contract, column,
-        # query yielding __row and sample, detail, cheaper query with the same rows for counting).
-        self._pending: list[tuple[str, SourceContract, str | None, str, str, str]] = []
+        # Key checks wait here, (rule, contract, column, query yielding __row and sample, detail),
+        # for one statement that finds those with rows: the keys of every check stacked by
+        # kind, each row tagged with its check's number ``p`` (see _run_pending).
+        self._pending: list[tuple[str, SourceContract, str | None, str, str]] = []
+        self._duplicates: list[str] = []  # p, key of the day's rows
+        self._delivered: list[tuple[str, str]] = []  # (p, key of the day's rows; p, key of earlier days)
+        self._references: list[str] = []  # p, r (the referenced column), key of the day's rows
+        self._known: dict[str, list[str]] = {}  # r -> queries of (r, key) it holds: the day's, earlier
 
     def __enter__(self) -> _BatchCheck:
+        self._connection = key_index.connection()
+        self.con = self._connection.__enter__()
+        try:
+            self.index = KeyIndex(self.con, self.settings, writable=self.enforce).__enter__()
+            self.accepted = accepted_days(self.settings)
+            if self.enforce:
+                self.index.sync(self.accepted)
+            self._accepted_before = sorted(d for d in self.accepted if d < self.day)
+            self._indexed, self._indexed_where = self.index.usable_before(self.day, self._accepted_before)
+            self._unaccepted = self._list_unaccepted()
+        except BaseException as error:
+            self.__exit__(type(error), error, error.__traceback__)
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.con.close()
+        try:
+            if getattr(self, "index", None) is not None:
+                self.index.__exit__(*exc)
+        finally:
+            self._connection.__exit__(*exc)
+
+    def _list_unaccepted(self) -> dict[str, dict[date, Path]]:
+        """Every source's landed days before D that are not accepted, with their files.
+
+        One directory listing per source. Accepted days need no look on disk:
+        their files were all there and landing files are immutable (a day whose
+        files leave landing for quarantine leaves the ledger too).
+        """
+        accepted = {f"dt={day.isoformat()}" for day in self.accepted}
+        before = f"dt={self.day.isoformat()}"
+        unaccepted: dict[str, dict[date, Path]] = {}
+        for source in self.contracts:
+            folder = self.settings.landing_dir / source
+            try:
+                names = sorted(set(os.listdir(folder)).difference(accepted))
+            except (FileNotFoundError, NotADirectoryError):
+                names = []
+            days: dict[date, Path] = {}
+            for name in names[:bisect_left(names, before)]:
+                if name.startswith("dt="):
+                    path = folder / name / f"{source}.csv"
+                    try:
+                        if path.is_file():
+                            days[date.fromisoformat(name[3:])] = path
+                    except ValueError:
+                        continue
+            unaccepted[source] = days
+        return unaccepted
 
     # ---- orchestration ---------------------------------------------------------
     def run(self) -> BatchReport:
@@ -159,7 +226,7 @@ class _BatchCheck:
         for contract in self.contracts.values():
             self._read_file(contract)
         for contract in self.contracts.values():
-            if contract.source in self.columns:
+            if self.files[contract.source].rows:  # a file without rows breaks no value or key rule
                 self._check_values(contract)
                 self._check_keys(contract)
         self._run_pending()
@@ -280,8 +347,13 @@ class _BatchCheck:
             names=present + [ROW],
         )
         summary.rows = table.num_rows
-        self.con.register(table_name(contract.source), table)
         self.columns[contract.source] = present
+        if table.num_rows:  # no rule looks at the rows of a file without rows
+            # A DuckDB table, not a view of the Arrow table: several queries scan it.
+            arrow_view = f"arrow_{contract.source}"
+            self.con.register(arrow_view, table)
+            self.con.execute(f"CREATE TEMP TABLE {table_name(contract.source)} AS SELECT * FROM {arrow_view}")
+            self.con.unregister(arrow_view)
 
     def _check_header(self, contract: SourceContract, rel: str, header: list[str]) -> None:
         expected = contract.column_names
@@ -325,7 +397,7 @@ class _BatchCheck:
                         strings_can_be_null=False, quoted_strings_can_be_null=False,
                     ),
                 )
-                rows = pa.array(range(1, table.num_rows + 1), type=pa.int64())
+                rows = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
                 return table.append_column(ROW, rows), []
             except pa.ArrowInvalid:
                 pass
@@ -349,14 +421,30 @@ class _BatchCheck:
         return table, bad
 
     def _run_pending(self) -> None:
-        """Count every pending check's rows in one statement; collect those that found any."""
+        """Find the key checks with rows in one statement; collect their rows and samples.
+
+        Three joins over the stacked keys (keys as lists, so composite keys stack
+        with single ones) instead of one query per check: for a small day, DuckDB's
+        cost per query, not the rows, is what a check pays.
+        """
         if not self._pending:
             return
-        counts = self.con.execute(
-            "SELECT " + ", ".join(f"(SELECT count(*) FROM ({pending[5]}))" for pending in self._pending)
-        ).fetchone() or ()
-        for (rule, contract, column, query, detail, _), count in zip(self._pending, counts):
-            if count:
+        union = " UNION ALL ".join
+        probes = []
+        if self._duplicates:
+            probes.append(f"SELECT p FROM ({union(self._duplicates)}) GROUP BY p, key HAVING count(*) > 1")
+        if self._delivered:
+            probes.append(
+                f"SELECT p FROM ({union(d for d, _ in self._delivered)}) "
+                f"SEMI JOIN ({union(e for _, e in self._delivered)}) USING (p, key)"
+            )
+        if self._references:
+            known = ["SELECT NULL::VARCHAR AS r, NULL::VARCHAR AS key WHERE false"]
+            known += [query for queries in self._known.values() for query in queries]
+            probes.append(f"SELECT p FROM ({union(self._references)}) ANTI JOIN ({union(known)}) USING (r, key)")
+        found = {p for (p,) in self.con.execute(" UNION ".join(probes)).fetchall()}
+        for number, (rule, contract, column, query, detail) in enumerate(self._pending):
+            if number in found:
                 self._collect(rule, contract, column, query, detail)
         self._pending.clear()
 
@@ -383,9 +471,9 @@ class _BatchCheck:
         return "concat_ws(', ', " + ", ".join(f"{_lit(k + '=')} || {_q(k)}" for k in present) + ")"
 
     def _check_values(self, contract: SourceContract) -> None:
-        table = table_name(contract.source)
         end_of_day = self.day + timedelta(days=1)
         checks: list[tuple[str, str, str, str, str]] = []  # rule, column, condition, detail, sample
+        typed_columns: list[str] = []  # each typed value is parsed once, in a projection
         for name in self.columns[contract.source]:
             column = contract.column(name)
             ref = _q(name)
@@ -399,6 +487,8 @@ class _BatchCheck:
                       sample=self._key_label(contract))
             typed = _typed(column, ref)
             if typed is not None:
+                typed_columns.append(f"{typed} AS {_q('__typed_' + name)}")
+                typed = _q("__typed_" + name)
                 where("type", f"{ref} <> '' AND ({typed}) IS NULL", f"expected {TYPE_FORMATS[column.type]}")
             if column.allowed is not None:
                 allowed = ", ".join(_lit(a) for a in column.allowed)
@@ -428,7 +518,15 @@ class _BatchCheck:
                 where("in_future", condition, f"{what}: {bound}")
         if not checks:
             return
-        # One pass counts every rule's failures; only failing rules are queried for rows.
+        table = f"(SELECT *, {', '.join(typed_columns)} FROM {table_name(contract.source)})" if typed_columns \
+            else table_name(contract.source)
+        # One pass tells whether any rule fails (DuckDB plans one condition faster than
+        # one count per rule); only then are the rules counted, and the failing ones queried for rows.
+        failing = self.con.execute(
+            "SELECT bool_or(" + " OR ".join(f"({c[2]})" for c in checks) + f") FROM {table}"
+        ).fetchone()
+        if not (failing and failing[0]):
+            return
         counts = self.con.execute(
             "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c[2]})" for c in checks) + f" FROM {table}"
         ).fetchone() or ()
@@ -452,12 +550,19 @@ class _BatchCheck:
                 f"count(*) OVER (PARTITION BY {key_sql}) AS copies FROM {table} WHERE {filled}) "
                 "WHERE copies > 1"
             )
+            key_list = f"[{key_sql}]"
+            self._duplicates.append(f"SELECT {len(self._pending)} AS p, {key_list} AS key FROM {table} WHERE {filled}")
             self._pending.append((
                 "duplicate_key", contract, ", ".join(keys), duplicates,
-                "the primary key appears more than once in the file", duplicates,
+                "the primary key appears more than once in the file",
             ))
             earlier = self._earlier_keys(source, tuple(keys)) if contract.keys_unique_across_days else None
             if earlier:
+                number = len(self._pending)
+                self._delivered.append((
+                    f"SELECT {number} AS p, {key_list} AS key FROM {table}",
+                    f"SELECT {number} AS p, {key_list} AS key FROM {earlier}",
+                ))
                 self._pending.append((
                     "key_already_delivered", contract, ", ".join(keys),
                     # Find the few repeated keys first, then their earlier day: joining the
@@ -467,16 +572,25 @@ class _BatchCheck:
                     f"SELECT h.{ROW}, {label} || ' (dt=' || min(e.dt) || ')' AS sample "
                     f"FROM hits h JOIN {earlier} e USING ({key_sql}) GROUP BY h.{ROW}, {key_sql}",
                     "an event's key was already delivered on an earlier day",
-                    # Counting needs no day: a semi join streams the history once.
-                    f"SELECT {ROW} FROM {table} SEMI JOIN {earlier} USING ({key_sql})",
                 ))
         for column, (ref_source, ref_column) in contract.foreign_keys.items():
             if column not in present or ref_column not in self.columns.get(ref_source, []):
                 continue  # the missing column or the unreadable referenced file is reported already
-            known = [f"SELECT {_q(ref_column)} AS key FROM {table_name(ref_source)}"]
+            known = []
+            if self.files[ref_source].rows:
+                known.append(f"SELECT {_q(ref_column)} AS key FROM {table_name(ref_source)}")
             earlier = self._earlier_keys(ref_source, (ref_column,))
             if earlier:
-                known.append(f"SELECT {_q(ref_column)} FROM {earlier}")
+                known.append(f"SELECT {_q(ref_column)} AS key FROM {earlier}")
+            target = _lit(f"{ref_source}.{ref_column}")
+            if target not in self._known:
+                self._known[target] = [f"SELECT {target} AS r, key FROM ({query})" for query in known]
+            self._references.append(
+                f"SELECT {len(self._pending)} AS p, {target} AS r, {_q(column)} AS key FROM {table} "
+                f"WHERE {_q(column)} <> ''"
+            )
+            if not known:
+                known.append("SELECT NULL::VARCHAR AS key WHERE false")
             orphans = (
                 f"SELECT {ROW}, '''' || {_q(column)} || '''' AS sample FROM {table} d "
                 f"WHERE {_q(column)} <> '' AND NOT EXISTS (SELECT 1 FROM ({' UNION ALL '.join(known)}) k "
@@ -484,84 +598,79 @@ class _BatchCheck:
             )
             self._pending.append((
                 "orphan_key", contract, column, orphans,
-                f"not in {ref_source}.{ref_column} of {self.day} or any earlier day", orphans,
+                f"not in {ref_source}.{ref_column} of {self.day} or any earlier day",
             ))
 
     def _earlier_keys(self, source: str, columns: tuple[str, ...]) -> str | None:
         """A view of ``columns`` plus ``dt`` over every earlier day of ``source``, or None.
 
-        Accepted days come from the key cache (Parquet); the others from their
-        landing CSVs, skipping files without rows or without the columns.
+        Accepted days come from the key index; earlier landed days it does not
+        hold (not accepted yet, or a dry run on a DATA_DIR whose index lags the
+        ledger) from their landing CSVs, skipping files without rows or without
+        the columns.
         """
         cache_key = (source, columns)
         if cache_key in self._earlier:
             return self._earlier[cache_key]
-        parquet, csvs = [], []
-        primary_key = set(self.contracts[source].primary_key)
-        for day, path in sorted(self._landed[source].items()):
-            if day >= self.day:
-                continue
-            cached = key_index_path(self.settings, source, day)
-            if set(columns) <= primary_key and cached.is_file():
-                parquet.append(cached)
-            elif _has_rows_and_columns(path, columns):
-                csvs.append(path)
-        cols = ", ".join(_q(c) for c in columns)
-        dt = r"regexp_extract(filename, 'dt=(\d{4}-\d{2}-\d{2})', 1) AS dt"
-
-        def from_csv(paths: list[Path]) -> str:
-            files = ", ".join(_lit(str(p)) for p in paths)
-            return (
-                f"SELECT {cols}, {dt} FROM read_csv([{files}], all_varchar=true, header=true, "
-                "delim=',', quote='\"', escape='\"', union_by_name=true, ignore_errors=true, filename=true)"
-            )
-
-        if not parquet and not csvs:
+        indexed = self.index.earlier(source, columns, self._indexed_where) if self._indexed else None
+        covered = self._indexed if indexed else set()
+        files = {} if len(covered) == len(self._accepted_before) else {  # the index lags the ledger
+            day: landing_file(self.settings, source, day) for day in self._accepted_before if day not in covered
+        }
+        files.update(self._unaccepted[source])
+        csvs = [path for _, path in sorted(files.items()) if has_rows_and_columns(path, columns)]
+        if not indexed and not csvs:
             self._earlier[cache_key] = None
             return None
+        if not csvs:
+            self._earlier[cache_key] = f"({indexed})"
+            return self._earlier[cache_key]
         name = f"earlier_{source}_{len(self._earlier)}"
+        cols = ", ".join(_q(c) for c in columns)
         parts = []
         if csvs:
             # Days not accepted yet are few: copy their keys once.
             typed_cols = ", ".join(f"{_q(c)} VARCHAR" for c in columns)
             self.con.execute(f"CREATE TEMP TABLE {name}_csv ({typed_cols}, dt VARCHAR)")
-            try:
-                self.con.execute(f"INSERT INTO {name}_csv {from_csv(csvs)}")
-            except duckdb.Error:
-                # Some earlier file DuckDB cannot read at all (that day failed its own
-                # check); read the others one by one and skip it.
-                for path in csvs:
-                    try:
-                        self.con.execute(f"INSERT INTO {name}_csv {from_csv([path])}")
-                    except duckdb.Error:
-                        continue
+            copy_csv_keys(self.con, f"{name}_csv", csvs, columns)
             parts.append(f"SELECT {cols}, dt FROM {name}_csv")
-        if parquet:
-            # The key cache of accepted days can be long: a view, streamed by each query.
-            files = ", ".join(_lit(str(p)) for p in parquet)
-            parts.append(f"SELECT {cols}, dt FROM read_parquet([{files}])")
+        if indexed:
+            parts.append(indexed)
         self.con.execute(f"CREATE TEMP VIEW {name} AS {' UNION ALL '.join(parts)}")
         self._earlier[cache_key] = name
         return name
 
     # ---- files and days ----------------------------------------------------------
     def _check_duplicate_files(self) -> None:
+        """A file with rows byte-identical to an earlier day's file of the same source.
+
+        Accepted days' hashes come from the ledger; the other earlier landed
+        files are hashed when their size matches.
+        """
         for source, summary in self.files.items():
             if not summary.exists or not summary.rows:
                 continue
-            contract = self.contracts[source]
-            for day, path in sorted(self._landed[source].items()):
-                if day >= self.day or path.stat().st_size != summary.bytes:
-                    continue
-                if hashlib.sha256(path.read_bytes()).hexdigest() == summary.sha256:
-                    self._fail(
-                        "duplicate_file", contract, summary.file,
-                        detail=f"byte-identical to {self._rel(path)} (the same file delivered twice)",
-                    )
+            same = next((day for day in self._accepted_before
+                         if self.accepted[day]["files"].get(source, {}).get("sha256") == summary.sha256), None)
+            for day, path in sorted(self._unaccepted[source].items()):
+                if same is not None and day > same:
                     break
+                try:
+                    if path.stat().st_size == summary.bytes and (
+                            hashlib.sha256(path.read_bytes()).hexdigest() == summary.sha256):
+                        same = day
+                        break
+                except OSError:
+                    continue
+            if same is not None:
+                self._fail(
+                    "duplicate_file", self.contracts[source], summary.file,
+                    detail=f"byte-identical to {self._rel(landing_file(self.settings, source, same))} "
+                    "(the same file delivered twice)",
+                )
 
     def _is_rerun(self) -> bool:
-        entry = accepted_days(self.settings).get(self.day)
+        entry = self.accepted.get(self.day)
         if entry is None:
             return False
         hashes = {s: f.get("sha256") for s, f in entry["files"].items()}
@@ -569,29 +678,33 @@ class _BatchCheck:
 
     def _check_order(self, rerun: bool) -> None:
         batch_file = f"{self._rel(self.settings.landing_dir)}/*/dt={self.day}/"
-        accepted = accepted_days(self.settings)
-        later = sorted(d for d in accepted if d > self.day)
+        accepted = self.accepted
+        later = max((d for d in accepted if d > self.day), default=None)
         if later and not rerun:
             self._fail(
                 "out_of_order", None, batch_file,
-                detail=f"{self.day} arrives after {later[-1]} was accepted"
+                detail=f"{self.day} arrives after {later} was accepted"
                 + ("" if self.day not in accepted else " and differs from the files accepted for it"),
             )
         if not any(summary.exists for summary in self.files.values()):
             return  # nothing delivered for D yet: file_missing says so, gaps would only add noise
-        earlier_days = {d for days in self._landed.values() for d in days if d < self.day}
-        earlier_days |= {d for d in accepted if d < self.day}
-        if not earlier_days:
+        first = min(
+            [min(days) for days in self._unaccepted.values() if days] + self._accepted_before[:1],
+            default=None,
+        )
+        if first is None:
             return
+        # An accepted day has every file; the others are looked up in the listing.
         gaps = []
-        day = min(earlier_days)
-        while day < self.day:
-            gaps += [
-                landing_file(self.settings, source, day)
-                for source in self.contracts
-                if day not in self._landed[source]
-            ]
-            day += timedelta(days=1)
+        accepted_before = set(self._accepted_before)
+        for offset in range((self.day - first).days):
+            day = first + timedelta(days=offset)
+            if day not in accepted_before:
+                gaps += [
+                    landing_file(self.settings, source, day)
+                    for source in self.contracts
+                    if day not in self._unaccepted[source]
+                ]
         for path in gaps[:10]:
             self._fail(
                 "out_of_order", None, self._rel(path),
@@ -599,14 +712,3 @@ class _BatchCheck:
             )
         if len(gaps) > 10:
             self._fail("out_of_order", None, batch_file, detail=f"{len(gaps) - 10} more earlier files missing")
-
-
-def _has_rows_and_columns(path: Path, columns: tuple[str, ...]) -> bool:
-    """True when an earlier file has a data row and a header naming ``columns``."""
-    with path.open("rb") as handle:
-        header = handle.readline()
-        has_rows = bool(handle.read(64).strip())
-    if not has_rows:
-        return False
-    names = next(csv.reader([header.decode("utf-8", errors="replace").strip("\r\n\ufeff")]), [])
-    return set(columns) <= set(names)

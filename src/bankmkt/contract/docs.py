@@ -184,12 +184,29 @@ def render_contract_markdown() -> str:
         "",
         "## Ledger",
         "",
-        "An accepted day is recorded in `<DATA_DIR>/runs/landing_ledger.json` with each "
-        "file's sha256, size and row count; it tells a rerun (same files) from a day that "
-        "arrives after later days were accepted. The primary keys of accepted days are "
-        "cached as Parquet under `<DATA_DIR>/runs/landing_keys/<source>/dt=D.parquet` so "
-        "that cross-day checks read keys, not every earlier CSV; a day without a cache "
-        "file is read from its landing CSV. Quarantining a day removes it from both.",
+        "An accepted day is recorded in `<DATA_DIR>/runs/landing_ledger.json` (one line per "
+        "day) with each file's sha256, size and row count; it tells a rerun (same files) from "
+        "a day that arrives after later days were accepted, and gives `duplicate_file` the "
+        "hashes of earlier files without reading them.",
+        "",
+        "The keys that later days look up (the primary keys of event sources, whose keys must "
+        "not repeat, and the keys foreign keys point to: `customer_id`, `account_id`, "
+        "`campaign_id`, `contact_id`) are kept in one DuckDB file, "
+        "`<DATA_DIR>/runs/landing_keys.duckdb`: a table per source with those columns and "
+        "`dt`, appended when a day is accepted and deleted when a day is quarantined. "
+        "`key_already_delivered` and `orphan_key` join the day's file with these tables, so "
+        "a day's check reads the day's files and this one index, however long the history. "
+        "Earlier landed days that are not accepted yet are read from their landing CSVs.",
+        "",
+        "The index is a cache of the ledger's days: before an enforcing check it is brought "
+        "in line with the ledger (days the ledger no longer has are deleted; accepted days it "
+        "lacks, e.g. on a DATA_DIR from before the index or after the file was deleted, are "
+        "read once from landing; the former per-day Parquet cache `runs/landing_keys/` is "
+        "then removed). A dry run never writes it: accepted days it lacks are read from "
+        "landing. Deleting the file between runs is safe. A check holds the file (a DuckDB "
+        "lock) while it runs and for half a second after, so that the next day's check in the "
+        "same process finds it open; a check of the same DATA_DIR in another process waits "
+        "for it.",
         "",
     ]
     return "\n".join(out)

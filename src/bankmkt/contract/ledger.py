@@ -1,13 +1,16 @@
-"""Which landing days were accepted, with their file hashes, and a key cache.
+"""Which landing days were accepted, with their file hashes (and the key index that follows them).
 
 * ``runs/landing_ledger.json``: ``{"accepted": {"YYYY-MM-DD": {"accepted_at", "files":
-  {source: {"file", "sha256", "bytes", "rows"}}}}}``. It tells a rerun of an accepted
-  day (same hashes) from a day that arrives after later days were accepted.
-* ``runs/landing_keys/<source>/dt=YYYY-MM-DD.parquet``: the primary keys (and
-  ``dt``) of an accepted day's file, for the sources whose keys are looked up on later days
-  (event keys that must not repeat, keys that foreign keys point to). It is a
-  cache: reading it keeps a day's check proportional to the keys, not to every
-  earlier CSV; a day without it is read from its landing CSV instead.
+  {source: {"file", "sha256", "bytes", "rows"}}}}}``, one line per accepted day. It tells
+  a rerun of an accepted day (same hashes) from a day that arrives after later days
+  were accepted, and gives the hashes of earlier files to the ``duplicate_file`` rule.
+* ``runs/landing_keys.duckdb``: the keys of the accepted days, looked up by later
+  days' checks (:mod:`bankmkt.contract.index`). A cache of the ledger's days, kept
+  in line with it before every enforcing check.
+
+A process keeps the ledger it last read or wrote (and each day's encoded line) and
+re-reads the file only when it changed on disk, so checking day after day does not
+parse the whole history again.
 """
 
 from __future__ import annotations
@@ -15,87 +18,128 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bankmkt.contract.schema import SourceContract, load_contract
+from bankmkt.contract.index import forget_in_index, indexed_sources, key_index_path, legacy_key_dir
 from bankmkt.settings import Settings
+
+__all__ = [
+    "accepted_days",
+    "forget_day",
+    "indexed_sources",
+    "key_index_path",
+    "ledger_path",
+    "legacy_key_dir",
+    "read_ledger",
+    "record_accepted",
+]
+
+
+@dataclass
+class _Cached:
+    signature: tuple[int, int, int]
+    ledger: dict
+    accepted: dict[date, dict]
+    lines: dict[str, tuple[dict, str]] = field(default_factory=dict)  # day -> (entry, its JSON)
+
+
+_cache: dict[Path, _Cached] = {}
 
 
 def ledger_path(settings: Settings) -> Path:
     return settings.runs_dir / "landing_ledger.json"
 
 
-def key_index_dir(settings: Settings) -> Path:
-    return settings.runs_dir / "landing_keys"
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
-def key_index_path(settings: Settings, source: str, day: date) -> Path:
-    return key_index_dir(settings) / source / f"dt={day.isoformat()}.parquet"
-
-
-def indexed_sources() -> list[SourceContract]:
-    """Sources whose keys later days look up."""
-    contracts = load_contract()
-    referenced = {ref for c in contracts.values() for ref, _ in c.foreign_keys.values()}
-    return [c for c in contracts.values() if c.keys_unique_across_days or c.source in referenced]
+def _load(settings: Settings) -> _Cached:
+    path = ledger_path(settings)
+    signature = _signature(path)
+    cached = _cache.get(path)
+    if cached is not None and cached.signature == signature:
+        return cached
+    ledger = json.loads(path.read_text(encoding="utf-8")) if signature else {"accepted": {}}
+    ledger.setdefault("accepted", {})
+    cached = _Cached(
+        signature or (0, 0, 0), ledger, {date.fromisoformat(d): e for d, e in ledger["accepted"].items()}
+    )
+    _cache[path] = cached
+    return cached
 
 
 def read_ledger(settings: Settings) -> dict:
-    path = ledger_path(settings)
-    if not path.is_file():
-        return {"accepted": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _write_ledger(settings: Settings, ledger: dict) -> None:
-    path = ledger_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename so a crash never leaves half a ledger behind.
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        json.dump(ledger, tmp, indent=2, sort_keys=True)
-    os.replace(tmp.name, path)
+    """The ledger as a dict (shared with this process's cache: change it only through this module)."""
+    return _load(settings).ledger
 
 
 def accepted_days(settings: Settings) -> dict[date, dict]:
-    return {date.fromisoformat(d): entry for d, entry in read_ledger(settings)["accepted"].items()}
+    return dict(_load(settings).accepted)
 
 
-def record_accepted(settings: Settings, report, connection, table_name) -> None:
-    """Add an accepted day (with its file hashes) to the ledger and cache its keys.
+def _write(settings: Settings, cached: _Cached) -> None:
+    """Write the ledger, one line per day (lines of unchanged days are reused), then rename."""
+    path = ledger_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for day in sorted(cached.ledger["accepted"]):
+        entry = cached.ledger["accepted"][day]
+        known = cached.lines.get(day)
+        if known is None or known[0] is not entry:
+            known = (entry, f"    {json.dumps(day)}: {json.dumps(entry, sort_keys=True)}")
+            cached.lines[day] = known
+        lines.append(known[1])
+    for day in set(cached.lines) - set(cached.ledger["accepted"]):
+        del cached.lines[day]
+    others = "".join(
+        f"  {json.dumps(key)}: {json.dumps(value, sort_keys=True)},\n"
+        for key, value in sorted(cached.ledger.items()) if key != "accepted"
+    )
+    body = ",\n".join(lines)
+    text = "{\n" + others + '  "accepted": {' + (f"\n{body}\n  " if lines else "") + "}\n}\n"
+    # Write then rename so a crash never leaves half a ledger behind.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+    cached.signature = _signature(path)
+    _cache[path] = cached
 
-    ``connection`` holds the day's rows as views named ``table_name(source)``.
-    """
-    for contract in indexed_sources():
-        summary = report.files.get(contract.source)
-        if summary is None or not summary.exists:
-            continue
-        target = key_index_path(settings, contract.source, report.run_date)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        keys = ", ".join('"' + k + '"' for k in contract.primary_key)
-        connection.execute(
-            f"COPY (SELECT {keys}, '{report.run_date.isoformat()}' AS dt FROM {table_name(contract.source)}) "
-            f"TO '{_sql_path(target)}' (FORMAT parquet)"
-        )
-    ledger = read_ledger(settings)
-    ledger["accepted"][report.run_date.isoformat()] = {
+
+def record_accepted(settings: Settings, report) -> None:
+    """Add an accepted day, with its file hashes, to the ledger (its keys go to the index first)."""
+    cached = _load(settings)
+    day = report.run_date
+    entry = {
         "accepted_at": report.checked_at,
         "files": {
             source: {"file": s.file, "sha256": s.sha256, "bytes": s.bytes, "rows": s.rows}
             for source, s in report.files.items()
         },
     }
-    _write_ledger(settings, ledger)
+    try:
+        cached.ledger["accepted"][day.isoformat()] = entry
+        cached.accepted[day] = entry
+        _write(settings, cached)
+    except BaseException:
+        _cache.pop(ledger_path(settings), None)
+        raise
 
 
 def forget_day(settings: Settings, day: date) -> None:
-    """Drop a day from the ledger and the key cache (its files left landing)."""
-    ledger = read_ledger(settings)
-    if ledger["accepted"].pop(day.isoformat(), None) is not None:
-        _write_ledger(settings, ledger)
-    for contract in load_contract().values():
-        key_index_path(settings, contract.source, day).unlink(missing_ok=True)
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+    """Drop a day from the ledger and the key index (its files left landing)."""
+    cached = _load(settings)
+    try:
+        if cached.ledger["accepted"].pop(day.isoformat(), None) is not None:
+            cached.accepted.pop(day, None)
+            _write(settings, cached)
+    except BaseException:
+        _cache.pop(ledger_path(settings), None)
+        raise
+    forget_in_index(settings, day)
