@@ -142,7 +142,8 @@ select
     with_nps.customer_id,
     with_nps.feature_date,
     cast(with_nps.feature_date + interval 1 day as timestamp) as event_timestamp,
-    cast(date_diff('year', with_nps.birth_date, with_nps.feature_date) as integer) as age,
+    -- date_sub counts whole years; date_diff would count year boundaries crossed.
+    cast(date_sub('year', with_nps.birth_date, with_nps.feature_date) as integer) as age,
     cast(with_nps.feature_date - with_nps.customer_since as integer) as tenure_days,
     cast(with_nps.monthly_income as double) as monthly_income,
     cast(with_nps.gender = 'F' as integer) as is_female,

@@ -2,6 +2,10 @@
 -- window has closed by the end of the run date. label = 1 when the customer
 -- converted within the campaign's response window after the contact.
 -- event_timestamp is the contact time: features must be known before it.
+-- The window counts days, as the campaign's response_window_days says: a
+-- conversion on the contact day or on any of the next response_window_days days
+-- counts, whatever its time of day. window_closes_at is the (exclusive) midnight
+-- that ends the last of those days.
 with contacts as (
     select * from {{ ref('stg_core_banking__campaign_contacts') }}
 ),
@@ -26,7 +30,7 @@ windows as (
         contacts.channel,
         contacts.is_control,
         contacts.contacted_at,
-        contacts.contacted_at + to_days(campaigns.response_window_days) as window_closes_at
+        cast(cast(contacts.contacted_at as date) + campaigns.response_window_days + 1 as timestamp) as window_closes_at
     from contacts
     inner join campaigns using (campaign_id)
 )
@@ -43,9 +47,9 @@ select
     conversions.first_converted_at,
     cast(
         conversions.first_converted_at is not null
-        and conversions.first_converted_at <= windows.window_closes_at
+        and conversions.first_converted_at < windows.window_closes_at
         as integer
     ) as label
 from windows
 left join conversions using (contact_id)
-where windows.window_closes_at < {{ run_date() }} + interval 1 day
+where windows.window_closes_at <= {{ run_date() }} + interval 1 day

@@ -1,3 +1,4 @@
+-- One row per contact (control hold-outs included); a file delivered twice counts once.
 with source as (
     select * from {{ source('core_banking', 'campaign_contacts') }}
     where dt <= {{ run_date() }}

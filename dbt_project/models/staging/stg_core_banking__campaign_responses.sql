@@ -1,3 +1,4 @@
+-- One row per response; a file delivered twice counts once.
 with source as (
     select * from {{ source('core_banking', 'campaign_responses') }}
     where dt <= {{ run_date() }}

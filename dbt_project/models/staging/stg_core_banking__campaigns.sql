@@ -1,3 +1,4 @@
+-- One row per campaign; a file delivered twice counts once.
 with source as (
     select * from {{ source('core_banking', 'campaigns') }}
     where dt <= {{ run_date() }}

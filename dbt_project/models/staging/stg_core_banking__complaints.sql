@@ -1,3 +1,4 @@
+-- One row per complaint; a file delivered twice counts once.
 with source as (
     select * from {{ source('core_banking', 'complaints') }}
     where dt <= {{ run_date() }}

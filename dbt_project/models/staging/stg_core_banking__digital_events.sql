@@ -1,3 +1,8 @@
+-- One row per digital event and delivery day. Repeats within a file are removed
+-- here; an event delivered again on a later day is removed by
+-- fct_digital_events, because a window over every delivery would make the daily
+-- run read every landed file (partitioning by delivered_on lets DuckDB prune the
+-- dt= folders).
 with source as (
     select * from {{ source('core_banking', 'digital_events') }}
     where dt <= {{ run_date() }}
@@ -16,4 +21,4 @@ renamed as (
 )
 
 select * from renamed
-qualify row_number() over (partition by event_id order by delivered_on) = 1
+qualify row_number() over (partition by delivered_on, event_id order by delivered_on) = 1

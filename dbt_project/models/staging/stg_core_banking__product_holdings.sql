@@ -1,3 +1,4 @@
+-- One row per holding version (opening, closing); a file delivered twice counts once.
 with source as (
     select * from {{ source('core_banking', 'product_holdings') }}
     where dt <= {{ run_date() }}

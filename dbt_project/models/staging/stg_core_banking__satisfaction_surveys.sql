@@ -1,3 +1,4 @@
+-- One row per survey answer; a file delivered twice counts once.
 with source as (
     select * from {{ source('core_banking', 'satisfaction_surveys') }}
     where dt <= {{ run_date() }}

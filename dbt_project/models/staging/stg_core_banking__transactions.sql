@@ -1,3 +1,8 @@
+-- One row per transaction and delivery day. Repeats within a file are removed
+-- here; a transaction delivered again on a later day is removed by
+-- fct_transactions, because a window over every delivery would make the daily
+-- run read every landed file (partitioning by delivered_on lets DuckDB prune the
+-- dt= folders).
 with source as (
     select * from {{ source('core_banking', 'transactions') }}
     where dt <= {{ run_date() }}
@@ -17,4 +22,4 @@ renamed as (
 )
 
 select * from renamed
-qualify row_number() over (partition by transaction_id order by delivered_on) = 1
+qualify row_number() over (partition by delivered_on, transaction_id order by delivered_on) = 1

@@ -1,0 +1,60 @@
+"""Grain: one row per candidate number of needs clusters k (3..8) for the run date.
+
+How many needs segments the bank's customers fall into is measured, not chosen:
+the behaviour measures of int_customer_behaviours_profiled are standardised
+(z-scores over every customer), a fixed random sample of at most 3,000
+customers is clustered with k-means for each k from 3 to 8, and the k with the
+highest mean silhouette coefficient is chosen (ties go to the smaller k).
+int_customer_needs_clustered then clusters every customer with that k.
+"""
+
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+CANDIDATE_K = range(3, 9)
+SAMPLE_SIZE = 3000
+RANDOM_STATE = 42
+KEYS = ("customer_id", "segment_date")
+
+
+def model(dbt, session):
+    behaviours = dbt.ref("int_customer_behaviours_profiled").df()
+    # One thread: dbt already runs models in parallel, and OpenMP threads spinning on a
+    # busy 2-core machine made k-means 50 times slower; one thread also keeps it reproducible.
+    with threadpool_limits(limits=1):
+        selection = select_k(behaviours)
+    return selection
+
+
+def select_k(behaviours: pd.DataFrame) -> pd.DataFrame:
+    """Silhouette score of k-means for each candidate k on a fixed sample; the best k flagged."""
+    behaviours = behaviours.sort_values("customer_id", ignore_index=True)
+    traits = [column for column in behaviours.columns if column not in KEYS]
+    standardised = pd.DataFrame(StandardScaler().fit_transform(behaviours[traits]), columns=traits)
+    sample = standardised.sample(n=min(SAMPLE_SIZE, len(standardised)), random_state=RANDOM_STATE)
+    segment_date = behaviours["segment_date"].max() if len(behaviours) else None
+
+    rows = []
+    for k in CANDIDATE_K:
+        # A silhouette needs at least k + 1 distinct points; tiny banks skip the larger k.
+        if len(sample.drop_duplicates()) <= k:
+            continue
+        clusters = KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE).fit(sample)
+        rows.append({
+            "segment_date": segment_date,
+            "k": k,
+            "silhouette_score": round(float(silhouette_score(sample, clusters.labels_)), 6),
+            "inertia": round(float(clusters.inertia_), 3),
+            "sample_size": len(sample),
+            "customers": len(behaviours),
+        })
+    selection = pd.DataFrame(
+        rows, columns=["segment_date", "k", "silhouette_score", "inertia", "sample_size", "customers"]
+    )
+    best = selection.sort_values(["silhouette_score", "k"], ascending=[False, True]).head(1)
+    selection["is_chosen"] = selection["k"].isin(best["k"])
+    selection["segment_date"] = pd.to_datetime(selection["segment_date"]).dt.date
+    return selection.astype({"k": "int32", "sample_size": "int32", "customers": "int32"})
