@@ -424,7 +424,8 @@ def drift_expectations(suite: str, previous: dict | None) -> list:
                 else:
                     slack = max(rows * tolerance, drift.floor)
                     low, high = max(0, math.floor(rows - slack)), math.ceil(rows + slack)
-                    note = f"previous run {since}: {rows} rows, allowed change +-{tolerance:.0%} (at least {drift.floor} rows)"
+                    note = (f"previous run {since}: {rows} rows, allowed change +-{tolerance:.0%} "
+                            f"(at least {drift.floor} rows)")
                 out.append(tag(E.ExpectTableRowCountToBeBetween(min_value=low, max_value=high),
                                check=f"row count change ({level})", comparison=note))
             elif drift.kind == "mean":
@@ -771,8 +772,9 @@ def describe_failure(item) -> str:
         ]
         observed = "error: " + "; ".join(m for m in messages if m)[:300]
     elif found.get("unexpected_count") is not None:
+        sample = _sample(found.get("partial_unexpected_list"))
         observed = (f"{found['unexpected_count']} of {found.get('element_count')} rows unexpected "
-                    f"({found.get('unexpected_percent') or 0:.2f}%), e.g. {_sample(found.get('partial_unexpected_list'))}")
+                    f"({found.get('unexpected_percent') or 0:.2f}%), e.g. {sample}")
     else:
         observed = f"observed {_show(found.get('observed_value'))}"
     line = f"{subject}: {config.type}{bounds}: {observed}"

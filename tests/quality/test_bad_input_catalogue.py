@@ -209,8 +209,9 @@ def duplicate_key(b: Batch) -> list[str]:
 
 def orphan_transaction(b: Batch) -> list[str]:
     b.edit("transactions", 5, account_id="A99999999")
-    return [violation(b.rel("transactions"), "orphan_key", f"not in accounts.account_id of {BAD_DAY} or any earlier day",
-                      "account_id", [5], ["'A99999999'"])]
+    return [violation(b.rel("transactions"), "orphan_key",
+                      f"not in accounts.account_id of {BAD_DAY} or any earlier day", "account_id", [5],
+                      ["'A99999999'"])]
 
 
 def negative_age(b: Batch) -> list[str]:
@@ -251,7 +252,8 @@ def key_pattern(b: Batch) -> list[str]:
 
 def empty_file(b: Batch) -> list[str]:
     b.path("campaign_contacts").write_bytes(b"")
-    return [violation(b.rel("campaign_contacts"), "empty_file", "the file is zero bytes (expected at least the header)")]
+    return [violation(b.rel("campaign_contacts"), "empty_file",
+                      "the file is zero bytes (expected at least the header)")]
 
 
 def file_missing(b: Batch) -> list[str]:

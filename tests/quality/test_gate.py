@@ -71,7 +71,8 @@ def segment_rows(day: date, n: int = 60, stages=None) -> pd.DataFrame:
         "event_timestamp": [datetime.combine(day + timedelta(days=1), datetime.min.time())] * n,
         "lifecycle_stage": stage,
         "value_tier": [tiers[i] if i < len(tiers) else "bronze" for i in range(n)],
-        "needs_segment": [None if s == "churned" else ["saver", "spender", "digital"][i % 3] for i, s in enumerate(stage)],
+        "needs_segment": [None if s == "churned" else ("saver", "spender", "digital")[i % 3]
+                          for i, s in enumerate(stage)],
         "value_score": [None if s == "churned" else (i % 50) / 50 for i, s in enumerate(stage)],
         "tenure_days": np.arange(n, dtype="int32") * 10,
         "has_60d_history": [True] * n,
