@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from datetime import date
 
 import duckdb
@@ -220,3 +221,21 @@ def test_orphans_are_found_against_the_index(landing):
     assert [(v.rule, v.column, v.rows, v.sample) for v in report.violations] == [
         ("orphan_key", "account_id", [3], ["'A00000009'"])
     ]
+
+
+def test_an_index_replaced_on_disk_is_attached_anew(landing, tmp_path):
+    """A DATA_DIR restored from a copy (same path, other files) is not checked against the old index."""
+    settings = landing.settings
+    landing.write_day(DAY1)
+    enforce_landing_contract(DAY1, settings)
+    release()
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(settings.data_dir, snapshot)
+    landing.write_day(DAY2)
+    enforce_landing_contract(DAY2, settings)  # the index stays attached after this check
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(snapshot, settings.data_dir)  # back to day 1 only, while the index is attached
+    landing.write_day(DAY2)
+    report = enforce_landing_contract(DAY2, settings)
+    assert report.passed and not report.rerun, report.message()
+    assert _index_days(settings) == [DAY1, DAY2]

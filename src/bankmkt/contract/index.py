@@ -57,13 +57,23 @@ class _Attachment:
     pid: int
     path: Path
     writable: bool
+    file: tuple[int, int] | None  # device and inode: a file replaced under the same path is attached anew
     days: set[date] | None = None  # the days it holds, once its layout was checked
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 _process_lock = threading.RLock()  # one check at a time per process: they share the database
 _database: tuple[int, duckdb.DuckDBPyConnection] | None = None
 _attachment: _Attachment | None = None
 _generation = 0  # counts uses of the attachment, so that an idle timer knows it is stale
+_timer: threading.Timer | None = None
 
 
 def key_index_path(settings: Settings) -> Path:
@@ -132,9 +142,10 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, writable: bool) -> _Atta
     _generation += 1
     current = _attachment
     if current is not None and current.pid == os.getpid() and current.path == path \
-            and (current.writable or not writable):
+            and (current.writable or not writable) and current.file == _file_id(path):
         return current
     release()
+    con.execute(f"DETACH DATABASE IF EXISTS {CATALOG}")  # left over if a detach ever failed
     if writable:
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.is_file():
@@ -149,7 +160,7 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, writable: bool) -> _Atta
             if "lock" not in str(error).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)  # another process is checking this DATA_DIR
-    _attachment = _Attachment(os.getpid(), path, writable)
+    _attachment = _Attachment(os.getpid(), path, writable, _file_id(path))
     return _attachment
 
 
@@ -160,13 +171,14 @@ def release() -> None:
         if _attachment is not None and _attachment.pid == os.getpid() and _database is not None \
                 and _database[0] == os.getpid():
             try:
-                _database[1].execute(f"DETACH {CATALOG}")
+                _database[1].execute(f"DETACH DATABASE IF EXISTS {CATALOG}")
             except duckdb.Error:
                 pass
         _attachment = None
 
 
 def _release_when_idle() -> None:
+    global _timer
     generation, pid = _generation, os.getpid()
 
     def release_if_idle() -> None:
@@ -174,12 +186,25 @@ def _release_when_idle() -> None:
             if generation == _generation and pid == os.getpid():
                 release()
 
-    timer = threading.Timer(IDLE_RELEASE_SECONDS, release_if_idle)
-    timer.daemon = True
-    timer.start()
+    if _timer is not None:
+        _timer.cancel()
+    _timer = threading.Timer(IDLE_RELEASE_SECONDS, release_if_idle)
+    _timer.daemon = True
+    _timer.start()
 
 
-atexit.register(release)
+@atexit.register
+def _shutdown() -> None:
+    """At exit: detach the index (checkpointed) and close the database while Python still runs."""
+    global _database, _timer
+    if _timer is not None:
+        _timer.cancel()
+        _timer = None
+    release()
+    with _process_lock:
+        if _database is not None and _database[0] == os.getpid():
+            _database[1].close()
+        _database = None
 
 
 def from_csv(paths: list[Path], columns: Iterable[str]) -> str:
@@ -356,7 +381,7 @@ class KeyIndex:
         return f"SELECT {cols}, CAST(dt AS VARCHAR) AS dt FROM {table(source)} WHERE {where}"
 
     def record(self, day: date, day_tables: dict[str, str]) -> None:
-        """Replace ``day``'s rows with the keys of the day's views (``source -> view name``)."""
+        """Replace ``day``'s rows with the keys of the day's tables (``source -> table name``)."""
         self.con.execute("BEGIN")
         if day in self.days:  # a rerun of an accepted day
             for source in self.layout:
