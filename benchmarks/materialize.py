@@ -42,22 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 
-def feature_columns() -> list[tuple[str, str]]:
-    """(name, "int" | "float") of every feature of the repo's views, in definition order."""
-    from bankmkt.settings import get_settings
-
-    sys.path.insert(0, str(get_settings().feature_repo_dir))
-    from feast.types import Float32, Float64
-
-    from feature_views import ALL_VIEWS  # noqa: E402  (the real definitions)
-
-    return [
-        (f.name, "float" if f.dtype in (Float64, Float32) else "int")
-        for view in ALL_VIEWS
-        for f in view.features
-    ]
-
-
 def synthetic_partition(customers: int, feature_date: date, seed: int = 7) -> pa.Table:
     """One exported day of `customer_features` for ``customers`` customers, with the export's types."""
     rng = np.random.default_rng(seed)
@@ -68,8 +52,12 @@ def synthetic_partition(customers: int, feature_date: date, seed: int = 7) -> pa
             np.full(customers, np.datetime64(feature_date + timedelta(days=1), "us")), pa.timestamp("us")
         ),
     }
-    for name, kind in feature_columns():
-        if kind == "int":
+    from feast.types import Float32, Float64
+
+    from bankmkt.features import feature_columns
+
+    for name, dtype in feature_columns().items():
+        if dtype not in (Float32, Float64):
             high = 2 if name.startswith(("has_", "is_")) else 120
             columns[name] = pa.array(rng.integers(0, high, customers).astype(np.int32), pa.int32())
         else:
@@ -97,6 +85,12 @@ def profile_settings(store_type: str, data_dir: Path, project: str):
     return features.settings_for_project(project, data_dir / "feast_projects", settings, file_registry=True)
 
 
+def quietly(function, *args):
+    """Run without Feast's console output (apply lists every object, materialize draws progress bars)."""
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        return function(*args)
+
+
 def redis_cpu(store) -> float:
     if store.config.online_store.type != "redis":
         return 0.0
@@ -112,8 +106,7 @@ def timed_publish(settings, run, customers: int) -> dict:
     store = features.feature_store(settings)
     server_before = redis_cpu(store)
     wall, cpu = time.perf_counter(), time.process_time()
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        run(store)  # Feast's progress bars would drown the report
+    quietly(run, store)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "customers": customers,
@@ -151,7 +144,7 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
                 settings = profile_settings(store_type, subset_dir, f"bench_{method}_{token}")
                 projects.append(settings)
                 write_export(settings, full.slice(0, subset), day)
-                features.apply_feature_repo(settings)
+                quietly(features.apply_feature_repo, settings)
                 run = fast(settings, day) if method == "fast" else plain(day)
                 rows.append({"store": store_type, "method": method, "load": "first", **timed_publish(settings, run, subset)})
                 print(_row(rows[-1]), flush=True)
@@ -159,7 +152,7 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
         settings = profile_settings(store_type, workdir / f"{store_type}-full", f"bench_full_{token}")
         projects.append(settings)
         write_export(settings, full, day)
-        features.apply_feature_repo(settings)
+        quietly(features.apply_feature_repo, settings)
         rows.append({"store": store_type, "method": "fast", "load": "first", **timed_publish(settings, fast(settings, day), args.customers)})
         print(_row(rows[-1]), flush=True)
         next_day = day + timedelta(days=1)
@@ -180,13 +173,15 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
             elif args.customers > args.compare_plain:
                 run_settings = profile_settings(store_type, workdir / f"{store_type}-full", f"bench_plain_{token}")
                 projects.append(run_settings)
-                features.apply_feature_repo(run_settings)
+                quietly(features.apply_feature_repo, run_settings)
                 rows.append({"store": store_type, "method": "plain", "load": "first", **timed_publish(run_settings, plain(day), args.customers)})
                 print(_row(rows[-1]), flush=True)
     finally:
         for settings in projects:
-            with contextlib.suppress(Exception):
-                features.remove_project(settings)
+            try:
+                quietly(features.remove_project, settings)
+            except Exception as error:  # report, and go on cleaning the others
+                print(f"cleanup of {settings.feature_store_yaml.name} failed: {error!r}", file=sys.stderr)
     return rows
 
 

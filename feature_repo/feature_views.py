@@ -1,9 +1,13 @@
 """Customer feature views, grouped by meaning.
 
 Every view reads the same daily snapshot; the TTL says how old a value may be
-before the store stops serving it: a day's snapshot lands every morning, so the
+when a training row uses it: a day's snapshot lands every morning, so the
 behavioural views tolerate a missed run or two, the profile and experience
 views change slowly and tolerate more.
+
+The TTL bounds Feast's point-in-time join (training sets). Feast's online read
+serves the last published value whatever its age; the serving API returns each
+view's event time with the values (docs/feature_store.md).
 """
 
 from datetime import timedelta

@@ -1,13 +1,25 @@
 """Publish customer features: Parquet export, `feast apply`, materialisation, retrieval.
 
 The warehouse is read through read-only DuckDB connections (dbt stays its only
-writer); Feast reads the exported Parquet as its offline source.
+writer); Feast reads the exported Parquet as its offline source. The online
+store is written by :mod:`bankmkt.online_publish` (Feast's storage format,
+vectorised) unless ``FEATURE_PUBLISH=plain`` asks for ``store.materialize``.
+
+Command line::
+
+    python -m bankmkt.features materialize --date 2024-03-15 [--plain]
+    python -m bankmkt.features backfill --from 2024-03-01 --to 2024-03-15 [--plain]
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import logging
 import os
+import re
 import sys
+import time as clock
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -18,6 +30,9 @@ from bankmkt.settings import Settings, get_settings
 
 FEATURE_SERVICE = "propensity_v1"
 ENTITY_KEY = "customer_id"
+PUBLISH_METHODS = ("fast", "plain")
+
+logger = logging.getLogger(__name__)
 
 
 class FeaturePublicationError(RuntimeError):
@@ -86,10 +101,97 @@ def feature_store(settings: Settings | None = None):
     return FeatureStore(repo_path=str(settings.feature_repo_dir), fs_yaml_file=settings.feature_store_yaml)
 
 
+@dataclasses.dataclass(frozen=True)
+class _ProjectSettings(Settings):
+    store_yaml: Path | None = None
+
+    @property
+    def feature_store_yaml(self) -> Path:
+        return self.store_yaml or super().feature_store_yaml
+
+
+def settings_for_project(project: str, folder: Path, settings: Settings | None = None, file_registry: bool = False) -> Settings:
+    """The profile's feature store under another Feast project name (benchmarks, tests, trial runs).
+
+    The same definitions and online store server, but every key, table and
+    registry entry belongs to ``project``, so nothing the platform serves is
+    touched. ``file_registry`` puts the registry in a file under ``folder``
+    instead of the profile's (the SQL registry of ``prod``).
+    """
+    settings = settings or get_settings()
+    text = settings.feature_store_yaml.read_text()
+    text = re.sub(r"(?m)^project: .*$", f"project: {project}", text)
+    if file_registry:
+        registry = f"registry:\n  registry_type: file\n  path: {folder / 'registry.db'}\n"
+        text = re.sub(r"(?m)^registry:\n(?:[ ]+.*\n)+", registry, text)
+    folder.mkdir(parents=True, exist_ok=True)
+    store_yaml = folder / f"feature_store.{project}.yaml"
+    store_yaml.write_text(text)
+    return settings_with_store_yaml(store_yaml, settings)
+
+
+def settings_with_store_yaml(store_yaml: Path, settings: Settings | None = None) -> Settings:
+    """The settings, with Feast configured by ``store_yaml`` instead of the profile's file."""
+    settings = settings or get_settings()
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
+    return _ProjectSettings(**values, store_yaml=Path(store_yaml))
+
+
+def remove_project(settings: Settings) -> None:
+    """Delete a project's online data and its registry entries; other projects stay."""
+    from feast.infra.online_stores.helpers import _redis_key_prefix
+    from feast.infra.online_stores.redis import RedisOnlineStore
+
+    store = feature_store(settings)
+    online = store._get_provider().online_store
+    views = store.list_feature_views()
+    if isinstance(online, RedisOnlineStore):
+        # Feast's teardown scans 10 keys per round trip; a shared Redis holds millions.
+        client = online._get_client(store.config.online_store)
+        for join_keys in {tuple(view.join_keys) for view in views}:
+            pattern = _redis_key_prefix(list(join_keys)) + b"*" + store.project.encode()
+            batch = []
+            for key in client.scan_iter(match=pattern, count=10_000):
+                batch.append(key)
+                if len(batch) == 10_000:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
+    else:
+        # Drops this project's tables; teardown would delete the whole SQLite file, other projects included.
+        online.update(store.config, views, [], [], [], partial=False)
+    store.registry.delete_project(store.project, commit=True)
+
+
 def _importable_repo(settings: Settings) -> None:
     repo = str(settings.feature_repo_dir)
     if repo not in sys.path:
         sys.path.insert(0, repo)  # the definition files import each other by module name
+
+
+def _forget_repo_modules(settings: Settings) -> None:
+    """Drop the definition modules so that `feast apply` re-imports them with the current settings.
+
+    data_sources.py reads the export path from the settings at import time; a
+    process that applies for a second DATA_DIR (tests, a backfill into another
+    directory) would otherwise register the first one's path.
+    """
+    repo = settings.feature_repo_dir.resolve()
+    for name in [path.stem for path in repo.glob("*.py")]:
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        if origin and Path(origin).resolve().parent == repo:
+            del sys.modules[name]
+
+
+def feature_columns(settings: Settings | None = None) -> dict[str, object]:
+    """Every feature of the repo's views (name -> Feast type), read from the definition files."""
+    import importlib
+
+    settings = settings or get_settings()
+    _importable_repo(settings)
+    views = importlib.import_module("feature_views").ALL_VIEWS
+    return {f.name: f.dtype for view in views for f in view.features}
 
 
 def apply_feature_repo(settings: Settings | None = None) -> dict:
@@ -97,10 +199,14 @@ def apply_feature_repo(settings: Settings | None = None) -> dict:
     from feast.repo_config import load_repo_config
     from feast.repo_operations import apply_total
 
+    from bankmkt.online_publish import prepare_sqlite_store
+
     settings = apply_environment(settings or get_settings())
     repo = settings.feature_repo_dir
     _importable_repo(settings)
+    _forget_repo_modules(settings)
     config = load_repo_config(repo, settings.feature_store_yaml)
+    prepare_sqlite_store(config)
     cwd = os.getcwd()
     try:
         apply_total(config, repo, skip_source_validation=True)
@@ -114,17 +220,82 @@ def apply_feature_repo(settings: Settings | None = None) -> dict:
     }
 
 
-def materialize_day(run_date: date, settings: Settings | None = None) -> dict:
-    """Write the features of D (event time = start of D+1) to the online store."""
+def materialization_window(run_date: date) -> tuple[datetime, datetime]:
+    """Event-time window of run D, [start of D, start of D+1], both ends included as in Feast.
+
+    A row of feature date D becomes known at the start of D+1 (its event
+    timestamp), so the window holds exactly D's partition; consecutive windows
+    touch at the boundary as `feast materialize-incremental` windows do.
+    """
+    return _day_start(run_date), _day_start(run_date + timedelta(days=1))
+
+
+def publish_method(method: str | None = None) -> str:
+    """`fast` (bankmkt.online_publish) unless FEATURE_PUBLISH=plain or the caller asks for plain."""
+    # FEATURE_PUBLISH belongs in bankmkt.settings; read here until it is added there.
+    chosen = (method or os.environ.get("FEATURE_PUBLISH") or "fast").strip().lower()
+    if chosen not in PUBLISH_METHODS:
+        raise ValueError(f"publish method {chosen!r} is not one of {', '.join(PUBLISH_METHODS)}")
+    return chosen
+
+
+def materialize_day(run_date: date, settings: Settings | None = None, method: str | None = None) -> dict:
+    """Write the features of D (event time = start of D+1) to the online store.
+
+    Rerunning a day writes the same values again (idempotent); a value the
+    store already holds for a later event time is never replaced. The window
+    is recorded in the registry either way, so `feast` tooling sees it.
+    """
+    from bankmkt.online_publish import FastPublishUnsupported, publish_partition
+
+    settings = apply_environment(settings or get_settings())
     store = feature_store(settings)
-    start = _day_start(run_date)
-    end = _day_start(run_date + timedelta(days=1))
-    store.materialize(start_date=start, end_date=end + timedelta(seconds=1))
-    return {
-        "window_start": start.isoformat(),
-        "window_end": end.isoformat(),
-        "feature_views": len(store.list_feature_views()),
-    }
+    start, end = materialization_window(run_date)
+    chosen = publish_method(method)
+    result = {"window_start": start.isoformat(), "window_end": end.isoformat(), "method": chosen}
+    began = clock.perf_counter()
+    if chosen == "fast":
+        partition = settings.feature_export_file(run_date)
+        if not partition.exists():
+            raise FeaturePublicationError(f"no exported features for {run_date} at {partition}")
+        try:
+            result.update(publish_partition(store, partition, start, end).as_dict())
+            result["partition"] = str(partition)
+        except FastPublishUnsupported as reason:
+            logger.warning("fast publication not possible (%s); falling back to store.materialize", reason)
+            chosen = result["method"] = "plain"
+            result["fallback_reason"] = str(reason)
+    if chosen == "plain":
+        store.materialize(start_date=start, end_date=end)
+    result["seconds"] = round(clock.perf_counter() - began, 2)
+    result["feature_views"] = len([v for v in store.list_feature_views() if v.online])
+    return result
+
+
+def backfill(first: date, last: date, settings: Settings | None = None, method: str | None = None, echo=print) -> list[dict]:
+    """Materialise every exported day from ``first`` to ``last`` (oldest first), printing progress."""
+    settings = settings or get_settings()
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    missing = [d for d in days if not settings.feature_export_file(d).exists()]
+    if missing:
+        shown = ", ".join(d.isoformat() for d in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise FeaturePublicationError(
+            f"{len(missing)} day(s) have no exported features under {settings.feature_export_dir}: {shown}"
+        )
+    results = []
+    began = clock.perf_counter()
+    for number, day in enumerate(days, start=1):
+        result = materialize_day(day, settings, method)
+        results.append(result)
+        customers = result.get("customers")
+        what = f"{customers:,} customers" if customers is not None else "materialised"
+        echo(
+            f"[{number}/{len(days)}] {day.isoformat()}: {what} via {result['method']} "
+            f"in {result['seconds']:.1f} s (elapsed {clock.perf_counter() - began:.0f} s)",
+        )
+    return results
 
 
 def feature_names(settings: Settings | None = None, service: str = FEATURE_SERVICE) -> list[str]:
@@ -176,3 +347,31 @@ def online_features(customer_ids: list[str], settings: Settings | None = None, s
         entity_rows=[{ENTITY_KEY: customer_id} for customer_id in customer_ids],
     )
     return response.to_df()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bankmkt.features", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("materialize", help="publish one feature date to the online store")
+    one.add_argument("--date", required=True, type=date.fromisoformat)
+    many = commands.add_parser("backfill", help="publish every feature date of a range, oldest first")
+    many.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
+    many.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
+    for command in (one, many):
+        command.add_argument("--plain", action="store_true", help="use Feast's store.materialize")
+    args = parser.parse_args(argv)
+    method = "plain" if args.plain else None
+    try:
+        if args.command == "materialize":
+            result = materialize_day(args.date, method=method)
+            print(", ".join(f"{k}={v}" for k, v in result.items()))
+        else:
+            backfill(args.first, args.last, method=method)
+    except (FeaturePublicationError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
