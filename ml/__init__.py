@@ -4,12 +4,16 @@ The DAG calls one function per step:
 
 * :func:`ml.training.train_and_register` trains one product's model on the
   Feast point-in-time training frame, logs it to MLflow and registers it;
+  :func:`ml.training.train_churn_model` does the same for the churn-risk model;
 * :func:`ml.registry.promote_if_better` moves the ``champion`` alias only when
   the candidate beats the champion on the same holdout;
 * :func:`ml.scoring.score_customers` scores every customer with
-  ``models:/<name>@champion``;
+  ``models:/<name>@champion``, reasons included (:mod:`ml.explain`);
+  :func:`ml.scoring.score_churn_risk` gives every customer's churn risk;
 * :func:`ml.targeting.build_target_lists` turns scores into contactable,
   next-best-offer target lists with a random control holdout;
+* :func:`ml.evaluation.oracle_comparison` compares, on a synthetic bank, each
+  model's holdout AUC with the AUC of the generator's true probabilities;
 * :func:`ml.report.write_run_report` writes the day's HTML model report.
 
 This module holds only the business constants the steps share (kept light: no
@@ -33,6 +37,14 @@ PRODUCT_VALUE: dict[str, float] = {
 
 # Cost of one contact (channel cost plus the agent or creative time), in EUR.
 COST_PER_CONTACT: float = 5.0
+
+# The churn-risk model is registered and gated like a product's model, under this code
+# (registered model ``<model_prefix>_churn``). Its label: the customer churns within 60 days.
+CHURN = "churn"
+# Value of reaching one customer who would have churned with a retention offer (a year's
+# margin kept, in EUR): what the churn model's gate counts per churner in its top k.
+# A placeholder agreed for the synthetic bank, like PRODUCT_VALUE.
+RETENTION_VALUE: float = 250.0
 
 # The features the propensity models use by default; every function takes the
 # list as a parameter, this is only what the DAG passes when nothing else is said.
@@ -79,6 +91,11 @@ def product_value(product_code: str) -> float:
         ) from None
 
 
+def outcome_value(code: str) -> float:
+    """Value of one positive outcome of a model: a product's conversion, or a churner reached."""
+    return RETENTION_VALUE if code == CHURN else product_value(code)
+
+
 def holding_flag(product_code: str) -> str:
     """The customer column that says the customer already holds ``product_code``."""
     return f"has_{product_code}"
@@ -90,7 +107,7 @@ def flag_is_set(values):
 
 
 def model_name(product_code: str, settings=None) -> str:
-    """Registered model name of the propensity model for ``product_code``."""
+    """Registered model name of ``product_code``'s propensity model (or of :data:`CHURN`'s)."""
     if settings is None:
         from bankmkt.settings import get_settings
 

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ml import COST_PER_CONTACT, product_value
+from ml import COST_PER_CONTACT, outcome_value
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +125,18 @@ def gate_metrics(
     product_code: str,
     capacity: int | None = None,
 ) -> dict[str, float]:
-    """The metrics the promotion gate compares: ROC AUC and profit at the contact capacity."""
+    """The metrics the promotion gate compares: ROC AUC and profit at the contact capacity.
+
+    ``product_code`` is a product or :data:`ml.CHURN` (a churner reached counts
+    :data:`ml.RETENTION_VALUE`).
+    """
     from sklearn.metrics import roc_auc_score
 
     labels = np.asarray(labels, dtype=int)
     k = gate_k(len(labels), capacity)
     return {
         "roc_auc": float(roc_auc_score(labels, propensity)),
-        "profit_at_k": profit_at_k(labels, propensity, k, product_value(product_code)),
+        "profit_at_k": profit_at_k(labels, propensity, k, outcome_value(product_code)),
         "gate_k": float(k),
     }
 

@@ -25,6 +25,7 @@ METRIC_COLUMNS = (
     "train_rows",
     "holdout_rows",
     "holdout_positives",
+    "num_trees",
 )
 CHARTS = ("calibration", "cumulative_gain", "lift", "feature_importance")
 
@@ -103,9 +104,29 @@ def _mix(target_list: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return by_product, by_segment.reset_index()
 
 
-def write_run_report(run_date, training_results: list[dict], target_list: pd.DataFrame, settings=None) -> Path:
-    """Write ``reports/runs/dt=D/models.html``: metrics per product, the logged charts and
-    the product and segment mix of the day's target lists. Returns the path."""
+def _oracle_section(oracle: pd.DataFrame | None) -> list[str]:
+    if oracle is None:
+        return []
+    from ml.evaluation import ORACLE_RATIO_TARGET
+
+    return [
+        "<h2>Against the truth (synthetic bank)</h2>",
+        "<p>Holdout ROC AUC of each model and of the generator's true probabilities (the oracle) "
+        f"on the same contacts; target ratio &ge; {ORACLE_RATIO_TARGET}.</p>",
+        _table(pd.DataFrame(oracle).drop(columns=["run_id"], errors="ignore")),
+    ]
+
+
+def write_run_report(
+    run_date,
+    training_results: list[dict],
+    target_list: pd.DataFrame,
+    settings=None,
+    oracle: pd.DataFrame | None = None,
+) -> Path:
+    """Write ``reports/runs/dt=D/models.html``: metrics per model, the logged charts,
+    the comparison with the truth (``oracle``, from :func:`ml.evaluation.oracle_comparison`,
+    when given) and the product and segment mix of the day's target lists. Returns the path."""
     if settings is None:
         from bankmkt.settings import get_settings
 
@@ -136,6 +157,7 @@ def write_run_report(run_date, training_results: list[dict], target_list: pd.Dat
         if result.get("segment_metrics"):
             parts += ["<h4>Holdout by segment</h4>", _table(pd.DataFrame(result["segment_metrics"]))]
 
+    parts += _oracle_section(oracle)
     by_product, by_segment = _mix(target_list)
     parts += [
         "<h2>Target lists</h2>",

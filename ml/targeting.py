@@ -6,6 +6,11 @@ policy removes offers that may not be made; each customer keeps the one offer
 with the highest expected value (next-best offer); each product's list is its
 ``list_size`` best offers; a random ``control_share`` of each list, stratified
 by segment, is held out (not contacted) to measure uplift.
+
+With the churn-risk model's scores (:func:`ml.scoring.score_churn_risk`) the
+expected value is retention-adjusted: ``propensity * value * (1 - churn_risk)``,
+since a customer who leaves within the window does not bring the product's
+first-year margin.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ customer appears in at most one product's list (next-best offer).
 | customer_id | customer to contact (pseudonymous key of the warehouse) |
 | rank | 1 = best offer of the list, by expected value |
 | propensity | calibrated probability that the customer converts within the response window if contacted |
-| expected_value | propensity x value of one conversion of the product (EUR) |
+| expected_value | propensity x value of one conversion of the product (EUR), x (1 - churn risk) when the churn-risk model scored the customer |
 | is_control | true: random control holdout, **do not contact** (measures uplift); false: contact |
 | segment | customer segment the control holdout is stratified by (empty when not known) |
 | reason_1, reason_2, reason_3 | the features that raise the propensity most, as `feature=value (+contribution to the log-odds)` |
@@ -147,6 +152,7 @@ def build_target_lists(
     max_contacts_30d: int = 2,
     cooldown_days: int = 7,
     do_not_contact: set | None = None,
+    churn_risk: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per-product target lists: contactable next-best offers, top ``list_size``, with controls.
 
@@ -154,8 +160,11 @@ def build_target_lists(
     ``customers`` one row per customer with ``has_marketing_consent``, the
     holding flags ``has_<product>``, and optionally ``segment``,
     ``last_contacted_at`` and ``contacts_30d``. Customers missing from
-    ``customers`` are not contactable. Returns :data:`TARGET_COLUMNS`, sorted by
-    product and rank.
+    ``customers`` are not contactable. ``churn_risk`` (``customer_id``,
+    ``churn_risk``; :func:`ml.scoring.score_churn_risk`), when given, discounts
+    each offer's expected value by ``1 - churn_risk`` (a customer without a
+    risk is not discounted). Returns :data:`TARGET_COLUMNS`, sorted by product
+    and rank.
     """
     if not 0.0 <= control_share < 1.0:
         raise ValueError(f"control_share={control_share} must be in [0, 1)")
@@ -170,6 +179,9 @@ def build_target_lists(
     offers = offers.loc[contactable(offers, run_day, max_contacts_30d, cooldown_days, do_not_contact)].copy()
     values = {code: product_value(code) for code in offers["product_code"].unique()}
     offers["expected_value"] = offers["propensity"] * offers["product_code"].map(values)
+    if churn_risk is not None and not churn_risk.empty:
+        risk = churn_risk.drop_duplicates("customer_id").set_index("customer_id")["churn_risk"]
+        offers["expected_value"] *= 1.0 - offers["customer_id"].map(risk).fillna(0.0).clip(0.0, 1.0)
 
     # Next-best offer: each customer keeps the product with the highest expected value.
     offers = offers.sort_values(
@@ -198,7 +210,7 @@ def build_target_lists(
     )
 
 
-def _write_atomically(path: Path, write) -> None:
+def write_atomically(path: Path, write) -> None:
     # Marketing tools may pick files up at any time: never expose a half-written one.
     partial = path.with_name(f".{path.name}.partial")
     write(partial)
@@ -229,12 +241,12 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings=None) -> di
             (".csv", lambda path, rows=rows: rows.to_csv(path, index=False)),
         ):
             path = folder / f"{stem}{suffix}"
-            _write_atomically(path, write)
+            write_atomically(path, write)
             paths[path.name] = path
         controls = int(rows["is_control"].sum())
         counts.append(f"| {stem}.parquet | {len(rows)} | {len(rows) - controls} | {controls} |")
     dictionary = folder / "data_dictionary.md"
     text = DATA_DICTIONARY.format(run_date=run_day.isoformat(), counts="\n".join(counts))
-    _write_atomically(dictionary, lambda path: path.write_text(text))
+    write_atomically(dictionary, lambda path: path.write_text(text))
     paths[dictionary.name] = dictionary
     return paths

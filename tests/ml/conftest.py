@@ -70,9 +70,41 @@ def make_training_frame(
     return frame
 
 
+def true_probability(frame: pd.DataFrame) -> np.ndarray:
+    """The probability the synthetic labels of :func:`make_training_frame` were drawn with."""
+    return 1 / (1 + np.exp(-_conversion_logit(frame).to_numpy()))
+
+
+def make_churn_frame(customers: int = 600, snapshots: int = 4, seed: int = 0, end: str = "2024-03-04") -> pd.DataFrame:
+    """Weekly churn snapshots (Mondays up to ``end``) as ``churn_labels`` joined to the features:
+    churn is likelier for customers with few logins and transactions (a known signal)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for week in range(snapshots):
+        frame = _features(rng, customers)
+        snapshot_date = pd.Timestamp(end) - pd.Timedelta(weeks=snapshots - 1 - week)
+        logit = -1.8 - 0.35 * (frame["digital_logins_30d"] - 6) - 0.9 * frame["txn_count_30d"]
+        frame["label"] = (rng.random(customers) < 1 / (1 + np.exp(-logit))).astype(int)
+        frame.insert(0, "customer_id", [f"cu{i:05d}" for i in range(customers)])
+        frame.insert(1, "snapshot_date", snapshot_date.date())
+        frame.insert(2, "event_timestamp", (snapshot_date + pd.Timedelta(days=1)).tz_localize("UTC"))
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
 @pytest.fixture(scope="session")
 def training_frame_factory():
     return make_training_frame
+
+
+@pytest.fixture(scope="session")
+def true_probability_of():
+    return true_probability
+
+
+@pytest.fixture(scope="session")
+def churn_frame_factory():
+    return make_churn_frame
 
 
 @pytest.fixture(scope="session")
