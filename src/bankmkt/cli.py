@@ -111,20 +111,30 @@ def _headline(stage: str, result: dict) -> str:
         return (f"{'passed' if result['success'] else 'FAILED'} {result['expectations']} expectations on "
                 f"{result['rows']} rows, {len(result['warnings'])} warnings; Data Docs: {result['data_docs']}")
     if stage == "publish_features":
+        materialize = result["materialize"]
         return (f"{result['export']['rows_written']} rows exported, "
-                f"{len(result['apply']['feature_views'])} feature views applied, online store {result['online_store']}")
+                f"{len(result['apply']['feature_views'])} feature views applied, published "
+                f"({materialize.get('method', '?')}) in {materialize.get('seconds', '?')} s to {result['online_store']}")
     if stage == "train_models":
         parts = []
+        oracle = {row["product_code"]: row for row in result.get("oracle") or []}
         for product, model in result["models"].items():
             if model.get("status") == "trained":
                 auc = model.get("metrics", {}).get("roc_auc")
-                parts.append(f"{product} v{model['version']} AUC {auc:.3f}{' (champion)' if model.get('promoted') else ''}")
+                text = f"{product} v{model['version']} AUC {auc:.3f}"
+                truth = oracle.get(product, {})
+                if truth.get("auc_ratio") is not None:
+                    text += f" ({truth['auc_ratio']:.2f} of oracle {truth['oracle_roc_auc']:.3f})"
+                parts.append(text + (" champion" if model.get("promoted") else ""))
             else:
-                parts.append(f"{product} skipped")
+                parts.append(f"{product} skipped ({model.get('reason', 'no reason recorded')})")
         return "; ".join(parts)
     if stage == "score_and_target":
+        quality = result.get("quality", {})
         return (f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
-                f"({result['control_rows']} control) -> {result['target_lists']}; report {result['report']}")
+                f"({result['control_rows']} control), churn risk for {result.get('churn_risk_scored', 0)}, "
+                f"list suite {'passed' if quality.get('success') else 'not run'} -> {result['target_lists']}; "
+                f"report {result['report']}")
     if stage == "load_target_lists":
         return f"{result['rows_for_run_date']} rows in fct_target_lists"
     return json.dumps(result)[:200]

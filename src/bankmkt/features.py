@@ -29,6 +29,7 @@ from bankmkt.runtime import apply_environment
 from bankmkt.settings import Settings, get_settings
 
 FEATURE_SERVICE = "propensity_v1"
+CHURN_FEATURE_SERVICE = "churn_v1"
 ENTITY_KEY = "customer_id"
 PUBLISH_METHODS = ("fast", "plain")
 
@@ -328,6 +329,33 @@ def training_set(run_date: date, settings: Settings | None = None, service: str 
     )
     frame = job.to_df()
     return frame.sort_values(["event_timestamp", "contact_id"]).reset_index(drop=True)
+
+
+def churn_training_set(run_date: date, settings: Settings | None = None, service: str = CHURN_FEATURE_SERVICE) -> pd.DataFrame:
+    """Point-in-time churn training set: every labelled weekly snapshot joined to the features known then.
+
+    One row per customer and snapshot of the ``churn_labels`` mart whose 60-day
+    outcome window closed by the end of D, with ``event_timestamp`` = the start
+    of the day after the snapshot (when its features became known).
+    """
+    settings = settings or get_settings()
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        labels = con.execute(
+            """
+            select customer_id, snapshot_date, event_timestamp, label
+            from churn_labels where outcome_window_ends_on <= ?
+            order by event_timestamp, customer_id
+            """,
+            [run_date],
+        ).df()
+    if labels.empty:
+        return labels
+    labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
+    store = feature_store(settings)
+    frame = store.get_historical_features(entity_df=labels, features=store.get_feature_service(service)).to_df()
+    return frame.sort_values(["event_timestamp", "customer_id"]).reset_index(drop=True)
 
 
 def scoring_frame(run_date: date, settings: Settings | None = None) -> pd.DataFrame:

@@ -97,13 +97,17 @@ def record_warehouse(run_date: str | date, dbt_seconds: float | None = None) -> 
 
 
 def validate_features(run_date: str | date) -> dict:
-    """Great Expectations gate on D's customer features; fails the run on a failure-level miss."""
-    from bankmkt.quality import gate_customer_features
+    """Great Expectations gate on D's marts that leave the warehouse (features, segments, labels).
+
+    Every suite runs, then a failure-level miss in any of them fails the run
+    with one message listing them all, before anything is published.
+    """
+    from bankmkt.quality import gate_marts
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
-        result = gate_customer_features(day, settings).as_dict()
+        result = gate_marts(day, settings).as_dict()
     record_stage(day, "validate_features", result, clock["seconds"], settings)
     return result
 
@@ -126,15 +130,18 @@ def publish_features(run_date: str | date) -> dict:
 
 
 def train_models(run_date: str | date, run_id: str | None = None) -> dict:
-    """Train one propensity model per promoted product on Feast's point-in-time training set."""
+    """Train a propensity model per promoted product and the churn-risk model on Feast's
+    point-in-time training sets; on a synthetic bank, compare each with the true probabilities."""
     from bankmkt import features
-    from ml.training import train_and_register
+    from ml import CHURN
+    from ml.training import train_and_register, train_churn_model
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
         frame = features.training_set(day, settings)
         feature_columns = features.feature_names(settings)
+        tags = {"airflow_run_id": run_id or "manual", **_dbt_run_tags(settings)}
         models = {}
         for product in PROMOTED_PRODUCTS:
             models[product] = train_and_register(
@@ -142,15 +149,51 @@ def train_models(run_date: str | date, run_id: str | None = None) -> dict:
                 product_code=product,
                 run_date=day,
                 feature_columns=feature_columns,
-                tags={
-                    "feature_service": features.FEATURE_SERVICE,
-                    "airflow_run_id": run_id or "manual",
-                    "training_rows": str(len(frame)),
-                },
+                tags={**tags, "feature_service": features.FEATURE_SERVICE, "training_rows": str(len(frame))},
             )
-    result = {"training_rows": len(frame), "models": models, "tracking_uri": settings.mlflow_tracking_uri}
+        churn_frame = features.churn_training_set(day, settings)
+        models[CHURN] = train_churn_model(
+            churn_frame,
+            run_date=day,
+            feature_columns=features.feature_names(settings, features.CHURN_FEATURE_SERVICE),
+            tags={**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(len(churn_frame))},
+        )
+        oracle = _oracle_comparison(day, settings)
+    result = {
+        "training_rows": len(frame),
+        "churn_training_rows": len(churn_frame),
+        "models": models,
+        "oracle": oracle,
+        "tracking_uri": settings.mlflow_tracking_uri,
+    }
     record_stage(day, "train_models", result, clock["seconds"], settings)
     return result
+
+
+def _dbt_run_tags(settings) -> dict:
+    """What links a model to the dbt run that built its data: the invocation id and when it ran."""
+    import json
+
+    tags = {"dbt_manifest": str(settings.dbt_manifest_path)}
+    results = settings.dbt_target_dir / "run_results.json"
+    if results.exists():
+        metadata = json.loads(results.read_text()).get("metadata", {})
+        tags["dbt_invocation_id"] = metadata.get("invocation_id", "unknown")
+        tags["dbt_generated_at"] = metadata.get("generated_at", "unknown")
+    return tags
+
+
+def _oracle_comparison(day: date, settings) -> list[dict] | None:
+    """Each product model's holdout AUC beside the generator's true probabilities (synthetic banks only)."""
+    if not (settings.truth_dir / "contact_truth.parquet").exists():
+        return None  # a real bank: no truth to compare with
+    from ml.evaluation import oracle_comparison
+
+    frame = oracle_comparison(day, settings, products=PROMOTED_PRODUCTS)
+    return [
+        {key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def score_and_target(run_date: str | date) -> dict:
@@ -160,7 +203,8 @@ def score_and_target(run_date: str | date) -> dict:
     from bankmkt import features
     from ml.registry import alias_version
     from ml.report import write_run_report
-    from ml.scoring import score_customers
+    from bankmkt.quality import gate_target_lists
+    from ml.scoring import score_churn_risk, score_customers, write_churn_risk
     from ml.targeting import build_target_lists, write_target_lists
 
     day = parse_run_date(run_date)
@@ -180,6 +224,7 @@ def score_and_target(run_date: str | date) -> dict:
             record_stage(day, "score_and_target", result, clock["seconds"], settings)
             return result
         all_scores = pd.concat(scores, ignore_index=True)
+        churn_risk = score_churn_risk(frame, feature_columns, day)
         target_list = build_target_lists(
             all_scores,
             customers=frame,
@@ -187,19 +232,28 @@ def score_and_target(run_date: str | date) -> dict:
             list_size=settings.target_list_size,
             control_share=settings.control_share,
             seed=int(day.strftime("%Y%m%d")),
+            churn_risk=churn_risk,
         )
+        # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
+        gate = gate_target_lists(day, settings, frame=target_list).as_dict()
         paths = write_target_lists(target_list, day, settings)
+        if not churn_risk.empty:
+            paths["churn_risk.parquet"] = write_churn_risk(churn_risk, day, settings)
         training_record = settings.runs_dir / f"dt={day.isoformat()}" / "train_models.json"
-        training_results = []
+        training_results, oracle = [], None
         if training_record.exists():
             import json
 
-            training_results = list(json.loads(training_record.read_text())["result"]["models"].values())
-        report = write_run_report(day, training_results, target_list, settings)
+            trained = json.loads(training_record.read_text())["result"]
+            training_results = list(trained["models"].values())
+            oracle = pd.DataFrame(trained["oracle"]) if trained.get("oracle") else None
+        report = write_run_report(day, training_results, target_list, settings, oracle=oracle)
     result = {
         "scored_customers": int(all_scores["customer_id"].nunique()),
         "target_rows": len(target_list),
         "control_rows": int(target_list["is_control"].sum()),
+        "churn_risk_scored": len(churn_risk),
+        "quality": {"success": gate["success"], "warnings": gate["warnings"], "data_docs": gate["data_docs_page"]},
         "per_product": target_list.groupby("product_code").size().to_dict(),
         "skipped": skipped,
         "target_lists": str(settings.target_list_dir(day)),
