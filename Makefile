@@ -7,8 +7,11 @@ DATE ?=
 CUSTOMERS ?= 3000
 DAYS ?= 75
 RUN_DAYS ?= 3
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 6566
+SERVE_READER ?= direct
 
-.PHONY: setup demo run test generate berka dbt-docs bench-dbt airflow-ui mlflow-ui clean help
+.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving airflow-ui mlflow-ui clean help
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -16,6 +19,9 @@ help:
 	@echo "make run DATE=YYYY-MM-DD     run the daily DAG for one logical date on the current DATA_DIR"
 	@echo "make berka                   build the warehouse from the real Berka bank data"
 	@echo "make dbt-docs                dbt docs generate for DATA_DIR's warehouse"
+	@echo "make serve                   online feature service on DATA_DIR's Feast store (SERVE_HOST, SERVE_PORT, SERVE_READER)"
+	@echo "make bench-publish           fast vs plain Feast materialisation, 1M customers, SQLite and Redis"
+	@echo "make bench-serving           p50/p99 latency of the feature service, 1 and 100 customers per request"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -56,8 +62,19 @@ berka: setup
 dbt-docs: setup
 	$(RUN) python -m bankmkt.warehouse docs
 
+# The online feature service (bankmkt.serving) over DATA_DIR's Feast store; OpenAPI at /openapi.json, docs at /docs.
+serve: setup
+	$(RUN) python -m bankmkt.serving --host $(SERVE_HOST) --port $(SERVE_PORT) --reader $(SERVE_READER)
+
 bench-dbt: setup
 	$(RUN) python benchmarks/dbt_modes.py --customers 100000 --days 30
+
+# Temporary DATA_DIRs under /tmp and throw-away Feast projects (Redis: 127.0.0.1:6379); nothing of DATA_DIR is touched.
+bench-publish: setup
+	$(RUN) python benchmarks/materialize.py --customers 1000000 --store both --compare-plain 100000
+
+bench-serving: setup
+	$(RUN) python benchmarks/serving_latency.py --store both
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init

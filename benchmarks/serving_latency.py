@@ -58,7 +58,9 @@ def running_server(settings, reader: str):
     port = free_port()
     command = [sys.executable, "-m", "bankmkt.serving", "--host", "127.0.0.1", "--port", str(port),
                "--reader", reader, "--feature-store-yaml", str(settings.feature_store_yaml)]
-    process = subprocess.Popen(command, env={**os.environ, **settings.environment()}, cwd=ROOT)
+    # stdout (the start-up line) is dropped; errors still show on stderr.
+    process = subprocess.Popen(command, env={**os.environ, **settings.environment()}, cwd=ROOT,
+                               stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
         while True:

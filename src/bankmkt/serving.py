@@ -29,6 +29,7 @@ import json
 import logging
 import sqlite3
 import struct
+import sys
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -497,7 +498,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve the store this Feast file describes instead of the profile's (trial projects)")
     args = parser.parse_args(argv)
     settings = settings_with_store_yaml(args.feature_store_yaml) if args.feature_store_yaml else None
-    server = FeatureServer(settings, service=args.feature_service, reader=args.reader)
+    from feast.errors import FeastObjectNotFoundException
+
+    try:
+        server = FeatureServer(settings, service=args.feature_service, reader=args.reader)
+    except FeastObjectNotFoundException as error:  # a DATA_DIR where features were never applied
+        print(f"error: {error}; publish features into this DATA_DIR first (make demo, or "
+              "python -m bankmkt.features materialize --date YYYY-MM-DD after a run)", file=sys.stderr)
+        return 2
+    print(f"serving {args.feature_service} ({args.reader} reader, {server.store.config.online_store.type}) on "
+          f"http://{args.host}:{args.port}; OpenAPI at /openapi.json, docs at /docs", flush=True)
     uvicorn.run(create_app(server), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
