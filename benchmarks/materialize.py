@@ -64,6 +64,12 @@ def synthetic_partition(customers: int, feature_date: date, seed: int = 7) -> pa
             values = np.round(rng.lognormal(7, 1.5, customers) * rng.choice([-1, 1], customers, p=[0.1, 0.9]), 2)
             missing = rng.random(customers) < (0.4 if name == "last_nps" else 0.03)
             columns[name] = pa.array(values, pa.float64(), mask=missing)
+    from bankmkt.features import SEGMENT_COLUMNS
+
+    labels = {"lifecycle_stage": ["new", "growing", "mature", "declining", "dormant", "churned"],
+              "value_tier": ["platinum", "gold", "silver", "bronze"], "needs_segment": ["saver", "spender", "digital"]}
+    for name in SEGMENT_COLUMNS:  # the segments view's string features
+        columns[name] = pa.array(np.asarray(labels[name], dtype=object)[rng.integers(0, len(labels[name]), customers)])
     return pa.table(columns)
 
 

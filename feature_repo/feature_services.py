@@ -8,6 +8,7 @@ exactly their features while the new one is rolled out.
 from feast import FeatureService
 
 from feature_views import ALL_VIEWS
+from segment_views import customer_segments
 
 # Version 1 of the product propensity models reads every customer view.
 propensity_v1 = FeatureService(
@@ -23,4 +24,13 @@ churn_v1 = FeatureService(
     features=ALL_VIEWS,
     description="Features of the churn-risk model, version 1.",
     tags={"model": "churn", "version": "1"},
+)
+
+# Everything the store knows about a customer, segments included: what marketing tools and
+# analysts read online (python -m bankmkt.serving --feature-service customer_360_v1).
+customer_360_v1 = FeatureService(
+    name="customer_360_v1",
+    features=[*ALL_VIEWS, customer_segments],
+    description="Every customer feature view plus the segments, version 1.",
+    tags={"model": "none", "version": "1", "audience": "marketing"},
 )

@@ -166,3 +166,33 @@ def test_target_list_has_the_expected_size_and_control_flag(daily_runs):
     assert loaded == LIST_SIZE * len(lists)
     assert result["quality"]["success"] is True  # the lists passed their suite before being written
     assert Path(result["report"]).is_file()
+
+
+def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatch):
+    """A scoring defect (a propensity above 1) stops the stage before any list, CSV or score file changes."""
+    import hashlib
+
+    import ml.targeting
+    from bankmkt import pipeline
+    from bankmkt.quality import QualityGateFailed
+
+    settings, _ = daily_runs
+
+    def outputs() -> dict[str, str]:
+        return {
+            str(path.relative_to(settings.outputs_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(settings.outputs_dir.rglob("*")) if path.is_file()
+        }
+
+    real = ml.targeting.build_target_lists
+
+    def broken(*args, **kwargs):
+        lists = real(*args, **kwargs)
+        lists.loc[lists.index[0], "propensity"] = 1.5
+        return lists
+
+    before = outputs()
+    monkeypatch.setattr(ml.targeting, "build_target_lists", broken)
+    with pytest.raises(QualityGateFailed, match="propensity"):
+        pipeline.score_and_target(LAST_DAY)
+    assert outputs() == before

@@ -30,7 +30,10 @@ from bankmkt.settings import Settings, get_settings
 
 FEATURE_SERVICE = "propensity_v1"
 CHURN_FEATURE_SERVICE = "churn_v1"
+CUSTOMER_360_SERVICE = "customer_360_v1"
 ENTITY_KEY = "customer_id"
+# The segment labels the export adds to every feature date (feature view customer_segments).
+SEGMENT_COLUMNS = ("lifecycle_stage", "value_tier", "needs_segment")
 PUBLISH_METHODS = ("fast", "plain")
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,21 @@ class FeaturePublicationError(RuntimeError):
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+# One feature date of the mart, with the customer's segments of that date: life-cycle stage and
+# value tier from their daily history, the needs segment from the run date's customer_segments
+# (clustering runs for the run date only, so earlier dates of a first export have none).
+EXPORT_QUERY = """
+    select features.*, history.lifecycle_stage, history.value_tier, segments.needs_segment
+    from customer_features as features
+    left join customer_lifecycle_history as history
+        on history.customer_id = features.customer_id and history.segment_date = features.feature_date
+    left join customer_segments as segments
+        on segments.customer_id = features.customer_id and segments.segment_date = features.feature_date
+    where features.feature_date = ?
+    order by features.customer_id
+"""
 
 
 def export_feature_mart(run_date: date, settings: Settings | None = None) -> dict:
@@ -77,11 +95,8 @@ def export_feature_mart(run_date: date, settings: Settings | None = None) -> dic
             target = settings.feature_export_file(feature_date)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".parquet.tmp")
-            con.execute(
-                f"copy (select * from customer_features where feature_date = ? order by customer_id) "
-                f"to '{partial}' (format parquet, compression zstd)",
-                [feature_date],
-            )
+            con.execute(f"copy ({EXPORT_QUERY}) to '{partial}' (format parquet, compression zstd)",
+                        [feature_date])
             os.replace(partial, target)  # readers never see a half-written file
             rows += con.execute(
                 "select count(*) from customer_features where feature_date = ?", [feature_date]
@@ -322,13 +337,17 @@ def training_set(run_date: date, settings: Settings | None = None, service: str 
     if labels.empty:
         return labels
     labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
-    store = feature_store(settings)
-    job = store.get_historical_features(
-        entity_df=labels,
-        features=store.get_feature_service(service),
-    )
-    frame = job.to_df()
+    frame = _with_segment(feature_store(settings), labels, service)
     return frame.sort_values(["event_timestamp", "contact_id"]).reset_index(drop=True)
+
+
+def _with_segment(store, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+    """The service's features point-in-time, plus the life-cycle stage of the time as ``segment``
+    (for per-segment metrics; not a model input)."""
+    fs = store.get_feature_service(service)
+    refs = [f"{p.name_to_use()}:{f.name}" for p in fs.feature_view_projections for f in p.features]
+    frame = store.get_historical_features(entity_df=entity_df, features=[*refs, "customer_segments:lifecycle_stage"]).to_df()
+    return frame.rename(columns={"lifecycle_stage": "segment"})
 
 
 def churn_training_set(run_date: date, settings: Settings | None = None, service: str = CHURN_FEATURE_SERVICE) -> pd.DataFrame:
@@ -353,8 +372,7 @@ def churn_training_set(run_date: date, settings: Settings | None = None, service
     if labels.empty:
         return labels
     labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
-    store = feature_store(settings)
-    frame = store.get_historical_features(entity_df=labels, features=store.get_feature_service(service)).to_df()
+    frame = _with_segment(feature_store(settings), labels, service)
     return frame.sort_values(["event_timestamp", "customer_id"]).reset_index(drop=True)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bankmkt.runtime import apply_environment, parse_run_date, record_stage, timed
+from bankmkt.runtime import apply_environment, json_safe, parse_run_date, record_stage, timed
 from bankmkt.settings import get_settings
 
 PROMOTED_PRODUCTS = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
@@ -159,13 +159,13 @@ def train_models(run_date: str | date, run_id: str | None = None) -> dict:
             tags={**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(len(churn_frame))},
         )
         oracle = _oracle_comparison(day, settings)
-    result = {
+    result = json_safe({  # per-segment AUCs are NaN where a segment has one outcome only
         "training_rows": len(frame),
         "churn_training_rows": len(churn_frame),
         "models": models,
         "oracle": oracle,
         "tracking_uri": settings.mlflow_tracking_uri,
-    }
+    })
     record_stage(day, "train_models", result, clock["seconds"], settings)
     return result
 
@@ -190,10 +190,7 @@ def _oracle_comparison(day: date, settings) -> list[dict] | None:
     from ml.evaluation import oracle_comparison
 
     frame = oracle_comparison(day, settings, products=PROMOTED_PRODUCTS)
-    return [
-        {key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
+    return json_safe(frame.to_dict(orient="records"))
 
 
 def score_and_target(run_date: str | date) -> dict:
@@ -211,6 +208,8 @@ def score_and_target(run_date: str | date) -> dict:
     settings = apply_environment()
     with timed() as clock:
         frame = features.scoring_frame(day, settings)
+        if "lifecycle_stage" in frame.columns:  # control holdouts are stratified by life-cycle stage
+            frame["segment"] = frame["lifecycle_stage"]
         feature_columns = features.feature_names(settings)
         scores, skipped = [], {}
         for product in PROMOTED_PRODUCTS:

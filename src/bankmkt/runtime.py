@@ -30,6 +30,21 @@ def parse_run_date(value: str | date) -> date:
         raise ValueError(f"run date {value!r} is not a date of the form YYYY-MM-DD") from error
 
 
+def json_safe(value):
+    """``value`` with NaN and infinities as None (strict JSON: what Airflow's XCom and the run records need)."""
+    import math
+
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if type(value).__module__ == "numpy" and type(value).__name__.startswith(("float", "int", "uint", "bool")):
+        value = value.item()  # numpy numbers and flags as Python ones
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def record_stage(run_date: date, stage: str, result: dict, seconds: float, settings: Settings | None = None) -> Path:
     """Write what a stage produced to DATA_DIR/runs/dt=D/<stage>.json (read by the run summary)."""
     settings = settings or get_settings()
@@ -41,9 +56,9 @@ def record_stage(run_date: date, stage: str, result: dict, seconds: float, setti
         "run_date": run_date.isoformat(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
-        "result": result,
+        "result": json_safe(result),
     }
-    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(record, indent=2, default=str, allow_nan=False) + "\n")
     return path
 
 

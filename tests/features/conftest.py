@@ -45,6 +45,10 @@ def partition(feature_date: date, customers: list[str] = CUSTOMERS) -> pd.DataFr
             frame[name] = number * 1000.25 + day * 10.5 + position  # day 0 and day 1 always differ
         else:
             frame[name] = (number * 100 + day * 10 + position).astype("int32")
+    stages = ["new", "growing", "mature", "declining"]
+    frame["lifecycle_stage"] = [stages[(n + day) % len(stages)] for n in number]
+    frame["value_tier"] = ["gold" if n % 2 else "silver" for n in number]
+    frame["needs_segment"] = [None if n == 4 else f"cluster_{n + day}" for n in number]  # C0000004: none yet
     frame.loc[frame["customer_id"] == "C0000002", "last_nps"] = np.nan  # never surveyed
     frame.loc[frame["customer_id"] == "C0000003", "age"] = -1  # a negative int: a 10-byte varint
     return frame

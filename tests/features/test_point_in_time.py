@@ -49,7 +49,9 @@ def test_training_rows_use_only_values_known_before_the_contact(local_store, day
 
     frame = features.training_set(days.RUN_DAY, local_store).set_index("contact_id")
 
-    views = features.feature_store(local_store).list_feature_views()
+    store = features.feature_store(local_store)
+    modelled = {p.name for p in store.get_feature_service(features.FEATURE_SERVICE).feature_view_projections}
+    views = [view for view in store.list_feature_views() if view.name in modelled]
     for contact_id, customer_id, contact_at in contacts:
         expected = _expected(days, contact_at, customer_id, views)
         served = frame.loc[contact_id, list(expected)].astype("float64")
@@ -60,6 +62,10 @@ def test_training_rows_use_only_values_known_before_the_contact(local_store, day
     before, after = (days.feature_frame(days.partition(d)).loc["C0000001"] for d in (days.DAY_BEFORE, days.RUN_DAY))
     assert frame.loc["just_before_change", "balance_total"] == before["balance_total"]
     assert frame.loc["at_change", "balance_total"] == after["balance_total"]
+    # The life-cycle stage joined as `segment` (per-segment metrics) follows the same rule.
+    stage = {d: days.partition(d).set_index("customer_id")["lifecycle_stage"] for d in (days.DAY_BEFORE, days.RUN_DAY)}
+    assert frame.loc["just_before_change", "segment"] == stage[days.DAY_BEFORE]["C0000001"]
+    assert frame.loc["at_change", "segment"] == stage[days.RUN_DAY]["C0000001"]
 
 
 def _offline_at(days, settings, moment) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def test_an_older_day_never_replaces_newer_values(project, days):
 
     served = days.feature_frame(features.online_features(days.CUSTOMERS, project))
     pd.testing.assert_frame_equal(served, days.feature_frame(days.partition(days.RUN_DAY)))
-    assert late["stale_skipped"] == len(days.CUSTOMERS) * len(served.columns)
+    assert late["stale_skipped"] == len(days.CUSTOMERS) * (len(served.columns) + len(features.SEGMENT_COLUMNS))
 
 
 def test_the_registry_records_the_window_as_feast_does(project, days):
