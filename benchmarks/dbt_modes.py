@@ -2,7 +2,9 @@
 
 1. direct  - the SQL dbt compiles for day D, executed straight in DuckDB in the
              manifest's dependency order (views, tables, incremental
-             delete+insert, every data test as a count query): the floor.
+             delete+insert, every data test as a count query), and the two
+             Python models' own code on the same connection: the floor.
+             `direct_sql_only` leaves the Python models out (the older figure).
 2. dbt     - one `dbt build` command for D (what `make run`'s fallback and the
              Berka build use).
 3. cosmos  - the daily DAG's Cosmos task group (watcher mode: one producer
@@ -10,8 +12,11 @@
              `airflow dags test` on a DAG holding only that group.
 
 Each mode starts from a copy of the same warehouse (history loaded up to D-1),
-so every mode does the same incremental work for D. Prints the seconds of each
-and the ratios; the target is cosmos <= 1.5 x direct.
+so every mode does the same incremental work for D, and each must leave the same
+row counts as the direct run. Prints wall seconds, CPU seconds (this process for
+direct; the child processes for dbt and cosmos: dbt, Airflow, DuckDB) and the
+ratios; the target is cosmos <= 1.5 x direct. Per-node seconds go to
+bench_nodes.json and the Cosmos run's phases (from its log) are printed.
 
     uv run python benchmarks/dbt_modes.py --customers 100000 --days 30
 """
@@ -21,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,6 +59,60 @@ def _restore(snapshot: Path, warehouse: Path) -> None:
             shutil.copyfile(source, target)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _row_counts(warehouse_path: Path, plan: list[tuple[str, str, list[str]]], relations: dict[str, str]) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        return {uid: con.execute(f"select count(*) from {relations[uid]}").fetchone()[0]
+                for uid, kind, _ in plan if kind != "test"}
+
+
+def _run_python_model(con, uid: str, node: dict, relation: str) -> None:
+    """A Python model's compiled code run as dbt-duckdb runs it: model(dbt, con), result stored as a table."""
+    import types
+
+    module = types.ModuleType(node["alias"])
+    exec(compile(node["compiled_code"], uid, "exec"), module.__dict__)
+    frame = module.model(module.dbtObj(lambda name: con.query(f"select * from {name}")), con)
+    con.register("bench_python_model", frame)
+    con.execute(f"create or replace table {relation} as select * from bench_python_model")
+    con.unregister("bench_python_model")
+
+
+# Phases of `airflow dags test` read from its log: (name, pattern of the line that ends it).
+COSMOS_PHASES = [
+    ("airflow start-up, DAG parse, run created", r"\[DAG TEST\] starting task_id=\S*dbt_producer_watcher "),
+    ("producer task start-up", r"Running command: "),
+    ("dbt start-up", r"Running with dbt="),
+    ("dbt parse", r"Found \d+ models"),
+    ("dbt build (nodes)", r"Finished running "),
+    ("producer wrap-up", r"\[DAG TEST\] end task task_id=\S*dbt_producer_watcher "),
+    ("model and test tasks", r"DagRun Finished"),
+]
+
+
+def _cosmos_phases(log: Path, started: float, finished: float) -> list[tuple[str, float]]:
+    """Seconds of each phase of COSMOS_PHASES, then the process's exit after the run finished."""
+    from datetime import datetime
+
+    stamps, pending = {}, list(COSMOS_PHASES)
+    for line in log.read_text(errors="replace").splitlines():
+        if pending and re.search(pending[0][1], line) and re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z", line):
+            stamps[pending.pop(0)[0]] = datetime.fromisoformat(line[:26]).timestamp()
+    phases, previous = [], started
+    for name, _ in COSMOS_PHASES:
+        if name in stamps:
+            phases.append((name, stamps[name] - previous))
+            previous = stamps[name]
+    phases.append(("process exit", finished - previous))
+    return phases
+
+
 def _direct_statements(manifest: dict) -> list[tuple[str, str, list[str]]]:
     """(node id, kind, statements) in dependency order, from compiled code."""
     nodes = {
@@ -81,7 +142,7 @@ def _direct_statements(manifest: dict) -> list[tuple[str, str, list[str]]]:
         relation = f'"{node["schema"]}"."{node["alias"]}"'
         materialized = node["config"]["materialized"]
         if node.get("language") == "python":
-            plan.append((uid, "python (not SQL, skipped)", []))
+            plan.append((uid, "python", []))
         elif materialized == "view":
             plan.append((uid, "view", [f"create or replace view {relation} as {sql}"]))
         elif materialized == "incremental":
@@ -104,6 +165,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-dir", help="reuse a DATA_DIR prepared by an earlier run of this script")
     parser.add_argument("--skip", nargs="*", default=[], choices=["direct", "dbt", "cosmos"])
+    parser.add_argument("--label", default="", help="suffix for the JSON files written (e.g. before, after)")
     args = parser.parse_args()
 
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-dbt-"))
@@ -138,30 +200,57 @@ def main() -> int:
     compile_target = data_dir / "bench_compile"
     warehouse.run_dbt(["compile", "--vars", f"{{run_date: '{day}'}}", "--exclude", warehouse.OUTPUT_SELECTOR],
                       settings, target_path=compile_target)
-    plan = _direct_statements(json.loads((compile_target / "manifest.json").read_text()))
+    manifest = json.loads((compile_target / "manifest.json").read_text())
+    plan = _direct_statements(manifest)
+    relations = {uid: f'"{manifest["nodes"][uid]["schema"]}"."{manifest["nodes"][uid]["alias"]}"'
+                 for uid, kind, _ in plan if kind != "test"}
+    label = f"_{args.label}" if args.label else ""
+    node_seconds: dict[str, dict[str, float]] = {}
+    counts: dict[str, dict] = {}
+
+    def as_after_yesterdays_run() -> None:
+        """Leave dbt's target folder as the previous day's run leaves it (its partial-parse cache)."""
+        warehouse.run_dbt(["parse"], settings, run_date=day - timedelta(days=1))
+
+    def keep_dbt_results(mode: str) -> None:
+        results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+        node_seconds[mode] = {r["unique_id"]: round(r.get("execution_time") or 0.0, 3) for r in results}
 
     if "direct" not in args.skip:
         import duckdb
 
         _restore(snapshot, settings.warehouse_path)
-        t = time.perf_counter()
+        node_seconds["direct"] = {}
+        t, cpu = time.perf_counter(), time.process_time()
         with duckdb.connect(str(settings.warehouse_path)) as con:
             for uid, kind, statements in plan:
+                node_start = time.perf_counter()
+                if kind == "python":
+                    _run_python_model(con, uid, manifest["nodes"][uid], relations[uid])
                 for statement in statements:
                     result = con.execute(statement)
                     if kind == "test" and result.fetchone()[0]:
                         raise SystemExit(f"direct run: test {uid} failed")
+                node_seconds["direct"][uid] = round(time.perf_counter() - node_start, 3)
         figures["direct_duckdb"] = time.perf_counter() - t
-        skipped = [uid for uid, kind, _ in plan if kind.startswith("python")]
-        print(f"[direct] {len(plan)} nodes in {figures['direct_duckdb']:.1f}s"
-              + (f" (python models not run: {skipped})" if skipped else ""), flush=True)
+        figures["direct_duckdb_cpu"] = time.process_time() - cpu
+        python_seconds = sum(s for uid, s in node_seconds["direct"].items() if uid in relations
+                             and manifest["nodes"][uid].get("language") == "python")
+        figures["direct_sql_only"] = figures["direct_duckdb"] - python_seconds
+        counts["direct"] = _row_counts(settings.warehouse_path, plan, relations)
+        print(f"[direct] {len(plan)} nodes in {figures['direct_duckdb']:.1f}s "
+              f"({figures['direct_duckdb_cpu']:.1f}s CPU), of which the Python models {python_seconds:.1f}s", flush=True)
 
     if "dbt" not in args.skip:
         _restore(snapshot, settings.warehouse_path)
-        t = time.perf_counter()
+        as_after_yesterdays_run()
+        t, cpu = time.perf_counter(), _children_cpu()
         warehouse.build_warehouse(day, settings=settings)
         figures["dbt_build"] = time.perf_counter() - t
-        print(f"[dbt] one dbt build: {figures['dbt_build']:.1f}s", flush=True)
+        figures["dbt_build_cpu"] = _children_cpu() - cpu
+        keep_dbt_results("dbt")
+        counts["dbt"] = _row_counts(settings.warehouse_path, plan, relations)
+        print(f"[dbt] one dbt build: {figures['dbt_build']:.1f}s ({figures['dbt_build_cpu']:.1f}s CPU)", flush=True)
 
     if "cosmos" not in args.skip:
         _restore(snapshot, settings.warehouse_path)
@@ -172,26 +261,45 @@ def main() -> int:
         if not (settings.airflow_home / "airflow.db").exists():
             subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        log = data_dir / "bench_cosmos.log"
-        t = time.perf_counter()
+        log = data_dir / f"bench_cosmos{label}.log"
+        as_after_yesterdays_run()
+        started, t, cpu = time.time(), time.perf_counter(), _children_cpu()
         with open(log, "w") as out:
             completed = subprocess.run(
                 [sys.executable, "-m", "airflow", "dags", "test", "bench_warehouse", day.isoformat()],
                 env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         figures["cosmos_airflow_dags_test"] = time.perf_counter() - t
-        if completed.returncode != 0:
+        finished = time.time()
+        figures["cosmos_airflow_dags_test_cpu"] = _children_cpu() - cpu
+        if completed.returncode != 0 or "DagRun Finished" not in log.read_text(errors="replace"):
             raise SystemExit(f"cosmos run failed, see {log}")
-        print(f"[cosmos] airflow dags test of the task group: {figures['cosmos_airflow_dags_test']:.1f}s", flush=True)
+        keep_dbt_results("cosmos")
+        counts["cosmos"] = _row_counts(settings.warehouse_path, plan, relations)
+        print(f"[cosmos] airflow dags test of the task group: {figures['cosmos_airflow_dags_test']:.1f}s "
+              f"({figures['cosmos_airflow_dags_test_cpu']:.1f}s CPU)", flush=True)
+        phases = _cosmos_phases(log, started, finished)
+        for name, seconds in phases:
+            print(f"  {name:<40} {seconds:6.1f}s", flush=True)
+        # The task group's own span, from the producer task's start to the run's end: what a
+        # running Airflow pays per day (the CLI's start-up and exit are the harness's).
+        harness = {COSMOS_PHASES[0][0], "process exit"}
+        figures["cosmos_task_group"] = sum(seconds for name, seconds in phases if name not in harness)
 
+    for mode, mode_counts in counts.items():
+        if "direct" in counts and mode_counts != counts["direct"]:
+            differing = [uid for uid in mode_counts if mode_counts[uid] != counts["direct"].get(uid)]
+            raise SystemExit(f"{mode} left other row counts than the direct run: {differing}")
     print("\nResults (seconds):")
     for name, seconds in figures.items():
-        print(f"  {name:<28} {seconds:8.1f}")
+        print(f"  {name:<32} {seconds:8.1f}")
     if "direct_duckdb" in figures:
-        for name in ("dbt_build", "cosmos_airflow_dags_test"):
+        for name in ("dbt_build", "cosmos_airflow_dags_test", "cosmos_task_group"):
             if name in figures:
-                print(f"  {name} / direct_duckdb = {figures[name] / figures['direct_duckdb']:.2f}")
-    (data_dir / "bench_dbt_modes.json").write_text(json.dumps(figures, indent=2))
+                print(f"  {name} / direct_duckdb = {figures[name] / figures['direct_duckdb']:.2f}"
+                      f" (/ direct_sql_only = {figures[name] / figures['direct_sql_only']:.2f})")
+    (data_dir / f"bench_dbt_modes{label}.json").write_text(json.dumps(figures, indent=2))
+    (data_dir / f"bench_nodes{label}.json").write_text(json.dumps(node_seconds, indent=1))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bankmkt.settings import get_settings
+from bankmkt.warehouse import DBT_PROFILE, run_date_environment
 
 
 def warehouse_task_group():
@@ -29,7 +30,7 @@ def warehouse_task_group():
             manifest_path=settings.dbt_manifest_path,
         ),
         profile_config=ProfileConfig(
-            profile_name="bank_marketing",
+            profile_name=DBT_PROFILE,
             target_name=settings.platform_env,
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
@@ -44,8 +45,8 @@ def warehouse_task_group():
             dbt_executable_path=str(settings.dbt_executable),
         ),
         operator_args={
-            "vars": {"run_date": "{{ ds }}"},
-            "env": settings.environment(),
+            # D as an environment variable, not --vars: dbt keeps its partial parse (bankmkt.warehouse).
+            "env": {**settings.environment(), **run_date_environment("{{ ds }}")},
             "append_env": True,
             "deferrable": False,
             "poke_interval": 1,

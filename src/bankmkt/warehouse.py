@@ -10,20 +10,40 @@ from bankmkt.settings import Settings, get_settings
 
 # Models that load what the pipeline writes after scoring; built by their own step.
 OUTPUT_SELECTOR = "tag:published_outputs"
+# dbt_project.yml's profile. Every dbt call names it and the target, as Cosmos does: dbt keys
+# its partial-parse cache on them, and the DAG's producer and these calls share the cache.
+DBT_PROFILE = "bank_marketing"
 
 
 class WarehouseBuildError(RuntimeError):
     """dbt reported a failed model or test."""
 
 
-def run_dbt(args: list[str], settings: Settings | None = None, target_path: Path | None = None) -> dict:
-    """Run dbt in a child process with the platform's environment; raise with the failing nodes.
+def run_date_environment(run_date: date | str) -> dict[str, str]:
+    """How logical date D reaches dbt (a date, or an Airflow template such as "{{ ds }}").
+
+    An environment variable, so dbt's partial parse survives a new day: `--vars`
+    would change dbt's parse state every day and force a full re-parse of the
+    project. The project's `run_date()` macro reads DBT_RUN_DATE when a model
+    executes (a `--vars "{run_date: ...}"` still overrides it).
+    """
+    return {"DBT_RUN_DATE": str(run_date)}
+
+
+def run_dbt(
+    args: list[str],
+    settings: Settings | None = None,
+    target_path: Path | None = None,
+    run_date: date | None = None,
+) -> dict:
+    """Run dbt in a child process with the platform's environment (and D, if given); raise with the failing nodes.
 
     A child process, not dbtRunner: dbt-duckdb keeps its connection open for the
     life of the process, and the single-writer lock must be released before the
     next stage opens the warehouse read-only.
     """
     import json
+    import os
     import subprocess
 
     settings = apply_environment(settings or get_settings())
@@ -32,13 +52,15 @@ def run_dbt(args: list[str], settings: Settings | None = None, target_path: Path
         str(settings.dbt_executable), "--no-use-colors", *args,
         "--project-dir", str(settings.dbt_project_dir),
         "--profiles-dir", str(settings.dbt_project_dir),
+        "--profile", DBT_PROFILE, "--target", settings.platform_env,
         "--log-path", str(settings.dbt_log_dir),
     ]
     if "--target-path" not in args:
         command += ["--target-path", str(target)]
     results_path = target / "run_results.json"
     results_path.unlink(missing_ok=True)
-    completed = subprocess.run(command, capture_output=True, text=True)
+    env = {**os.environ, **(run_date_environment(run_date) if run_date else {})}
+    completed = subprocess.run(command, capture_output=True, text=True, env=env)
     print(completed.stdout[-20000:], flush=True)  # dbt's own log lines, for the task log
     summary: dict = {"command": " ".join(args), "nodes": {}, "failures": []}
     if results_path.exists():
@@ -65,16 +87,15 @@ def run_dbt(args: list[str], settings: Settings | None = None, target_path: Path
 
 def build_warehouse(run_date: date, full_refresh: bool = False, settings: Settings | None = None) -> dict:
     """`dbt build` of staging, intermediate and marts for logical date D (models and their tests)."""
-    args = ["build", "--vars", f"{{run_date: '{run_date.isoformat()}'}}", "--exclude", OUTPUT_SELECTOR]
+    args = ["build", "--exclude", OUTPUT_SELECTOR]
     if full_refresh:
         args.append("--full-refresh")
-    return run_dbt(args, settings)
+    return run_dbt(args, settings, run_date=run_date)
 
 
 def load_published_outputs(run_date: date, settings: Settings | None = None) -> dict:
     """Load the day's target lists (written as Parquet by scoring) into the warehouse."""
-    args = ["build", "--vars", f"{{run_date: '{run_date.isoformat()}'}}", "--select", OUTPUT_SELECTOR]
-    return run_dbt(args, settings)
+    return run_dbt(["build", "--select", OUTPUT_SELECTOR], settings, run_date=run_date)
 
 
 def read_only_connection(settings: Settings | None = None):
