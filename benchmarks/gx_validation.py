@@ -69,6 +69,8 @@ def create_feature_mart(warehouse: Path, rows: int, feature_dates: list[date], b
                     round(u3 * 3000, 2) as spend_30d,
                     round(u3 * 9000, 2) as spend_90d,
                     round(u4 * 12000, 2) as income_90d,
+                    cast(1 + floor(u1 * 17 % 1 * 90) as integer) as observed_days_90d,
+                    round(u3 * 1.5, 4) as spend_to_income_90d,
                     cast(floor(u1 * 13 % 1 * 91) as integer) as days_since_last_txn,
                     round(u4 * u3 * 40000 - 500, 2) as balance_total,
                     round(u4 * u3 * 39000 - 400, 2) as balance_avg_30d,

@@ -66,6 +66,7 @@ customer_transactions = _view(
         Field(name="spend_30d", dtype=Float64),
         Field(name="spend_90d", dtype=Float64),
         Field(name="income_90d", dtype=Float64),
+        Field(name="spend_to_income_90d", dtype=Float64),
         Field(name="days_since_last_txn", dtype=Int32),
         Field(name="spend_share_travel_90d", dtype=Float64),
         Field(name="spend_share_dining_90d", dtype=Float64),

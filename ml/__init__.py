@@ -59,6 +59,7 @@ DEFAULT_FEATURE_COLUMNS: tuple[str, ...] = (
     "spend_30d",
     "spend_90d",
     "income_90d",
+    "spend_to_income_90d",
     "days_since_last_txn",
     "balance_total",
     "balance_avg_30d",

@@ -196,12 +196,13 @@ def customer_features_expectations(run_date: date, settings: Settings | None = N
     monthly_income_max = _contract_column("customers", "monthly_income").max
     complete = ["customer_id", "feature_date", "event_timestamp", "age", "tenure_days", "monthly_income",
                 "is_female", "has_marketing_consent", "txn_count_30d", "txn_count_90d", "spend_30d", "spend_90d",
-                "income_90d", "days_since_last_txn", "balance_total", "balance_avg_30d", "n_products_held"]
+                "income_90d", "observed_days_90d", "spend_to_income_90d", "days_since_last_txn", "balance_total",
+                "balance_avg_30d", "n_products_held"]
     flags = ["is_female", "has_marketing_consent", "has_credit_card", "has_personal_loan",
              "has_term_deposit", "has_wealth_management", "has_mortgage"]
     shares = ["spend_share_travel_90d", "spend_share_dining_90d", "spend_share_groceries_90d"]
     counts = ["txn_count_30d", "txn_count_90d", "digital_logins_30d", "product_views_30d", "complaints_90d"]
-    money = ["spend_30d", "spend_90d", "income_90d"]
+    money = ["spend_30d", "spend_90d", "income_90d", "spend_to_income_90d"]
     day, next_day = _start_of(run_date), _start_of(run_date + timedelta(days=1))
     return [
         fail(E.ExpectTableRowCountToBeBetween(min_value=1)),
@@ -220,6 +221,7 @@ def customer_features_expectations(run_date: date, settings: Settings | None = N
         fail(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="txn_count_90d", column_B="txn_count_30d",
                                                       or_equal=True)),
         fail(E.ExpectColumnValuesToBeBetween(column="days_since_last_txn", min_value=0, max_value=90)),
+        fail(E.ExpectColumnValuesToBeBetween(column="observed_days_90d", min_value=1, max_value=90)),
         *[fail(E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1)) for c in shares],
         *[fail(E.ExpectColumnValuesToBeInSet(column=c, value_set=[0, 1])) for c in flags],
         fail(E.ExpectColumnValuesToBeBetween(column="n_products_held", min_value=0,

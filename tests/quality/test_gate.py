@@ -38,6 +38,8 @@ def feature_rows(day: date, n: int = 60, seed: int = 0, **columns) -> pd.DataFra
         "spend_30d": spend_30d,
         "spend_90d": spend_30d * 3,
         "income_90d": rng.uniform(0, 20000, size=n).round(2),
+        "observed_days_90d": ints(1, 91),
+        "spend_to_income_90d": rng.uniform(0, 2, size=n),
         "days_since_last_txn": ints(0, 91),
         "balance_total": rng.uniform(-500, 60000, size=n).round(2),
         "balance_avg_30d": rng.uniform(-500, 60000, size=n).round(2),

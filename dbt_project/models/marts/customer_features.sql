@@ -3,7 +3,8 @@
 -- customer at the end of that day. event_timestamp is the start of the next day,
 -- the first moment the values could be used (Feast joins on it point-in-time).
 -- Every window is at most 90 days long, so a daily run (one feature date) and a
--- full refresh compute the same values.
+-- full refresh compute the same values. The spine starts at the customer's first
+-- delivery, so counting its days in a window counts the days the warehouse saw.
 {% set lookback_days = 89 %}
 
 with bounds as (
@@ -43,6 +44,7 @@ daily as (
         spine.activity_date,
         coalesce(activity.txn_count, 0) as txn_count,
         coalesce(activity.spend, 0) as spend,
+        coalesce(activity.discretionary_spend, 0) as discretionary_spend,
         coalesce(activity.income, 0) as income,
         coalesce(activity.spend_travel, 0) as spend_travel,
         coalesce(activity.spend_dining, 0) as spend_dining,
@@ -64,6 +66,8 @@ windowed as (
         sum(txn_count) over last_90d as txn_count_90d,
         sum(spend) over last_30d as spend_30d,
         sum(spend) over last_90d as spend_90d,
+        sum(discretionary_spend) over last_90d as discretionary_spend_90d,
+        count(*) over last_90d as delivered_days_90d,
         sum(income) over last_90d as income_90d,
         sum(spend_travel) over last_90d as spend_travel_90d,
         sum(spend_dining) over last_90d as spend_dining_90d,
@@ -131,7 +135,12 @@ surveys as (
 ),
 
 with_nps as (
-    select with_profile.*, surveys.nps_score as last_nps
+    select
+        with_profile.*,
+        surveys.nps_score as last_nps,
+        -- Days of the 90-day window on or after both the first delivery and customer_since.
+        least(with_profile.delivered_days_90d, with_profile.feature_date - with_profile.customer_since + 1)
+            as observed_days_90d
     from with_profile
     asof left join surveys
         on with_profile.customer_id = surveys.customer_id
@@ -153,6 +162,11 @@ select
     cast(with_nps.spend_30d as double) as spend_30d,
     cast(with_nps.spend_90d as double) as spend_90d,
     cast(with_nps.income_90d as double) as income_90d,
+    cast(with_nps.observed_days_90d as integer) as observed_days_90d,
+    -- Per 30 observed days, so a window still filling (young warehouse, new customer)
+    -- is not taken for a small spender.
+    cast(with_nps.discretionary_spend_90d / greatest(with_nps.observed_days_90d, 1) * 30
+         / greatest(with_nps.monthly_income, 100) as double) as spend_to_income_90d,
     cast(coalesce(with_nps.feature_date - with_nps.last_txn_date, 90) as integer) as days_since_last_txn,
     cast(with_nps.balance_total as double) as balance_total,
     cast(with_nps.balance_avg_30d as double) as balance_avg_30d,
