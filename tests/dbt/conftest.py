@@ -77,16 +77,17 @@ class Bank:
     def build(cls, settings: Settings, day: date, full_refresh: bool = False, with_tests: bool = True) -> dict:
         """Build the warehouse of ``settings`` for ``day`` as the daily run does.
 
-        ``with_tests=False`` runs `dbt run` with the same selection and vars instead of
-        `dbt build`: the same models, without their data and unit tests.
+        ``with_tests=False`` runs `dbt run` with the same selection and date (DBT_RUN_DATE,
+        as the DAG passes it) instead of `dbt build`: the same models, without their
+        data and unit tests.
         """
         from bankmkt import warehouse
 
-        if with_tests:
-            with preserved_environment():
+        with preserved_environment():
+            if with_tests:
                 return warehouse.build_warehouse(day, full_refresh=full_refresh, settings=settings)
-        args = ["run", "--vars", f"{{run_date: '{day.isoformat()}'}}", "--exclude", warehouse.OUTPUT_SELECTOR]
-        return cls.dbt(settings, args + (["--full-refresh"] if full_refresh else []))
+            args = ["run", "--exclude", warehouse.OUTPUT_SELECTOR] + (["--full-refresh"] if full_refresh else [])
+            return warehouse.run_dbt(args, settings, run_date=day)
 
     @staticmethod
     def connect(settings: Settings):
