@@ -35,13 +35,16 @@ Where things are (DATA_DIR={settings.data_dir}):
   landing files      {settings.landing_dir}
   warehouse          {settings.warehouse_path}
   data quality docs  {settings.data_docs_dir / 'index.html'}
+  quality summaries  {settings.reports_dir / 'quality'}
   feature export     {settings.feature_export_dir}
   online store       {settings.feast_online_path}
   target lists       {settings.outputs_dir / 'target_lists'}
-  run reports        {settings.reports_dir / 'runs'}
+  churn risk         {settings.outputs_dir / 'churn_risk'}
+  model reports      {settings.reports_dir / 'runs'}
   run records        {settings.runs_dir}
 
 Open the UIs on this data:
   make airflow-ui    Airflow (airflow standalone) on http://localhost:8080
   make mlflow-ui     MLflow on http://localhost:5000
+  make serve         online features over HTTP on http://127.0.0.1:6566 (OpenAPI at /docs)
   make run DATE={(last_day + timedelta(days=1)).isoformat()} would need that day's landing files first.""")
