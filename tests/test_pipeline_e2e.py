@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 START = date(2024, 1, 1)
 DAYS = 49
 CUSTOMERS = 500
-LIST_SIZE = 40
+LIST_SIZE = 10  # small enough for every product to fill its list after the contact policy (cap, cool-down)
 LAST_DAY = START + timedelta(days=DAYS - 1)
 RUN_DAYS = [LAST_DAY - timedelta(days=1), LAST_DAY]
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
@@ -196,3 +196,38 @@ def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatc
     with pytest.raises(QualityGateFailed, match="propensity"):
         pipeline.score_and_target(LAST_DAY)
     assert outputs() == before
+
+
+def test_target_lists_respect_the_contact_policy(daily_runs):
+    """Nobody contacted in the last 7 days, or twice in 30, is on a list; the history is the landed contacts."""
+    from bankmkt import pipeline
+
+    settings, _ = daily_runs
+    history = pipeline.contact_history(LAST_DAY, settings).set_index("customer_id")
+    assert len(history) > 50  # the tiny bank contacts 15 % of its customers per campaign: the check bites
+    lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
+    on_lists = history.reindex(lists["customer_id"]).dropna(how="all")
+    last = pd.to_datetime(on_lists["last_contacted_at"]).dt.normalize()
+    assert (on_lists["contacts_30d"] < 2).all()
+    assert ((pd.Timestamp(LAST_DAY) - last).dt.days >= 7).all()
+    assert _stage(settings, LAST_DAY, "score_and_target")["contact_policy"]["customers_contacted_last_30d"] == int(
+        (history["contacts_30d"] > 0).sum()
+    )
+
+
+def test_do_not_contact_list_removes_customers(daily_runs):
+    from bankmkt import pipeline
+
+    settings, _ = daily_runs
+    folder = settings.target_list_dir(LAST_DAY)
+    listed = pd.concat(pd.read_parquet(p) for p in folder.glob("target_list_*.parquet"))
+    barred = sorted(listed.sort_values("rank")["customer_id"].head(5))
+    settings.do_not_contact_file.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"customer_id": barred}).to_csv(settings.do_not_contact_file, index=False)
+    try:
+        result = pipeline.score_and_target(LAST_DAY)
+        relisted = pd.concat(pd.read_parquet(p) for p in folder.glob("target_list_*.parquet"))
+    finally:
+        settings.do_not_contact_file.unlink()
+    assert result["contact_policy"]["do_not_contact"] == 5
+    assert not set(barred) & set(relisted["customer_id"])

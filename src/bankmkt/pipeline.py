@@ -224,14 +224,18 @@ def score_and_target(run_date: str | date) -> dict:
             return result
         all_scores = pd.concat(scores, ignore_index=True)
         churn_risk = score_churn_risk(frame, feature_columns, day)
+        history = contact_history(day, settings)
+        customers = frame.merge(history, on="customer_id", how="left")
+        do_not_contact = do_not_contact_list(settings)
         target_list = build_target_lists(
             all_scores,
-            customers=frame,
+            customers=customers,
             run_date=day,
             list_size=settings.target_list_size,
             control_share=settings.control_share,
             seed=int(day.strftime("%Y%m%d")),
             churn_risk=churn_risk,
+            do_not_contact=do_not_contact,
         )
         # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
         gate = gate_target_lists(day, settings, frame=target_list).as_dict()
@@ -252,6 +256,11 @@ def score_and_target(run_date: str | date) -> dict:
         "target_rows": len(target_list),
         "control_rows": int(target_list["is_control"].sum()),
         "churn_risk_scored": len(churn_risk),
+        "contact_policy": {
+            "customers_contacted_last_30d": int((history["contacts_30d"] > 0).sum()),
+            "do_not_contact": len(do_not_contact),
+            "do_not_contact_file": str(settings.do_not_contact_file),
+        },
         "quality": {"success": gate["success"], "warnings": gate["warnings"], "data_docs": gate["data_docs_page"]},
         "per_product": target_list.groupby("product_code").size().to_dict(),
         "skipped": skipped,
@@ -261,6 +270,41 @@ def score_and_target(run_date: str | date) -> dict:
     }
     record_stage(day, "score_and_target", result, clock["seconds"], settings)
     return result
+
+
+def contact_history(run_date: date, settings) -> "pd.DataFrame":
+    """Per customer contacted in the 30 days up to D: ``contacts_30d`` and ``last_contacted_at``.
+
+    Read from the landed contacts (staging, control hold-outs left out: they were
+    not contacted) for the contact policy's frequency cap and cool-down.
+    """
+    from bankmkt import warehouse
+
+    with warehouse.read_only_connection(settings) as con:
+        return con.execute(
+            """
+            select customer_id,
+                   count(*) filter (where contacted_at >= cast(? as date) - interval 29 day) as contacts_30d,
+                   max(contacted_at) as last_contacted_at
+            from stg_core_banking__campaign_contacts
+            where not is_control and contacted_at < cast(? as date) + interval 1 day
+            group by customer_id
+            """,
+            [run_date, run_date],
+        ).df()
+
+
+def do_not_contact_list(settings) -> set[str]:
+    """The bank's do-not-contact list (``reference/do_not_contact.csv``, column ``customer_id``); empty without one."""
+    import pandas as pd
+
+    path = settings.do_not_contact_file
+    if not path.exists():
+        return set()
+    frame = pd.read_csv(path, dtype=str)
+    if "customer_id" not in frame.columns:
+        raise ValueError(f"{path}: the do-not-contact list needs a customer_id column (found {list(frame.columns)})")
+    return set(frame["customer_id"].dropna().str.strip())
 
 
 def load_target_lists(run_date: str | date) -> dict:

@@ -69,8 +69,13 @@ class Settings:
 
     @property
     def truth_dir(self) -> Path:
-        """Ground truth written by the synthetic generator (never read by the pipeline)."""
+        """Ground truth written by the synthetic generator: read only to evaluate models (never to train or score)."""
         return self.data_dir / "truth"
+
+    @property
+    def do_not_contact_file(self) -> Path:
+        """Customers marketing must not contact (CSV with a customer_id column), kept by the bank; optional."""
+        return self.data_dir / "reference" / "do_not_contact.csv"
 
     @property
     def runs_dir(self) -> Path:
