@@ -207,24 +207,10 @@ def score_customers(
     warning is logged. Raises ``ValueError`` if the champion needs features
     that are not in ``feature_columns`` or not in the frame.
     """
-    name, version, propensity, reasons = _champion_scores(
-        scoring_frame, product_code, feature_columns, reason_rows, reason_method
+    return _scores(
+        SCORE_COLUMNS, "propensity", scoring_frame, product_code, feature_columns, run_date,
+        reason_rows, reason_method, product_code=product_code,
     )
-    if version is None:
-        return _empty(SCORE_COLUMNS, "propensity")
-    scores = pd.DataFrame(
-        {
-            "customer_id": scoring_frame["customer_id"].to_numpy(),
-            "product_code": product_code,
-            "propensity": propensity,
-            "model_name": name,
-            "model_version": str(version),
-            "score_date": as_date(run_date),
-        }
-    )
-    for column, texts in zip(REASON_COLUMNS, reasons):
-        scores[column] = texts
-    return scores
 
 
 def score_churn_risk(
@@ -242,15 +228,26 @@ def score_churn_risk(
     Empty, with a warning, when there is no churn champion yet. ``reason_rows``
     and ``reason_method`` as in :func:`score_customers`.
     """
-    name, version, risk, reasons = _champion_scores(
-        scoring_frame, CHURN, feature_columns, reason_rows, reason_method
+    return _scores(
+        CHURN_RISK_COLUMNS, "churn_risk", scoring_frame, CHURN, feature_columns, run_date, reason_rows, reason_method
+    )
+
+
+def _scores(
+    columns: tuple[str, ...], score_column: str, scoring_frame: pd.DataFrame, code: str, feature_columns,
+    run_date, reason_rows: int | None, reason_method: str, **constants,
+) -> pd.DataFrame:
+    """``code``'s champion scores as ``columns`` (``score_column`` holds the probability); empty without one."""
+    name, version, probability, reasons = _champion_scores(
+        scoring_frame, code, feature_columns, reason_rows, reason_method
     )
     if version is None:
-        return _empty(CHURN_RISK_COLUMNS, "churn_risk")
+        return _empty(columns, score_column)
     scores = pd.DataFrame(
         {
             "customer_id": scoring_frame["customer_id"].to_numpy(),
-            "churn_risk": risk,
+            **constants,
+            score_column: probability,
             "model_name": name,
             "model_version": str(version),
             "score_date": as_date(run_date),
@@ -258,7 +255,7 @@ def score_churn_risk(
     )
     for column, texts in zip(REASON_COLUMNS, reasons):
         scores[column] = texts
-    return scores
+    return scores[list(columns)]
 
 
 def write_churn_risk(churn_risk: pd.DataFrame, run_date, settings=None) -> Path:
