@@ -168,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--run-days", type=int, default=3, help="run the DAG for the last N simulated days")
     args = parser.parse_args(argv)
+    for name in ("date", "to", "start_date"):  # a readable error, not a traceback, for a mistyped date
+        if getattr(args, name, None):
+            try:
+                parse_run_date(getattr(args, name))
+            except ValueError as error:
+                parser.error(f"--{name.replace('_', '-')}: {error}")
 
     if args.command == "init":
         settings = init_platform()
