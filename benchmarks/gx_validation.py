@@ -73,6 +73,7 @@ def create_feature_mart(warehouse: Path, rows: int, feature_dates: list[date], b
                     round(u3 * 1.5, 4) as spend_to_income_90d,
                     cast(floor(u1 * 13 % 1 * 91) as integer) as days_since_last_txn,
                     round(u4 * u3 * 40000 - 500, 2) as balance_total,
+                    round(u4 * u2 * 20000, 2) as balance_savings,
                     round(u4 * u3 * 39000 - 400, 2) as balance_avg_30d,
                     round((u1 - 0.5) * 2000, 2) as balance_trend_30d,
                     round(u2 * 0.3, 4) as spend_share_travel_90d,

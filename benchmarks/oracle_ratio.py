@@ -9,7 +9,7 @@ generated with ``bankmkt.generator.generate_bank`` into a throw-away DATA_DIR,
 then run through the platform's stages for run date 2024-03-15 as a first run
 does: ``check_landing`` (the whole history), a full-refresh ``dbt build``,
 ``publish_features`` and ``train_models``, which trains every product on the
-Feast service ``propensity_v1`` and records ``oracle_comparison`` (the model's
+Feast service ``propensity_v2`` and records ``oracle_comparison`` (the model's
 and the true probabilities' AUC on the same holdout contacts). Each bank runs
 in its own child process, one after the other (one heavy job at a time).
 

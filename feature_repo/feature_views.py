@@ -47,10 +47,11 @@ customer_profile = _view(
 
 customer_balances = _view(
     "customer_balances",
-    "End-of-day balance over all accounts, its 30-day average and trend.",
+    "End-of-day balance over all accounts and of the savings accounts, the 30-day average and trend.",
     3,
     [
         Field(name="balance_total", dtype=Float64),
+        Field(name="balance_savings", dtype=Float64),
         Field(name="balance_avg_30d", dtype=Float64),
         Field(name="balance_trend_30d", dtype=Float64),
     ],

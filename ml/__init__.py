@@ -62,6 +62,7 @@ DEFAULT_FEATURE_COLUMNS: tuple[str, ...] = (
     "spend_to_income_90d",
     "days_since_last_txn",
     "balance_total",
+    "balance_savings",
     "balance_avg_30d",
     "balance_trend_30d",
     "spend_share_travel_90d",

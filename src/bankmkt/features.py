@@ -28,7 +28,7 @@ import pandas as pd
 from bankmkt.runtime import apply_environment
 from bankmkt.settings import Settings, get_settings
 
-FEATURE_SERVICE = "propensity_v1"
+FEATURE_SERVICE = "propensity_v2"
 CHURN_FEATURE_SERVICE = "churn_v1"
 CUSTOMER_360_SERVICE = "customer_360_v1"
 ENTITY_KEY = "customer_id"

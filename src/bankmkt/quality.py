@@ -197,7 +197,7 @@ def customer_features_expectations(run_date: date, settings: Settings | None = N
     complete = ["customer_id", "feature_date", "event_timestamp", "age", "tenure_days", "monthly_income",
                 "is_female", "has_marketing_consent", "txn_count_30d", "txn_count_90d", "spend_30d", "spend_90d",
                 "income_90d", "observed_days_90d", "spend_to_income_90d", "days_since_last_txn", "balance_total",
-                "balance_avg_30d", "n_products_held"]
+                "balance_savings", "balance_avg_30d", "n_products_held"]
     flags = ["is_female", "has_marketing_consent", "has_credit_card", "has_personal_loan",
              "has_term_deposit", "has_wealth_management", "has_mortgage"]
     shares = ["spend_share_travel_90d", "spend_share_dining_90d", "spend_share_groceries_90d"]

@@ -42,6 +42,7 @@ def feature_rows(day: date, n: int = 60, seed: int = 0, **columns) -> pd.DataFra
         "spend_to_income_90d": rng.uniform(0, 2, size=n),
         "days_since_last_txn": ints(0, 91),
         "balance_total": rng.uniform(-500, 60000, size=n).round(2),
+        "balance_savings": rng.uniform(0, 30000, size=n).round(2),
         "balance_avg_30d": rng.uniform(-500, 60000, size=n).round(2),
         "balance_trend_30d": rng.normal(0, 1000, size=n).round(2),
         "spend_share_travel_90d": rng.uniform(0, 0.3, size=n),

@@ -28,9 +28,14 @@ with transactions as (
 ),
 
 balances as (
-    select customer_id, balance_date as activity_date, sum(balance) as balance_total
-    from {{ ref('fct_daily_balances') }}
-    where balance_date {{ day_filter }}
+    select
+        balances.customer_id,
+        balances.balance_date as activity_date,
+        sum(balances.balance) as balance_total,
+        coalesce(sum(balances.balance) filter (where accounts.account_type = 'savings'), 0) as balance_savings
+    from {{ ref('fct_daily_balances') }} as balances
+    left join {{ ref('int_accounts_current') }} as accounts using (account_id)
+    where balances.balance_date {{ day_filter }}
     group by all
 ),
 
@@ -64,6 +69,7 @@ select
     coalesce(transactions.spend_dining, 0) as spend_dining,
     coalesce(transactions.spend_groceries, 0) as spend_groceries,
     balances.balance_total,
+    balances.balance_savings,
     coalesce(digital.digital_logins, 0) as digital_logins,
     coalesce(digital.product_views, 0) as product_views,
     coalesce(complaints.complaints, 0) as complaints

@@ -50,6 +50,7 @@ daily as (
         coalesce(activity.spend_dining, 0) as spend_dining,
         coalesce(activity.spend_groceries, 0) as spend_groceries,
         coalesce(activity.balance_total, 0) as balance_total,
+        coalesce(activity.balance_savings, 0) as balance_savings,
         coalesce(activity.digital_logins, 0) as digital_logins,
         coalesce(activity.product_views, 0) as product_views,
         coalesce(activity.complaints, 0) as complaints
@@ -74,6 +75,7 @@ windowed as (
         sum(spend_groceries) over last_90d as spend_groceries_90d,
         max(case when txn_count > 0 then activity_date end) over last_90d as last_txn_date,
         balance_total,
+        balance_savings,
         avg(balance_total) over last_30d as balance_avg_30d,
         first_value(balance_total) over last_30d as balance_30d_ago,
         sum(digital_logins) over last_30d as digital_logins_30d,
@@ -169,6 +171,7 @@ select
          / greatest(with_nps.monthly_income, 100) as double) as spend_to_income_90d,
     cast(coalesce(with_nps.feature_date - with_nps.last_txn_date, 90) as integer) as days_since_last_txn,
     cast(with_nps.balance_total as double) as balance_total,
+    cast(with_nps.balance_savings as double) as balance_savings,
     cast(with_nps.balance_avg_30d as double) as balance_avg_30d,
     cast(with_nps.balance_total - with_nps.balance_30d_ago as double) as balance_trend_30d,
     cast(case when with_nps.spend_90d > 0 then with_nps.spend_travel_90d / with_nps.spend_90d else 0 end as double) as spend_share_travel_90d,
