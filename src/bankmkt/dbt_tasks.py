@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bankmkt.settings import get_settings
-from bankmkt.warehouse import DBT_PROFILE, run_date_environment
+from bankmkt.warehouse import DBT_PROFILE, OUTPUT_SELECTOR, UNIT_TEST_SELECTOR, run_date_environment
 
 
 def warehouse_task_group():
@@ -36,7 +36,9 @@ def warehouse_task_group():
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            exclude=["tag:published_outputs"],
+            # The daily incremental build: no published outputs (their own task), no dbt unit
+            # tests (they run with full-refresh builds and in CI, see bankmkt.warehouse).
+            exclude=[OUTPUT_SELECTOR, UNIT_TEST_SELECTOR],
             test_behavior=TestBehavior.AFTER_EACH,
             # No per-model Airflow assets: the DAG announces the warehouse once, after the group
             # (bankmkt://warehouse/marts), and nothing is scheduled on single models. An emitted

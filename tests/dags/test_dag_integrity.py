@@ -112,3 +112,9 @@ def test_dag_files_touch_no_database_at_import():
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_daily_dbt_build_leaves_out_published_outputs_and_unit_tests():
+    producer = _daily_dag().get_task("warehouse.dbt_producer_watcher")
+    excluded = str(producer.exclude).replace(",", " ").split()
+    assert set(excluded) == {"tag:published_outputs", "resource_type:unit_test"}

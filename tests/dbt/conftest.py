@@ -139,4 +139,6 @@ def full_refresh_warehouse(small_bank, tmp_path_factory) -> Settings:
     settings = small_bank.data_dir(tmp_path_factory.mktemp("full_refresh"))
     summary = small_bank.build(settings, small_bank.last_day, full_refresh=True)
     assert summary["failures"] == []
+    unit_tests = [uid for uid in summary["nodes"] if uid.startswith("unit_test.")]
+    assert len(unit_tests) == 6 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
     return settings

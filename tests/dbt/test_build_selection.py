@@ -1,0 +1,31 @@
+"""Which nodes a build runs: dbt unit tests with full-refresh and first builds, not in daily ones."""
+
+import pytest
+
+from bankmkt import warehouse
+
+
+@pytest.fixture
+def dbt_calls(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(warehouse, "run_dbt", lambda args, settings=None, **kw: calls.append(args) or {})
+    return calls
+
+
+def test_a_daily_build_leaves_out_unit_tests_a_full_refresh_or_first_build_runs_them(dbt_calls, tmp_path):
+    from datetime import date
+
+    from bankmkt.settings import get_settings
+
+    day = date(2024, 3, 1)
+    warehouse.build_warehouse(day)  # no warehouse file yet: the first build
+    path = get_settings().warehouse_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    warehouse.build_warehouse(day)  # a daily build
+    warehouse.build_warehouse(day, full_refresh=True)
+    first, daily, full = dbt_calls
+    assert first == ["build", "--exclude", warehouse.OUTPUT_SELECTOR]
+    assert daily == ["build", "--exclude", warehouse.OUTPUT_SELECTOR, "resource_type:unit_test"]
+    assert full == ["build", "--exclude", warehouse.OUTPUT_SELECTOR, "--full-refresh"]
