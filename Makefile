@@ -11,7 +11,7 @@ SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
 
-.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving airflow-ui mlflow-ui clean help
+.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle airflow-ui mlflow-ui clean help
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -22,6 +22,8 @@ help:
 	@echo "make serve                   online feature service on DATA_DIR's Feast store (SERVE_HOST, SERVE_PORT, SERVE_READER)"
 	@echo "make bench-publish           fast vs plain Feast materialisation, 1M customers, SQLite and Redis"
 	@echo "make bench-serving           p50/p99 latency of the feature service, 1 and 100 customers per request"
+	@echo "make bench-dbt               the dbt part of a daily run at 100k customers: direct DuckDB, dbt, Cosmos"
+	@echo "make bench-oracle            propensity AUC / oracle AUC on synthetic banks of 3k-100k customers (~25 min)"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -78,6 +80,11 @@ bench-publish: setup
 
 bench-serving: setup
 	$(RUN) python benchmarks/serving_latency.py --store both
+
+# The six small banks of docs/models.md, then 20k and 100k customers (the ratio grows with the data).
+bench-oracle: setup
+	$(RUN) python benchmarks/oracle_ratio.py --banks 5000:0.01:101 3000:0.03:102 4000:0.02:103 3500:0.015:104 \
+		4000:0.03:105 5000:0.02:106 20000:0.02:201 100000:0.02:203
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init
