@@ -85,6 +85,10 @@ def run_dbt(
     if completed.returncode != 0:
         errors = [line for line in completed.stdout.splitlines() if "Error" in line or "error" in line]
         reason = "; ".join(summary["failures"]) or " | ".join(errors[-5:]) or completed.stderr[-2000:]
+        if "schemas on this incremental model are out of sync" in reason:
+            reason = (f"the warehouse at {settings.warehouse_path} was built by an older version of the "
+                      "models (a column was added or removed): rebuild it once with --full-refresh "
+                      f"(python -m bankmkt.warehouse build --date D --full-refresh). dbt said: {reason}")
         raise WarehouseBuildError(f"dbt {' '.join(args)} failed: {reason}")
     return summary
 
@@ -129,6 +133,7 @@ def parse_project(settings: Settings | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import sys
 
     from bankmkt.runtime import parse_run_date
 
@@ -143,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "parse":
         print(f"manifest: {parse_project()}")
     elif args.command == "build":
-        summary = build_warehouse(parse_run_date(args.date), full_refresh=args.full_refresh)
+        try:
+            summary = build_warehouse(parse_run_date(args.date), full_refresh=args.full_refresh)
+        except WarehouseBuildError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         print(summary["status_counts"])
     elif args.command == "docs":
         run_dbt(["docs", "generate", "--static"])

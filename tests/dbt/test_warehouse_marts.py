@@ -221,3 +221,20 @@ def test_docs_generate_documents_every_model_and_column(full_refresh_warehouse, 
         ]
     assert not undocumented, f"models or columns without a description: {undocumented}"
     assert {"customer_segments", "churn_labels", "campaign_performance"} <= {node["name"] for node in models.values()}
+
+
+def test_a_warehouse_built_by_older_models_asks_for_a_full_refresh(full_refresh_warehouse, small_bank, tmp_path):
+    """A column added to an incremental model stops the daily build with the way out, not a binder error."""
+    import shutil
+
+    import duckdb
+
+    from bankmkt import warehouse
+
+    settings = small_bank.data_dir(tmp_path / "older")
+    shutil.copyfile(full_refresh_warehouse.warehouse_path, settings.warehouse_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:  # as the models left it before balance_savings
+        con.execute("alter table int_customer_activity_aggregated_daily drop column balance_savings")
+    with pytest.raises(warehouse.WarehouseBuildError, match="rebuild it once with --full-refresh") as failure:
+        small_bank.build(settings, small_bank.last_day)
+    assert "int_customer_activity_aggregated_daily" in str(failure.value)
