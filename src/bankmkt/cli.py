@@ -77,6 +77,8 @@ def run_days(first: date, last: date) -> list[dict]:
 
 def _failure_excerpt(log_path) -> str:
     """The lines of an Airflow log that say why a task failed."""
+    if not log_path.exists():
+        return f"(no log at {log_path}: it was removed while the run wrote it)"
     lines = log_path.read_text(errors="replace").splitlines()
     keep = [
         line for line in lines
