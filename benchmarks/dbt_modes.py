@@ -20,7 +20,7 @@ direct; the child processes for dbt and cosmos: dbt, Airflow, DuckDB) and the
 ratios; the target is cosmos <= 1.5 x direct. Per-node seconds go to
 bench_nodes.json and the Cosmos run's phases (from its log) are printed.
 
-    uv run python benchmarks/dbt_modes.py --customers 100000 --days 30
+    uv run python benchmarks/dbt_modes.py --customers 100000 --days 90   # make bench-dbt (--days 30: a day of the first month)
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _direct_statements(manifest: dict) -> list[tuple[str, str, list[str]]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-dir", help="reuse a DATA_DIR prepared by an earlier run of this script")
     parser.add_argument("--skip", nargs="*", default=[], choices=["direct", "dbt", "cosmos"])
