@@ -80,6 +80,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _dags_test(dag_id: str, day: date, env: dict, out) -> tuple[int, float, float]:
+    """`airflow dags test` of one DAG in a child process: (exit code, wall seconds, CPU seconds)."""
+    t, cpu = time.perf_counter(), _children_cpu()
+    completed = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", dag_id, day.isoformat()],
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    return completed.returncode, time.perf_counter() - t, _children_cpu() - cpu
+
+
 def _row_counts(warehouse_path: Path, plan: list[tuple[str, str, list[str]]], relations: dict[str, str]) -> dict:
     import duckdb
 
@@ -281,29 +289,20 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         (dags / "bench_empty.py").write_text(textwrap.dedent(BENCH_EMPTY_DAG))
-        t, cpu = time.perf_counter(), _children_cpu()
-        completed = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", "bench_empty", day.isoformat()],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
-        if completed.returncode != 0:
+        returncode, figures["harness_empty_dag"], figures["harness_empty_dag_cpu"] = _dags_test(
+            "bench_empty", day, env, subprocess.DEVNULL)
+        if returncode != 0:
             raise SystemExit("the empty DAG's run failed")
-        figures["harness_empty_dag"] = time.perf_counter() - t
-        figures["harness_empty_dag_cpu"] = _children_cpu() - cpu
         print(f"[harness] airflow dags test of a one-task DAG: {figures['harness_empty_dag']:.1f}s "
               f"({figures['harness_empty_dag_cpu']:.1f}s CPU)", flush=True)
         log = data_dir / f"bench_cosmos{label}.log"
         as_after_yesterdays_run()
-        started, t, cpu = time.time(), time.perf_counter(), _children_cpu()
+        started = time.time()
         with open(log, "w") as out:
-            completed = subprocess.run(
-                [sys.executable, "-m", "airflow", "dags", "test", "bench_warehouse", day.isoformat()],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
-            )
-        figures["cosmos_airflow_dags_test"] = time.perf_counter() - t
+            returncode, figures["cosmos_airflow_dags_test"], figures["cosmos_airflow_dags_test_cpu"] = _dags_test(
+                "bench_warehouse", day, env, out)
         finished = time.time()
-        figures["cosmos_airflow_dags_test_cpu"] = _children_cpu() - cpu
-        if completed.returncode != 0 or "DagRun Finished" not in log.read_text(errors="replace"):
+        if returncode != 0 or "DagRun Finished" not in log.read_text(errors="replace"):
             raise SystemExit(f"cosmos run failed, see {log}")
         keep_dbt_results("cosmos")
         counts["cosmos"] = _row_counts(settings.warehouse_path, plan, relations)

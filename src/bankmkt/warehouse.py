@@ -102,8 +102,9 @@ def build_warehouse(
     (``unit_tests`` defaults to that); a daily incremental build leaves them out
     (:data:`UNIT_TEST_SELECTOR`).
     """
+    settings = apply_environment(settings or get_settings())
     if unit_tests is None:
-        unit_tests = full_refresh or not apply_environment(settings or get_settings()).warehouse_path.exists()
+        unit_tests = full_refresh or not settings.warehouse_path.exists()
     args = ["build", "--exclude", OUTPUT_SELECTOR, *([] if unit_tests else [UNIT_TEST_SELECTOR])]
     if full_refresh:
         args.append("--full-refresh")

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='activity_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='activity_date') }}
 -- Grain: one row per customer and day with any activity or balance.
 -- A daily run aggregates only the run date, from the incremental facts.
 {% set day_filter %}

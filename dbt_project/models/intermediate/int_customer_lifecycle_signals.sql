@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='segment_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='segment_date') }}
 -- Grain: one row per customer and segment date: the inputs of the life-cycle
 -- rules (customer_lifecycle_history) as known at the end of that day.
 -- Windows look back 60 days over customer_features rows (one per customer and

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_date') }}
 -- Grain: one row per customer and weekly snapshot date (Mondays) whose 60-day
 -- outcome window (the 60 days after the snapshot) has closed by the end of the
 -- run date. Customers with at least one open account at the end of the snapshot

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='feature_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='feature_date') }}
 -- Grain: one row per customer and feature date, like customer_features (same rows,
 -- same event_timestamp convention): the features of the issue's list that need
 -- longer windows than customer_features' 90 days. Kept apart so that the columns

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='segment_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='segment_date') }}
 -- Grain: one row per customer and segment date: the life-cycle stage and value
 -- tier the rules give at the end of that day. A daily run adds the run date; a
 -- full refresh recomputes every day from the same inputs, so both agree.

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
 -- Grain: one row per account and balance date. A daily run reads only the day's file.
 with delivered as (
     select * from {{ ref('stg_core_banking__daily_balances') }}

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
 -- Grain: one row per digital event. A daily run reads only the day's file and
 -- skips ids delivered before (the same pattern as fct_transactions).
 with delivered as (

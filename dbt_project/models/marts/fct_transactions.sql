@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
 -- Grain: one row per booked transaction. A daily run reads only the day's file
 -- (the dt filter prunes the other landing folders) and skips ids delivered before.
 with delivered as (
