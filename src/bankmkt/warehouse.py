@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"manifest: {parse_project()}")
     elif args.command == "build":
         try:
-            summary = build_warehouse(parse_run_date(args.date), full_refresh=args.full_refresh)
+            day = parse_run_date(args.date)
+        except ValueError as error:
+            parser.error(f"--date: {error}")
+        try:
+            summary = build_warehouse(day, full_refresh=args.full_refresh)
         except WarehouseBuildError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

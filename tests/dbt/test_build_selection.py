@@ -29,3 +29,11 @@ def test_a_daily_build_leaves_out_unit_tests_a_full_refresh_or_first_build_runs_
     assert first == ["build", "--exclude", warehouse.OUTPUT_SELECTOR]
     assert daily == ["build", "--exclude", warehouse.OUTPUT_SELECTOR, "resource_type:unit_test"]
     assert full == ["build", "--exclude", warehouse.OUTPUT_SELECTOR, "--full-refresh"]
+
+
+def test_the_build_command_names_a_mistyped_date_and_builds_nothing(dbt_calls, capsys):
+    with pytest.raises(SystemExit) as stop:
+        warehouse.main(["build", "--date", "2024-13-01"])
+    assert stop.value.code == 2
+    assert "--date: run date '2024-13-01' is not a date of the form YYYY-MM-DD" in capsys.readouterr().err
+    assert dbt_calls == []
