@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen --no-sync
 DATE ?=
 CUSTOMERS ?= 3000
 DAYS ?= 75
-RUN_DAYS ?= 3
+LOOP_DAYS ?= 21
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
@@ -47,7 +47,7 @@ $(MANIFEST): $(DBT_FILES) .venv/.synced
 	@$(RUN) python -m bankmkt.warehouse parse >/dev/null
 
 demo: setup
-	$(RUN) python -m bankmkt.cli demo --customers $(CUSTOMERS) --days $(DAYS) --run-days $(RUN_DAYS)
+	$(RUN) python -m bankmkt.cli demo --customers $(CUSTOMERS) --days $(DAYS) --loop-days $(LOOP_DAYS)
 
 run: setup
 	@test -n "$(DATE)" || (echo "usage: make run DATE=YYYY-MM-DD" >&2; exit 2)

@@ -1,39 +1,57 @@
-"""From scores to campaign target lists: next-best offer, contact policy, control holdout.
+"""From scores to campaign target lists: contact policy, next-best offer, channel, capacity, controls.
 
-For each customer and product the expected value of an offer is
-``propensity * value per conversion`` (:data:`ml.PRODUCT_VALUE`). The contact
-policy removes offers that may not be made; each customer keeps the one offer
-with the highest expected value (next-best offer); each product's list is its
-``list_size`` best offers; a random ``control_share`` of each list, stratified
-by segment, is held out (not contacted) to measure uplift.
+Each campaign of marketing's catalogue (:mod:`bankmkt.campaigns`) active on D offers its
+product. An offer (customer x campaign) survives the contact policy when it passes every
+rule, checked in this order; the first rule an offer fails is counted as its exclusion
+reason (:data:`EXCLUSION_REASONS`):
 
-With the churn-risk model's scores (:func:`ml.scoring.score_churn_risk`) the
-expected value is retention-adjusted: ``propensity * value * (1 - churn_risk)``,
-since a customer who leaves within the window does not bring the product's
-first-year margin.
+* the warehouse's eligibility rules (``customer_product_gaps``): the customer does not
+  hold the product, has not churned, gave marketing consent, is within the product's
+  age band, income and balance minimums, and has no complaint in the last 90 days;
+* not on the bank's do-not-contact list;
+* the campaign's own rules (age band, life-cycle stages);
+* not already in the campaign (listed before, as a contact or a control: a customer
+  enters a campaign once, so a control stays a control for the campaign's life);
+* fewer than ``max_contacts_30d`` contacts in 30 days and at least ``cooldown_days``
+  since the last one, where a published list row counts as a contact from the day it
+  is published (what was executed is matched to its list row and not counted twice);
+* one of the campaign's channels reaches the customer.
+
+The expected value of an offer is ``propensity x value per conversion x (1 - churn risk)
+- cost of the contact``. Offers are taken by expected value, each customer at most once
+(next-best offer), each through the first channel of the customer's own preference
+(``customer_contact_channels``) that the campaign uses and that has capacity left that
+day; offers worth nothing after the contact's cost are not made. Whether a selected
+customer is held out is :func:`bankmkt.campaigns.is_control`: fixed for the campaign and
+customer, never re-drawn. A control takes a list place but no channel capacity.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bankmkt.campaigns import Campaign, is_control
+from bankmkt.runtime import write_atomically
 from ml import PRODUCTS, REASON_COLUMNS, as_date, flag_is_set, holding_flag, product_value
 
 log = logging.getLogger(__name__)
 
 TARGET_COLUMNS: tuple[str, ...] = (
     "run_date",
+    "list_row_id",
+    "campaign_id",
     "product_code",
+    "offer",
+    "channel",
     "customer_id",
     "rank",
     "propensity",
     "expected_value",
+    "contact_cost",
     "is_control",
     "segment",
     *REASON_COLUMNS,
@@ -41,201 +59,264 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "model_version",
 )
 
+# Why an offer was not made, in the order the rules are checked (the first failed rule counts).
+EXCLUSION_REASONS: tuple[str, ...] = (
+    "holds_product",
+    "churned",
+    "no_marketing_consent",
+    "below_min_age",
+    "above_max_age",
+    "income_below_minimum",
+    "balance_below_minimum",
+    "recent_complaint",
+    "do_not_contact",
+    "campaign_age_rule",
+    "campaign_lifecycle_rule",
+    "already_in_campaign",
+    "frequency_cap",
+    "cooldown",
+    "no_reachable_channel",
+)
+
 DATA_DICTIONARY = """# Target lists, {run_date}
 
-One file per campaign product (`target_list_<product_code>.parquet`, and the
-same rows as `.csv`). One row per customer selected for the product today; a
-customer appears in at most one product's list (next-best offer).
+One file per campaign active today (`target_list_<campaign_id>.parquet`, and the same
+rows as `.csv`). One row per customer selected for the campaign today; a customer
+appears in at most one campaign's list (next-best offer).
 
 | column | meaning |
 |---|---|
-| run_date | logical date of the daily run that built the list (YYYY-MM-DD) |
-| product_code | product the campaign promotes (`credit_card`, `personal_loan`, `term_deposit`, `wealth_management`) |
-| customer_id | customer to contact (pseudonymous key of the warehouse) |
-| rank | 1 = best offer of the list, by expected value |
+| run_date | logical date of the daily run that built the list (YYYY-MM-DD); the channels execute it the next day |
+| list_row_id | this row's reference: an executed contact names it, so responses find their way back |
+| campaign_id | campaign of marketing's catalogue (reference/campaign_catalogue.csv) |
+| product_code | product the campaign promotes |
+| offer | what the customer is offered |
+| channel | the channel to use for this customer: the first of the customer's own channels (app, e-mail, phone, branch activity) that the campaign uses and that had capacity |
+| customer_id | the bank's customer number |
+| rank | 1 = best offer of the campaign's list, by expected value |
 | propensity | calibrated probability that the customer converts within the response window if contacted |
-| expected_value | propensity x value of one conversion of the product (EUR), x (1 - churn risk) when the churn-risk model scored the customer |
-| is_control | true: random control holdout, **do not contact** (measures uplift); false: contact |
-| segment | customer segment the control holdout is stratified by (empty when not known) |
+| expected_value | propensity x value of one conversion (EUR) x (1 - churn risk) - contact_cost |
+| contact_cost | cost of contacting this customer through `channel` (EUR); 0 for controls |
+| is_control | true: the campaign's control group, **do not contact** (measures uplift); fixed for the campaign's life |
+| segment | life-cycle stage of the customer on the run date |
 | reason_1, reason_2, reason_3 | the features that raise the propensity most, as `feature=value (+contribution to the log-odds)` |
 | model_name, model_version | registered MLflow model (champion) that produced the propensity |
 
-Contact policy already applied: marketing consent, do-not-contact list,
-frequency cap over 30 days, cool-down since the last contact, and customers
-who already hold the product are excluded from its list.
+Contact policy applied (offers excluded today, by the first rule each failed):
 
-| file | rows | contacted | control |
-|---|---|---|---|
+| rule | offers excluded |
+|---|---|
+{exclusions}
+
+| file | rows | contact | control | channels |
+|---|---|---|---|---|
 {counts}
 """
 
 
-def _stratum_rng(seed: int, *keys: str) -> np.random.Generator:
-    # Seeded per (product, segment) so one stratum's draw does not depend on the others.
-    return np.random.default_rng([seed, *(zlib.crc32(str(key).encode()) for key in keys)])
+def _campaign_offers(scores: pd.DataFrame, campaigns: dict[str, Campaign]) -> pd.DataFrame:
+    rows = [
+        {"campaign_id": c.campaign_id, "product_code": c.product_code, "offer": c.offer,
+         "min_age": c.min_age, "max_age": c.max_age, "stages": c.lifecycle_stages}
+        for c in campaigns.values()
+    ]
+    catalogue = pd.DataFrame(rows, columns=["campaign_id", "product_code", "offer", "min_age", "max_age", "stages"])
+    return scores.merge(catalogue, on="product_code", how="inner")
 
 
-def assign_control(
-    target_list: pd.DataFrame, control_share: float, seed: int, strata: str | None = "segment"
-) -> pd.Series:
-    """Random control flags: ``control_share`` of each product's list, stratified by ``strata``.
-
-    Each product's number of controls is ``control_share * list size`` rounded half up,
-    shared out over the strata in proportion to their size (largest remainder),
-    so every segment is held out at the same rate. Deterministic for a seed.
-    """
-    is_control = pd.Series(False, index=target_list.index)
-    for product_code, offers in target_list.groupby("product_code", sort=True):
-        groups = (
-            offers.groupby(offers[strata].fillna("unknown").astype(str), sort=True)
-            if strata and strata in offers.columns
-            else [("all", offers)]
-        )
-        groups = [(str(name), group) for name, group in groups]
-        quota = np.array([control_share * len(group) for _, group in groups])
-        allotted = np.floor(quota).astype(int)
-        remaining = int(np.floor(control_share * len(offers) + 0.5)) - allotted.sum()
-        # Largest remainders first; ties go to the larger stratum, then by name.
-        order = sorted(
-            range(len(groups)),
-            key=lambda i: (-(quota[i] - allotted[i]), -len(groups[i][1]), groups[i][0]),
-        )
-        for i in order[: max(remaining, 0)]:
-            allotted[i] += 1
-        for (name, group), n_control in zip(groups, allotted):
-            chosen = _stratum_rng(seed, product_code, name).permutation(len(group))[:n_control]
-            is_control.loc[group.index[chosen]] = True
-    return is_control
-
-
-def contactable(
+def exclusion_reasons(
     offers: pd.DataFrame,
     run_date,
+    eligibility: pd.DataFrame | None = None,
+    do_not_contact: set | None = None,
+    campaign_history: pd.DataFrame | None = None,
     max_contacts_30d: int = 2,
     cooldown_days: int = 7,
-    do_not_contact: set | None = None,
 ) -> pd.Series:
-    """True for the offers the contact policy allows.
+    """The first contact-policy rule each offer fails (None: the offer may be made).
 
-    * marketing consent given (missing counts as not given);
-    * customer not on the do-not-contact list;
-    * fewer than ``max_contacts_30d`` contacts in the last 30 days (``contacts_30d``);
-    * at least ``cooldown_days`` days since the last contact (``last_contacted_at``);
-    * the customer does not already hold the offered product (``has_<product>``).
+    ``offers`` has ``customer_id``, ``product_code``, ``campaign_id``, the campaign's
+    ``min_age``/``max_age``/``stages``, and the customer's ``has_<product>`` flags,
+    ``has_marketing_consent``, ``age``, ``segment``, ``contacts_30d`` and
+    ``last_contacted_at``. ``eligibility`` is D's ``customer_product_gaps``
+    (``customer_id``, ``product_code``, ``ineligibility_reason``; a held product has no
+    row); without it only consent is checked. ``campaign_history`` holds
+    (``customer_id``, ``campaign_id``) pairs already listed or contacted.
     """
     run_day = pd.Timestamp(as_date(run_date))
-    allowed = flag_is_set(offers["has_marketing_consent"])
-    if do_not_contact:
-        allowed &= ~offers["customer_id"].isin(do_not_contact)
-    if "contacts_30d" in offers.columns:
-        allowed &= offers["contacts_30d"].fillna(0) < max_contacts_30d
-    if "last_contacted_at" in offers.columns:
-        last = pd.to_datetime(offers["last_contacted_at"], utc=True).dt.tz_localize(None).dt.normalize()
-        allowed &= last.isna() | ((run_day - last).dt.days >= cooldown_days)
+    reason = pd.Series(None, index=offers.index, dtype=object)
+
+    def apply(name: str, failed: pd.Series) -> None:
+        reason.loc[reason.isna() & failed.fillna(False).astype(bool)] = name
+
     holds = pd.Series(False, index=offers.index)
     for product_code in offers["product_code"].unique():
         flag = holding_flag(product_code)
-        if flag not in offers.columns:
-            raise ValueError(f"customers frame lacks the holding flag {flag!r} for {product_code}")
-        is_product = offers["product_code"] == product_code
-        holds |= is_product & flag_is_set(offers[flag])
-    return allowed & ~holds
+        if flag in offers.columns:
+            holds |= (offers["product_code"] == product_code) & flag_is_set(offers[flag])
+    apply("holds_product", holds)
+    if eligibility is not None:
+        gaps = eligibility[["customer_id", "product_code", "ineligibility_reason"]].assign(_gap=True)
+        checked = offers[["customer_id", "product_code"]].merge(gaps, on=["customer_id", "product_code"], how="left")
+        checked.index = offers.index
+        apply("holds_product", checked["_gap"].isna())  # no gap: the customer holds the product
+        for name in EXCLUSION_REASONS[1:8]:
+            apply(name, checked["ineligibility_reason"] == name)
+    else:
+        apply("no_marketing_consent", ~flag_is_set(offers["has_marketing_consent"]))
+    if do_not_contact:
+        apply("do_not_contact", offers["customer_id"].isin(do_not_contact))
+    if "age" in offers.columns:
+        age = pd.to_numeric(offers["age"], errors="coerce")
+        too_young = offers["min_age"].notna() & (age < offers["min_age"].astype(float))
+        too_old = offers["max_age"].notna() & (age > offers["max_age"].astype(float))
+        apply("campaign_age_rule", too_young | too_old)
+    if "segment" in offers.columns:
+        outside = [bool(stages) and segment not in stages for segment, stages in zip(offers["segment"], offers["stages"])]
+        apply("campaign_lifecycle_rule", pd.Series(outside, index=offers.index))
+    if campaign_history is not None and not campaign_history.empty:
+        listed = set(zip(campaign_history["customer_id"], campaign_history["campaign_id"]))
+        already = [(c, k) in listed for c, k in zip(offers["customer_id"], offers["campaign_id"])]
+        apply("already_in_campaign", pd.Series(already, index=offers.index))
+    if "contacts_30d" in offers.columns:
+        apply("frequency_cap", offers["contacts_30d"].fillna(0) >= max_contacts_30d)
+    if "last_contacted_at" in offers.columns:
+        last = pd.to_datetime(offers["last_contacted_at"], utc=True).dt.tz_localize(None).dt.normalize()
+        apply("cooldown", last.notna() & ((run_day - last).dt.days < cooldown_days))
+    return reason
 
 
 def build_target_lists(
     scores: pd.DataFrame,
     customers: pd.DataFrame,
     run_date,
-    list_size: int,
-    control_share: float,
-    seed: int,
-    max_contacts_30d: int = 2,
-    cooldown_days: int = 7,
+    campaigns: dict[str, Campaign],
+    channels: pd.DataFrame,
+    eligibility: pd.DataFrame | None = None,
+    campaign_history: pd.DataFrame | None = None,
     do_not_contact: set | None = None,
     churn_risk: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Per-product target lists: contactable next-best offers, top ``list_size``, with controls.
+    max_contacts_30d: int = 2,
+    cooldown_days: int = 7,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Target lists of D for the campaigns active on D, and the offers excluded per rule.
 
     ``scores`` holds every product's scores (:func:`ml.scoring.score_customers`);
-    ``customers`` one row per customer with ``has_marketing_consent``, the
-    holding flags ``has_<product>``, and optionally ``segment``,
-    ``last_contacted_at`` and ``contacts_30d``. Customers missing from
-    ``customers`` are not contactable. ``churn_risk`` (``customer_id``,
-    ``churn_risk``; :func:`ml.scoring.score_churn_risk`), when given, discounts
-    each offer's expected value by ``1 - churn_risk`` (a customer without a
-    risk is not discounted). Returns :data:`TARGET_COLUMNS`, sorted by product
-    and rank.
+    ``customers`` one row per customer (see :func:`exclusion_reasons`); ``channels`` the
+    channels that reach each customer with their ``channel_rank`` (1 = preferred);
+    ``churn_risk`` (``customer_id``, ``churn_risk``) discounts the value of an offer.
+    Returns :data:`TARGET_COLUMNS` sorted by campaign and rank, and ``{reason: offers}``
+    over :data:`EXCLUSION_REASONS` plus ``offers`` (all candidate offers) and
+    ``not_selected`` (eligible offers left out by capacity, value or a better offer).
     """
-    if not 0.0 <= control_share < 1.0:
-        raise ValueError(f"control_share={control_share} must be in [0, 1)")
     run_day = as_date(run_date)
-    if scores.empty:
-        return pd.DataFrame(columns=list(TARGET_COLUMNS))
+    active = {cid: c for cid, c in campaigns.items() if c.is_active(run_day)}
+    counts = {reason: 0 for reason in EXCLUSION_REASONS}
+    empty = pd.DataFrame(columns=list(TARGET_COLUMNS))
+    if scores.empty or not active:
+        return empty, {**counts, "offers": 0, "not_selected": 0}
 
-    offers = scores.drop(columns=[c for c in ("segment",) if c in scores.columns]).merge(
-        customers.drop_duplicates("customer_id"), on="customer_id", how="inner", suffixes=("", "_customer")
-    )
-    offers = offers.loc[offers["propensity"].notna()]
-    offers = offers.loc[contactable(offers, run_day, max_contacts_30d, cooldown_days, do_not_contact)].copy()
-    values = {code: product_value(code) for code in offers["product_code"].unique()}
-    offers["expected_value"] = offers["propensity"] * offers["product_code"].map(values)
+    offers = _campaign_offers(scores.drop(columns=[c for c in ("segment",) if c in scores.columns]), active)
+    offers = offers.merge(customers.drop_duplicates("customer_id"), on="customer_id", how="inner",
+                          suffixes=("", "_customer"))
+    offers = offers.loc[offers["propensity"].notna()].reset_index(drop=True)
+    reasons = exclusion_reasons(offers, run_day, eligibility, do_not_contact, campaign_history,
+                                max_contacts_30d, cooldown_days)
+
+    # Channels: each customer's reachable channels in preference order, kept where the campaign uses them.
+    preference = channels.sort_values(["customer_id", "channel_rank"]).groupby("customer_id")["channel"].agg(list)
+    usable = [
+        [ch for ch in preference.get(customer, []) if ch in active[campaign].channels]
+        for customer, campaign in zip(offers["customer_id"], offers["campaign_id"])
+    ]
+    reasons.loc[reasons.isna() & pd.Series([not u for u in usable], index=offers.index)] = "no_reachable_channel"
+    for reason, n in reasons.value_counts().items():
+        counts[reason] = int(n)
+    allowed = reasons.isna().to_numpy()
+
+    value = offers["propensity"] * offers["product_code"].map({p: product_value(p) for p in offers["product_code"].unique()})
     if churn_risk is not None and not churn_risk.empty:
         risk = churn_risk.drop_duplicates("customer_id").set_index("customer_id")["churn_risk"]
-        offers["expected_value"] *= 1.0 - offers["customer_id"].map(risk).fillna(0.0).clip(0.0, 1.0)
+        value = value * (1.0 - offers["customer_id"].map(risk).fillna(0.0).clip(0.0, 1.0))
+    offers["gross_value"] = value
 
-    # Next-best offer: each customer keeps the product with the highest expected value.
-    offers = offers.sort_values(
-        ["expected_value", "customer_id", "product_code"], ascending=[False, True, True], kind="stable"
-    ).drop_duplicates("customer_id")
-    offers["rank"] = offers.groupby("product_code").cumcount() + 1
-    target_list = offers.loc[offers["rank"] <= list_size].copy()
+    # Greedy by value: each customer once, the first preferred channel with capacity left.
+    remaining = {(cid, ch): capacity for cid, c in active.items() for ch, (capacity, _) in c.channels.items()}
+    open_campaigns = {cid for cid, c in active.items() if any(remaining[(cid, ch)] > 0 for ch in c.channels)}
+    order = np.argsort(-offers["gross_value"].to_numpy(), kind="stable")
+    taken: set[str] = set()
+    chosen_rows, chosen_channel, chosen_cost, chosen_control = [], [], [], []
+    customer_ids = offers["customer_id"].to_numpy()
+    campaign_ids = offers["campaign_id"].to_numpy()
+    gross = offers["gross_value"].to_numpy()
+    for i in order:
+        if not open_campaigns:
+            break
+        if not allowed[i] or customer_ids[i] in taken or campaign_ids[i] not in open_campaigns:
+            continue
+        campaign = active[campaign_ids[i]]
+        for channel in usable[i]:
+            if remaining[(campaign.campaign_id, channel)] <= 0:
+                continue
+            cost = campaign.channels[channel][1]
+            if gross[i] - cost <= 0:
+                break  # not worth a contact through the preferred channel with room
+            control = is_control(campaign.campaign_id, customer_ids[i], campaign.control_share)
+            if not control:
+                remaining[(campaign.campaign_id, channel)] -= 1
+                if all(remaining[(campaign.campaign_id, ch)] <= 0 for ch in campaign.channels):
+                    open_campaigns.discard(campaign.campaign_id)
+            taken.add(customer_ids[i])
+            chosen_rows.append(i)
+            chosen_channel.append(channel)
+            chosen_cost.append(0.0 if control else cost)
+            chosen_control.append(control)
+            break
+    counts["offers"] = len(offers)
+    counts["not_selected"] = int(allowed.sum()) - len(chosen_rows)
+    if not chosen_rows:
+        return empty, counts
 
+    target_list = offers.iloc[chosen_rows].copy()
+    target_list["channel"] = chosen_channel
+    target_list["contact_cost"] = chosen_cost
+    target_list["is_control"] = chosen_control
+    # A control is valued as if contacted: it stands for what the contact would have been.
+    listed_cost = [active[c].channels[ch][1] for c, ch in zip(target_list["campaign_id"], chosen_channel)]
+    target_list["expected_value"] = target_list["gross_value"] - np.asarray(listed_cost)
+    target_list["rank"] = target_list.groupby("campaign_id").cumcount() + 1
+    target_list["run_date"] = run_day
+    target_list["list_row_id"] = [f"{run_day:%Y%m%d}:{c}:{k}" for c, k in zip(target_list["campaign_id"],
+                                                                            target_list["customer_id"])]
     if "segment" not in target_list.columns:
         target_list["segment"] = None
-    target_list["is_control"] = assign_control(target_list, control_share, seed)
-    target_list["run_date"] = run_day
     for column in (*REASON_COLUMNS, "model_name", "model_version"):
         if column not in target_list.columns:
             target_list[column] = None
-    log.info(
-        "target lists for %s: %s offers after the contact policy, per product %s",
-        run_day,
-        len(offers),
-        target_list.groupby("product_code").size().to_dict(),
-    )
+    log.info("target lists for %s: %s offers, %s selected, excluded %s", run_day, len(offers), len(chosen_rows),
+             {k: v for k, v in counts.items() if v})
     return (
-        target_list[list(TARGET_COLUMNS)]
-        .sort_values(["product_code", "rank"], kind="stable")
-        .reset_index(drop=True)
+        target_list[list(TARGET_COLUMNS)].sort_values(["campaign_id", "rank"], kind="stable").reset_index(drop=True),
+        counts,
     )
 
 
-def write_atomically(path: Path, write) -> None:
-    # Marketing tools may pick files up at any time: never expose a half-written one.
-    partial = path.with_name(f".{path.name}.partial")
-    write(partial)
-    os.replace(partial, path)
+def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns: dict[str, Campaign],
+                       exclusions: dict[str, int] | None = None) -> dict[str, Path]:
+    """Write each active campaign's list as Parquet and CSV, plus ``data_dictionary.md``, for day D.
 
-
-def write_target_lists(target_list: pd.DataFrame, run_date, settings=None) -> dict[str, Path]:
-    """Write each product's list as Parquet and CSV, plus ``data_dictionary.md``, for day D.
-
-    Files go to ``outputs/target_lists/dt=D/``; every known product gets a file
-    (empty when nobody is targeted). Returns file name → path.
+    Files go to ``settings.target_list_dir(D)``; every campaign active on D gets a file
+    (empty when nobody is targeted). Returns file name -> path.
     """
-    if settings is None:
-        from bankmkt.settings import get_settings
-
-        settings = get_settings()
     run_day = as_date(run_date)
-    folder = settings.outputs_dir / "target_lists" / f"dt={run_day.isoformat()}"
+    folder = settings.target_list_dir(run_day)
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     counts = []
-    for product_code in sorted(set(PRODUCTS) | set(target_list["product_code"].unique())):
-        rows = target_list.loc[target_list["product_code"] == product_code, list(TARGET_COLUMNS)]
-        rows = rows.reset_index(drop=True)
-        stem = f"target_list_{product_code}"
+    active = sorted({cid for cid, c in campaigns.items() if c.is_active(run_day)} | set(target_list["campaign_id"]))
+    for campaign_id in active:
+        rows = target_list.loc[target_list["campaign_id"] == campaign_id, list(TARGET_COLUMNS)].reset_index(drop=True)
+        stem = f"target_list_{campaign_id}"
         for suffix, write in (
             (".parquet", lambda path, rows=rows: rows.to_parquet(path, index=False)),
             (".csv", lambda path, rows=rows: rows.to_csv(path, index=False)),
@@ -244,9 +325,16 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings=None) -> di
             write_atomically(path, write)
             paths[path.name] = path
         controls = int(rows["is_control"].sum())
-        counts.append(f"| {stem}.parquet | {len(rows)} | {len(rows) - controls} | {controls} |")
+        mix = ", ".join(f"{ch} {n}" for ch, n in rows.loc[~rows["is_control"].astype(bool), "channel"]
+                        .value_counts().items())
+        counts.append(f"| {stem}.parquet | {len(rows)} | {len(rows) - controls} | {controls} | {mix} |")
+    excluded = "\n".join(f"| {reason} | {(exclusions or {}).get(reason, 0)} |" for reason in EXCLUSION_REASONS)
     dictionary = folder / "data_dictionary.md"
-    text = DATA_DICTIONARY.format(run_date=run_day.isoformat(), counts="\n".join(counts))
+    text = DATA_DICTIONARY.format(run_date=run_day.isoformat(), counts="\n".join(counts), exclusions=excluded)
     write_atomically(dictionary, lambda path: path.write_text(text))
     paths[dictionary.name] = dictionary
     return paths
+
+
+__all__ = ["EXCLUSION_REASONS", "PRODUCTS", "TARGET_COLUMNS", "build_target_lists", "exclusion_reasons",
+           "write_target_lists"]

@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=75)
     demo.add_argument("--start-date", default="2024-01-01")
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--run-days", type=int, default=3, help="run the DAG for the last N simulated days")
+    demo.add_argument("--loop-days", type=int, default=21,
+                      help="days of closed loop after the history: run the DAG, execute its lists, simulate the next day")
     args = parser.parse_args(argv)
     for name in ("date", "to", "start_date"):  # a readable error, not a traceback, for a mistyped date
         if getattr(args, name, None):
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "demo":
         from bankmkt.demo import run_demo
 
-        run_demo(args.customers, args.days, parse_run_date(args.start_date), args.seed, args.run_days)
+        run_demo(args.customers, args.days, parse_run_date(args.start_date), args.seed, args.loop_days)
     return 0
 
 

@@ -1,4 +1,12 @@
-"""`make demo`: a synthetic bank, the daily DAG over its last days, and a summary."""
+"""`make demo`: a synthetic bank, then the closed campaign loop over simulated weeks, and a summary.
+
+The bank's history is generated first (its own campaigns give the first training
+labels). From its last day D0 on, each day the platform runs the daily DAG for D, the
+bank (:mod:`bankmkt.generator.simulator`) executes the lists published for D and
+simulates D + 1, whose landing files the next run reads: target, contact, respond,
+measure, learn. Marketing's catalogue for the loop is written once (campaign waves per
+product, :func:`bankmkt.campaigns.wave_catalogue`) unless DATA_DIR already has one.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +16,57 @@ from datetime import date, timedelta
 from bankmkt.runtime import apply_environment
 
 
-def run_demo(customers: int, days: int, start_date: date, seed: int, run_days: int) -> None:
+def run_demo(customers: int, days: int, start_date: date, seed: int, loop_days: int) -> None:
+    from bankmkt.campaigns import wave_catalogue, write_catalogue
     from bankmkt.cli import run_days as run_dag_days
     from bankmkt.cli import summary_text
+    from bankmkt.effectiveness import write_effectiveness_report
     from bankmkt.generator import generate_bank
+    from bankmkt.generator.simulator import step
 
     settings = apply_environment()
     started = time.perf_counter()
-    last_day = start_date + timedelta(days=days - 1)
+    first_day = start_date + timedelta(days=days - 1)
     if any(settings.landing_dir.glob("*/dt=*")):
         print(f"[demo] landing files already in {settings.landing_dir}: keeping them (make clean to start over)")
-    else:
-        print(f"[demo] generating a bank of {customers} customers over {days} days from {start_date}", flush=True)
-        generate_bank(customers=customers, days=days, start_date=start_date, seed=seed, data_dir=settings.data_dir)
+        return _summary(settings, first_day, [], started, 0.0)
+    print(f"[demo] generating a bank of {customers} customers over {days} days from {start_date}, "
+          f"then {loop_days} days of closed loop", flush=True)
+    generate_bank(customers=customers, days=days, start_date=start_date, seed=seed, data_dir=settings.data_dir,
+                  loop_days=loop_days)
+    if not settings.campaign_catalogue_file.exists():
+        capacity = max(10, customers // 150)
+        write_catalogue(wave_catalogue(first_day, loop_days + 1, capacity), settings.campaign_catalogue_file)
+        print(f"[demo] campaign catalogue: waves of 14 days per product, {capacity} contacts a day each "
+              f"-> {settings.campaign_catalogue_file}", flush=True)
     generated = time.perf_counter() - started
-    first_run = last_day - timedelta(days=run_days - 1)
-    timings = run_dag_days(first_run, last_day)
-    total = time.perf_counter() - started
+    timings = []
+    for offset in range(loop_days + 1):
+        day = first_day + timedelta(days=offset)
+        timings += run_dag_days(day, day)
+        if offset < loop_days:
+            executed = step(day, settings)
+            print(f"[loop] {day}'s lists executed on {executed['simulated_day']}: {executed['contacts']} contacts "
+                  f"({executed['delivered']} delivered), {executed['controls']} held out; responses that day "
+                  f"{executed['responses']}", flush=True)
+    report = write_effectiveness_report(first_day + timedelta(days=loop_days), settings)
+    _summary(settings, first_day + timedelta(days=loop_days), timings, started, generated, report)
 
+
+def _summary(settings, last_day: date, timings: list, started: float, generated: float, report=None) -> None:
+    from bankmkt.cli import summary_text
+
+    total = time.perf_counter() - started
     print("\n" + "=" * 78)
-    print(f"Demo finished in {total:.0f}s (generator {generated:.0f}s, "
-          + ", ".join(f"{t['run_date']} {t['seconds']:.0f}s" for t in timings) + ")")
+    if timings:
+        per_day = sum(t["seconds"] for t in timings) / len(timings)
+        print(f"Demo finished in {total:.0f}s (generator {generated:.0f}s, {len(timings)} daily runs, "
+              f"{per_day:.0f}s a day on average)")
     print(summary_text(last_day, settings))
     print(f"""
 Where things are (DATA_DIR={settings.data_dir}):
+  effectiveness      {report or settings.effectiveness_report_dir / 'index.html'}   <- open this first
+  campaign catalogue {settings.campaign_catalogue_file}
   landing files      {settings.landing_dir}
   warehouse          {settings.warehouse_path}
   data quality docs  {settings.data_docs_dir / 'index.html'}
@@ -42,9 +77,9 @@ Where things are (DATA_DIR={settings.data_dir}):
   churn risk         {settings.outputs_dir / 'churn_risk'}
   model reports      {settings.reports_dir / 'runs'}
   run records        {settings.runs_dir}
+  simulator state    {settings.simulator_dir}
 
 Open the UIs on this data:
   make airflow-ui    Airflow (airflow standalone) on http://localhost:8080
   make mlflow-ui     MLflow on http://localhost:5000
-  make serve         online features over HTTP on http://127.0.0.1:6566 (OpenAPI at /docs)
-  make run DATE={(last_day + timedelta(days=1)).isoformat()} would need that day's landing files first.""")
+  make serve         online features over HTTP on http://127.0.0.1:6566 (OpenAPI at /docs)""")

@@ -194,21 +194,23 @@ def _oracle_comparison(day: date, settings) -> list[dict] | None:
 
 
 def score_and_target(run_date: str | date) -> dict:
-    """Score every customer with each product's champion; build and write the target lists."""
+    """Score every customer with each product's champion; build and write the campaigns' target lists."""
     import pandas as pd
 
     from bankmkt import features
+    from bankmkt.campaigns import ensure_catalogue
+    from bankmkt.quality import gate_target_lists
     from ml.registry import alias_version
     from ml.report import write_run_report
-    from bankmkt.quality import gate_target_lists
     from ml.scoring import score_churn_risk, score_customers, write_churn_risk
     from ml.targeting import build_target_lists, write_target_lists
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
+        campaigns, catalogue_note = ensure_catalogue(settings)
         frame = features.scoring_frame(day, settings)
-        if "lifecycle_stage" in frame.columns:  # control holdouts are stratified by life-cycle stage
+        if "lifecycle_stage" in frame.columns:  # campaigns' stage rules and the lists' segment
             frame["segment"] = frame["lifecycle_stage"]
         feature_columns = features.feature_names(settings)
         scores, skipped = [], {}
@@ -224,22 +226,24 @@ def score_and_target(run_date: str | date) -> dict:
             return result
         all_scores = pd.concat(scores, ignore_index=True)
         churn_risk = score_churn_risk(frame, feature_columns, day)
-        history = contact_history(day, settings)
+        history, campaign_history = contact_history(day, settings)
         customers = frame.merge(history, on="customer_id", how="left")
         do_not_contact = do_not_contact_list(settings)
-        target_list = build_target_lists(
+        policy = policy_inputs(day, settings)
+        target_list, exclusions = build_target_lists(
             all_scores,
             customers=customers,
             run_date=day,
-            list_size=settings.target_list_size,
-            control_share=settings.control_share,
-            seed=int(day.strftime("%Y%m%d")),
-            churn_risk=churn_risk,
+            campaigns=campaigns,
+            channels=policy["channels"],
+            eligibility=policy["eligibility"],
+            campaign_history=campaign_history,
             do_not_contact=do_not_contact,
+            churn_risk=churn_risk,
         )
         # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
         gate = gate_target_lists(day, settings, frame=target_list).as_dict()
-        paths = write_target_lists(target_list, day, settings)
+        paths = write_target_lists(target_list, day, settings, campaigns, exclusions)
         if not churn_risk.empty:
             paths["churn_risk.parquet"] = write_churn_risk(churn_risk, day, settings)
         training_record = settings.runs_dir / f"dt={day.isoformat()}" / "train_models.json"
@@ -251,47 +255,97 @@ def score_and_target(run_date: str | date) -> dict:
             training_results = list(trained["models"].values())
             oracle = pd.DataFrame(trained["oracle"]) if trained.get("oracle") else None
         report = write_run_report(day, training_results, target_list, settings, oracle=oracle)
+    active = sorted(cid for cid, c in campaigns.items() if c.is_active(day))
     result = {
         "scored_customers": int(all_scores["customer_id"].nunique()),
         "target_rows": len(target_list),
-        "control_rows": int(target_list["is_control"].sum()),
+        "control_rows": int(target_list["is_control"].sum()) if len(target_list) else 0,
         "churn_risk_scored": len(churn_risk),
+        "campaigns": {"active": active, "source": catalogue_note},
         "contact_policy": {
+            "offers": exclusions.pop("offers"),
+            "not_selected": exclusions.pop("not_selected"),
+            "excluded_by_rule": exclusions,
             "customers_contacted_last_30d": int((history["contacts_30d"] > 0).sum()),
             "do_not_contact": len(do_not_contact),
             "do_not_contact_file": str(settings.do_not_contact_file),
         },
         "quality": {"success": gate["success"], "warnings": gate["warnings"], "data_docs": gate["data_docs_page"]},
-        "per_product": target_list.groupby("product_code").size().to_dict(),
+        "per_campaign": target_list.groupby("campaign_id").size().to_dict() if len(target_list) else {},
+        "per_channel": target_list.loc[~target_list["is_control"].astype(bool)].groupby("channel").size().to_dict()
+        if len(target_list) else {},
         "skipped": skipped,
         "target_lists": str(settings.target_list_dir(day)),
         "outputs": {k: str(v) for k, v in paths.items()},
         "report": str(report),
     }
-    record_stage(day, "score_and_target", result, clock["seconds"], settings)
-    return result
+    record_stage(day, "score_and_target", json_safe(result), clock["seconds"], settings)
+    return json_safe(result)
 
 
-def contact_history(run_date: date, settings) -> "pd.DataFrame":
-    """Per customer contacted in the 30 days up to D: ``contacts_30d`` and ``last_contacted_at``.
+def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    """What the contact policy needs to know about earlier contacts, as of D (read-only).
 
-    Read from the landed contacts (staging, control hold-outs left out: they were
-    not contacted) for the contact policy's frequency cap and cool-down.
+    Returns per customer ``contacts_30d`` and ``last_contacted_at`` over contacts that
+    were made or decided: every treated row of a list published before D counts from its
+    run date (the day it was published), and every landed contact that executes no
+    published row (the source system's own campaigns) from its contact time; control
+    rows are never contacts. Also returns every (``customer_id``, ``campaign_id``) pair
+    already listed or contacted, controls included: a customer enters a campaign once.
     """
     from bankmkt import warehouse
 
     with warehouse.read_only_connection(settings) as con:
-        return con.execute(
-            """
+        has_lists = bool(con.execute(
+            "select count(*) from information_schema.tables where table_name = 'fct_target_lists'"
+        ).fetchall()[0][0])
+        published = (
+            "select list_row_id, customer_id, campaign_id, is_control, cast(run_date as timestamp) as contacted_at "
+            "from fct_target_lists where run_date < cast($day as date)"
+            if has_lists else
+            "select null::varchar as list_row_id, null::varchar as customer_id, null::varchar as campaign_id, "
+            "null::boolean as is_control, null::timestamp as contacted_at where false"
+        )
+        events = f"""
+            with published as ({published}),
+            landed as (
+                select list_row_id, customer_id, campaign_id, is_control, contacted_at
+                from stg_core_banking__campaign_contacts
+                where contacted_at < cast($day as date) + interval 1 day
+                  and (list_row_id is null or list_row_id not in (select list_row_id from published))
+            )
+            select * from published union all select * from landed
+        """
+        per_customer = con.execute(
+            f"""
+            with events as ({events})
             select customer_id,
-                   count(*) filter (where contacted_at >= cast(? as date) - interval 29 day) as contacts_30d,
+                   count(*) filter (where contacted_at >= cast($day as date) - interval 29 day) as contacts_30d,
                    max(contacted_at) as last_contacted_at
-            from stg_core_banking__campaign_contacts
-            where not is_control and contacted_at < cast(? as date) + interval 1 day
-            group by customer_id
+            from events where not is_control group by customer_id
             """,
-            [run_date, run_date],
+            {"day": run_date},
         ).df()
+        campaign_history = con.execute(
+            f"with events as ({events}) select distinct customer_id, campaign_id from events", {"day": run_date}
+        ).df()
+    return per_customer, campaign_history
+
+
+def policy_inputs(run_date: date, settings) -> dict:
+    """D's eligibility (customer_product_gaps) and reachable channels (customer_contact_channels)."""
+    from bankmkt import warehouse
+
+    with warehouse.read_only_connection(settings) as con:
+        eligibility = con.execute(
+            "select customer_id, product_code, ineligibility_reason from customer_product_gaps where as_of_date = ?",
+            [run_date],
+        ).df()
+        channels = con.execute(
+            "select customer_id, channel, channel_rank from customer_contact_channels where as_of_date = ?",
+            [run_date],
+        ).df()
+    return {"eligibility": eligibility, "channels": channels}
 
 
 def do_not_contact_list(settings) -> set[str]:

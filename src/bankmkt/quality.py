@@ -288,32 +288,41 @@ def training_labels_expectations(run_date: date, settings: Settings | None = Non
 
 
 def target_lists_expectations(run_date: date, settings: Settings | None = None) -> list:
-    """Static suite of the run date's target lists (all products' files together)."""
+    """Static suite of the run date's target lists (every campaign's file together)."""
+    from bankmkt.campaigns import CHANNELS, load_catalogue
     from ml import PRODUCTS
 
     settings = settings or get_settings()
     E = _expectations()
     day = _start_of(run_date)
-    share = settings.control_share
+    # A list holds at most its channels' capacity in contacts, plus the controls beside them.
+    bound = 0
+    if settings.campaign_catalogue_file.exists():
+        for campaign in load_catalogue(settings.campaign_catalogue_file).values():
+            if campaign.is_active(run_date):
+                capacity = sum(c for c, _ in campaign.channels.values())
+                bound += int(capacity / (1 - campaign.control_share) * 1.5) + 20
     return [
-        fail(E.ExpectTableRowCountToBeBetween(min_value=0, max_value=settings.target_list_size * len(PRODUCTS)),
-             check="no list longer than the list size"),
+        *([fail(E.ExpectTableRowCountToBeBetween(min_value=0, max_value=bound),
+                check="no list longer than its campaign's capacity and controls")] if bound else []),
         warn(E.ExpectTableRowCountToBeBetween(min_value=1), check="nobody to contact today"),
         fail(E.ExpectColumnValuesToBeBetween(column="run_date", min_value=day, max_value=day),
              check="freshness: every row belongs to the run date"),
         *[fail(E.ExpectColumnValuesToNotBeNull(column=c))
-          for c in ("run_date", "product_code", "customer_id", "rank", "propensity", "expected_value",
-                    "is_control", "model_name", "model_version")],
+          for c in ("run_date", "list_row_id", "campaign_id", "product_code", "channel", "customer_id", "rank",
+                    "propensity", "expected_value", "contact_cost", "is_control", "model_name", "model_version")],
         fail(E.ExpectColumnValuesToBeUnique(column="customer_id"), check="next-best offer: one list per customer"),
-        fail(E.ExpectCompoundColumnsToBeUnique(column_list=["product_code", "rank"])),
+        fail(E.ExpectColumnValuesToBeUnique(column="list_row_id"), check="a list row is referenced by its id"),
+        fail(E.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "rank"])),
         fail(E.ExpectColumnValuesToBeInSet(column="product_code", value_set=list(PRODUCTS))),
-        fail(E.ExpectColumnValuesToBeBetween(column="rank", min_value=1, max_value=settings.target_list_size)),
+        fail(E.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS))),
+        fail(E.ExpectColumnValuesToBeBetween(column="rank", min_value=1)),
         fail(E.ExpectColumnValuesToBeBetween(column="propensity", min_value=0, max_value=1)),
-        fail(E.ExpectColumnValuesToBeBetween(column="expected_value", min_value=0)),
+        fail(E.ExpectColumnValuesToBeBetween(column="expected_value", min_value=0),
+             check="no offer worth less than its contact"),
+        fail(E.ExpectColumnValuesToBeBetween(column="contact_cost", min_value=0)),
         fail(E.ExpectColumnValuesToBeInSet(column="is_control", value_set=[True, False])),
         warn(E.ExpectColumnValuesToNotBeNull(column="reason_1", mostly=0.99), check="every target has a reason"),
-        warn(E.ExpectColumnMeanToBeBetween(column="is_control", min_value=share / 2, max_value=min(1.0, share * 2)),
-             check=f"control holdout near CONTROL_SHARE={share}"),
     ]
 
 

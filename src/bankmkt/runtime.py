@@ -30,6 +30,14 @@ def parse_run_date(value: str | date) -> date:
         raise ValueError(f"run date {value!r} is not a date of the form YYYY-MM-DD") from error
 
 
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(partial_path)`` then rename onto ``path``: readers (marketing tools, the
+    simulator, dbt) never see a half-written file."""
+    partial = path.with_name(f".{path.name}.partial")
+    write(partial)
+    os.replace(partial, path)
+
+
 def json_safe(value):
     """``value`` with NaN and infinities as None (strict JSON: what Airflow's XCom and the run records need)."""
     import math

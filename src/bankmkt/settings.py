@@ -78,6 +78,21 @@ class Settings:
         return self.data_dir / "reference" / "do_not_contact.csv"
 
     @property
+    def campaign_catalogue_file(self) -> Path:
+        """Marketing's campaign catalogue (CSV, one row per campaign and channel; docs/campaigns.md)."""
+        return self.data_dir / "reference" / "campaign_catalogue.csv"
+
+    @property
+    def simulator_dir(self) -> Path:
+        """The synthetic bank's state between days when it executes the platform's lists (closed loop)."""
+        return self.data_dir / "simulator"
+
+    @property
+    def effectiveness_report_dir(self) -> Path:
+        """Marketing's morning report: campaigns, uplift with intervals, value, channels, guardrails."""
+        return self.reports_dir / "effectiveness"
+
+    @property
     def runs_dir(self) -> Path:
         """One JSON record per daily run and stage (what was produced, where, how long)."""
         return self.data_dir / "runs"

@@ -12,6 +12,8 @@ renamed as (
         {{ utc_timestamp('contacted_at') }} as contacted_at,
         channel,
         {{ contract_bool('is_control') }} as is_control,
+        delivery_status,
+        list_row_id,
         dt as delivered_on
     from source
 )

@@ -12,6 +12,7 @@ renamed as (
         campaign_id,
         {{ utc_timestamp('responded_at') }} as responded_at,
         response_type,
+        cast(amount as decimal(14, 2)) as amount,
         dt as delivered_on
     from source
 )

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from bankmkt.generator import catalogue as cat
 from bankmkt.generator.landing import DayClock, dates, decimals, ids, labels
 from bankmkt.generator.population import _pick, _sigmoid, draw_population
-from bankmkt.generator.propensity import true_propensity
+from bankmkt.generator.propensity import contact_effect, control_probability, true_propensity
 
 EPOCH = dt.date(1970, 1, 1)
 ARRIVAL_DAILY = 0.00035  # newcomers per day, as a share of the initial base
@@ -29,6 +29,9 @@ SPEND_WINDOW = 90
 LOGIN_WINDOW = 30
 COMPLAINT_WINDOW = 90
 NEVER = -(10**6)
+# Share of listed contacts a channel delivers when the customer is reachable by it: messages
+# bounce, calls go unanswered, a branch contact needs the customer to come in.
+DELIVERY_RATE = {"email": 0.96, "sms": 0.98, "phone": 0.60, "branch": 0.40, "push": 0.93}
 TRANSFER_LIMIT_CENTS = 500_000 * 100  # largest single transaction (the contract allows 1,000,000)
 
 _DISC_CAT = np.array([cat.CAT[name] for name in cat.DISCRETIONARY])
@@ -82,6 +85,7 @@ class SyntheticBank:
         seed: int,
         contact_rate: float = 0.01,
         control_share: float = 0.1,
+        platform_from: int | None = None,
     ):
         if customers < 1 or days < 1:
             raise ValueError("customers and days must be at least 1")
@@ -95,6 +99,9 @@ class SyntheticBank:
         self.start_epoch = epoch_day(start_date)
         self.contact_rate = contact_rate
         self.control_share = control_share
+        # From this day on the bank runs no campaigns of its own: it executes the platform's
+        # published target lists (simulate_day's ``lists``) and answers them.
+        self.platform_from = days if platform_from is None else platform_from
         rng = self.rng
 
         arrivals = rng.poisson(customers * ARRIVAL_DAILY, size=days)
@@ -228,11 +235,14 @@ class SyntheticBank:
         self.active_campaign = np.full(len(cat.PROMOTED), -1)
         self.last_contact_day = np.full((n, len(cat.PROMOTED)), NEVER, dtype=np.int64)
         self.pending: dict[int, list[tuple]] = {}
+        self.campaign_number: dict[str, int] = {}
         self.next_contact = 1
         self.contact_log: list[dict] = []
         self.response_log: list[tuple] = []
         self.counters = {"transaction": 1, "event": 1, "complaint": 1, "survey": 1, "response": 1}
-        self.propensity = true_propensity(self.features(0, self.start_epoch), self.stage)
+        features = self.features(0, self.start_epoch)
+        self.propensity = true_propensity(features, self.stage)
+        self.effect = contact_effect(features, self.stage)
 
     # ---- helpers -----------------------------------------------------------------------
     def _active(self, day: int) -> np.ndarray:
@@ -251,8 +261,13 @@ class SyntheticBank:
         return np.where(u < d * self.pop.app_share[customers], mobile, np.where(u < d, web, branch))
 
     # ---- the day ---------------------------------------------------------------------------
-    def simulate_day(self, day: int) -> dict[str, pa.Table]:
-        """Advance to simulated day ``day`` (0-based) and return its deliveries."""
+    def simulate_day(self, day: int, lists=None, catalogue=None) -> dict[str, pa.Table]:
+        """Advance to simulated day ``day`` (0-based) and return its deliveries.
+
+        From ``platform_from`` on, ``lists`` (the platform's target-list rows published the
+        day before, a pandas frame) are executed instead of the bank's own campaigns, and
+        ``catalogue`` (campaign id -> name, product, response window) names their campaigns.
+        """
         date = self.start_date + dt.timedelta(days=day)
         today = self.start_epoch + day
         clock = DayClock(date)
@@ -271,8 +286,14 @@ class SyntheticBank:
         out["complaints"], complaints = self._complaints(day, clock)
         out["satisfaction_surveys"] = self._surveys(day, clock)
         self._observe(day, today, spend, travel_dining, logins, complaints)
-        out["campaigns"] = self._campaigns(day, date)
-        out["campaign_contacts"] = self._contacts(day, today, clock)
+        if day < self.platform_from:
+            campaign_rows = self._campaigns(day, date)
+            out["campaign_contacts"] = self._contacts(day, today, clock)
+        else:
+            campaign_rows, out["campaign_contacts"] = self._execute_lists(
+                day, today, clock, changes, lists, catalogue or {}
+            )
+        out["campaigns"] = self._campaigns_table(campaign_rows)
         out["campaign_responses"] = self._responses_table(changes, clock)
         out["customers"] = self._customers_table(changes, clock)
         out["accounts"] = self._accounts_table(today, changes, clock)
@@ -401,7 +422,7 @@ class SyntheticBank:
             alive = self.stage[contact_rows[1]] != cat.CHURNED
             contact, customer, product, campaign = (a[alive] for a in contact_rows)
             seconds = rng.integers(7 * 3600, 23 * 3600, len(contact))
-            changes.responses.append((contact, customer, campaign, seconds))
+            changes.add_responses(contact, customer, campaign, seconds, "converted", self._conversion_amount(customer, product))
             self.response_log.append((contact, today * 86400 + seconds))
             changes.open_holdings(self, customer, product, seconds, today)
 
@@ -830,7 +851,9 @@ class SyntheticBank:
         slot = day % COMPLAINT_WINDOW
         self.complaints_90d += complaints - self.complaint_ring[slot]
         self.complaint_ring[slot] = complaints
-        self.propensity = true_propensity(self.features(day, today), self.stage)
+        features = self.features(day, today)
+        self.propensity = true_propensity(features, self.stage)
+        self.effect = contact_effect(features, self.stage)
 
     def features(self, day: int, today: int) -> dict[str, np.ndarray]:
         """The observable features of every customer at the end of ``day`` (see propensity.py)."""
@@ -859,7 +882,7 @@ class SyntheticBank:
         }
 
     # ---- 9. campaigns and contacts --------------------------------------------------------
-    def _campaigns(self, day: int, date: dt.date) -> pa.Table:
+    def _campaigns(self, day: int, date: dt.date) -> list[dict]:
         rows = []
         if day % cat.CAMPAIGN_EVERY_DAYS == 0:
             channels = self.rng.choice(
@@ -879,8 +902,13 @@ class SyntheticBank:
                     "response_window_days": cat.RESPONSE_WINDOW_DAYS,
                 }
                 self.campaigns.append(campaign)
+                self.campaign_number[campaign["campaign_id"]] = number - 1
                 self.active_campaign[product] = number - 1
                 rows.append(campaign)
+        return rows
+
+    @staticmethod
+    def _campaigns_table(rows: list[dict]) -> pa.Table:
         schema = pa.schema(
             [
                 ("campaign_id", pa.string()),
@@ -895,6 +923,7 @@ class SyntheticBank:
         return pa.Table.from_pylist(rows, schema=schema)
 
     def _contacts(self, day: int, today: int, clock: DayClock) -> pa.Table:
+        """The bank's own campaigns (before ``platform_from``): a random share of the eligible."""
         rng, pop, n = self.rng, self.pop, self.n
         eligible_base = self._active(day) & pop.consent
         parts = []
@@ -902,50 +931,67 @@ class SyntheticBank:
             number = self.active_campaign[product]
             campaign = self.campaigns[number]
             channel = campaign["channel"]
-            reachable = {
-                "email": pop.email_number >= 0,
-                "sms": pop.phone_number >= 0,
-                "phone": pop.phone_number >= 0,
-            }.get(channel, True)
             eligible = (
                 eligible_base
-                & reachable
+                & self._reachable(channel)
                 & ~self.held[:, product]
                 & (day - self.last_contact_day[:, product] > cat.RESPONSE_WINDOW_DAYS)
             )
             chosen = np.nonzero(eligible & (rng.random(n) < self.contact_rate))[0]
             k = len(chosen)
             control = rng.random(k) < self.control_share
-            probability = self.propensity[chosen, product]
-            converted = rng.random(k) < np.where(
-                control, cat.CONTROL_ORGANIC_FACTOR * probability, probability
-            )
-            lag = 1 + (rng.geometric(0.18, k) - 1) % cat.RESPONSE_WINDOW_DAYS
-            office = channel in ("phone", "branch")
-            seconds = rng.integers(9 * 3600 if office else 8 * 3600, 19 * 3600 if office else 21 * 3600, k)
-            self.last_contact_day[chosen, product] = day
+            seconds = self._contact_seconds(channel, k)
+            channel_code = cat.CAMPAIGN_CHANNELS.index(channel)
             parts.append(
-                (
-                    chosen,
-                    np.full(k, number),
-                    np.full(k, product),
-                    seconds,
-                    control,
-                    probability,
-                    converted,
-                    lag,
-                    np.full(k, cat.CAMPAIGN_CHANNELS.index(channel)),
-                )
+                (chosen, np.full(k, number), np.full(k, product), seconds, control, np.full(k, channel_code))
             )
-        chosen, campaign, product, seconds, control, probability, converted, lag, channel = (
-            np.concatenate([p[i] for p in parts]) for i in range(9)
+        chosen, campaign, product, seconds, control, channel = (
+            np.concatenate([p[i] for p in parts]) for i in range(6)
         )
         order = np.lexsort((product, chosen, seconds))
-        chosen, campaign, product, seconds, control, probability, converted, lag, channel = (
-            a[order]
-            for a in (chosen, campaign, product, seconds, control, probability, converted, lag, channel)
+        chosen, campaign, product, seconds, control, channel = (
+            a[order] for a in (chosen, campaign, product, seconds, control, channel)
         )
+        delivered = ~control  # the bank's own campaigns reach everyone they contact
+        contact = self._record_contacts(
+            day, today, chosen, campaign, product, seconds, control, delivered, channel,
+            window=np.full(len(chosen), cat.RESPONSE_WINDOW_DAYS), list_rows=None, changes=None,
+        )
+        return self._contacts_table(contact, campaign, chosen, seconds, channel, control, delivered, None, clock)
+
+    def _reachable(self, channel: str) -> np.ndarray:
+        """Customers a channel can reach: an e-mail address, a phone, the app, or anyone at a branch."""
+        pop = self.pop
+        return {
+            "email": pop.email_number >= 0,
+            "sms": pop.phone_number >= 0,
+            "phone": pop.phone_number >= 0,
+            "push": (pop.digital > 0) & (pop.app_share > 0),
+        }.get(channel, np.ones(self.n, dtype=bool))
+
+    def _contact_seconds(self, channel: str, k: int) -> np.ndarray:
+        office = channel in ("phone", "branch")
+        return self.rng.integers(9 * 3600 if office else 8 * 3600, 19 * 3600 if office else 21 * 3600, k)
+
+    def _record_contacts(
+        self, day, today, chosen, campaign, product, seconds, control, delivered, channel, window, list_rows, changes
+    ) -> np.ndarray:
+        """Draw every contact's outcome from the truth, schedule conversions, log the truth; returns contact numbers.
+
+        One uniform draw per contact: it converts when the draw falls under the treated
+        probability (contact delivered) or the control probability (held out, or not
+        delivered), so a customer who buys anyway buys in either arm.
+        """
+        rng = self.rng
         k = len(chosen)
+        treated_p = self.propensity[chosen, product]
+        control_p = control_probability(treated_p, self.effect[chosen, product])
+        holds = self.held[chosen, product]  # bought in the meantime: cannot convert again
+        treated_p = np.where(holds, 0.0, treated_p)
+        control_p = np.where(holds, 0.0, control_p)
+        converted = rng.random(k) < np.where(delivered, treated_p, control_p)
+        lag = 1 + (rng.geometric(0.18, k) - 1) % window
+        self.last_contact_day[chosen, product] = day
         contact = np.arange(self.next_contact, self.next_contact + k)
         self.next_contact += k
         for due in np.unique(lag[converted]):
@@ -953,6 +999,14 @@ class SyntheticBank:
             self.pending.setdefault(day + int(due), []).append(
                 (contact[rows], chosen[rows], product[rows], campaign[rows])
             )
+        # Intent-to-treat: the uplift of being listed for contact through this channel.
+        if list_rows is None:  # the bank's own campaigns deliver every treated contact
+            reach = np.ones(k)
+        else:
+            rate = np.array([DELIVERY_RATE[c] for c in cat.CAMPAIGN_CHANNELS])[channel]
+            reach = self._reachable_rows(chosen, channel) * rate
+        if changes is not None:  # engagement with delivered messages lands the same day
+            self._engagement(chosen, campaign, contact, seconds, delivered, channel, treated_p, changes)
         self.contact_log.append(
             {
                 "contact": contact,
@@ -961,35 +1015,145 @@ class SyntheticBank:
                 "product": product,
                 "contacted": today * 86400 + seconds,
                 "control": control,
-                "probability": probability,
+                "delivered": delivered,
+                "channel": channel,
+                "probability": treated_p,
+                "control_probability": control_p,
+                "uplift": reach * (treated_p - control_p),
                 "converted": converted,
                 "stage": self.stage[chosen].copy(),
+                "list_row": np.asarray(list_rows if list_rows is not None else np.full(k, ""), dtype=object),
             }
         )
+        return contact
+
+    def _reachable_rows(self, chosen: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        reachable = np.zeros(len(chosen), dtype=bool)
+        for code, name in enumerate(cat.CAMPAIGN_CHANNELS):
+            rows = channel == code
+            reachable[rows] = self._reachable(name)[chosen[rows]]
+        return reachable & (self.stage[chosen] != cat.CHURNED)
+
+    def _engagement(self, chosen, campaign, contact, seconds, delivered, channel, treated_p, changes) -> None:
+        """Opened and clicked (e-mail, push, SMS), visited (a product page or the branch), same day."""
+        rng = self.rng
+        k = len(chosen)
+        digital = self.pop.digital[chosen]
+        message = np.isin(channel, [cat.CAMPAIGN_CHANNELS.index(c) for c in ("email", "push", "sms")])
+        opened = delivered & message & (rng.random(k) < 0.25 + 0.45 * digital)
+        clicked = opened & (rng.random(k) < 0.15 + 2.0 * treated_p)
+        visited = delivered & (rng.random(k) < 0.05 + 0.4 * clicked + 1.5 * treated_p)
+        for kind, rows, after in (("opened", opened, 300), ("clicked", clicked, 900), ("visited", visited, 1800)):
+            at = np.minimum(seconds[rows] + after, 86399)
+            changes.add_responses(contact[rows], chosen[rows], campaign[rows], at, kind, None)
+
+    def _execute_lists(self, day, today, clock, changes, lists, catalogue) -> tuple[list[dict], pa.Table]:
+        """Execute the platform's published list rows of the day before: contact or hold out each row.
+
+        A treated row is contacted through its channel (delivered with the channel's rate
+        when the customer is reachable and still a customer, else failed); a control row is
+        recorded as held out. Each contact carries the list row it came from.
+        """
+        date = self.start_date + dt.timedelta(days=day)
+        rows: list[dict] = []
+        if lists is None or len(lists) == 0:
+            return rows, self._contacts_table(*(np.zeros(0, dtype=np.int64),) * 5, np.zeros(0, dtype=bool),
+                                              np.zeros(0, dtype=bool), [], clock)
+        for campaign_id in sorted(set(lists["campaign_id"])):
+            if campaign_id in self.campaign_number:
+                continue
+            spec = catalogue.get(campaign_id)
+            if spec is None:
+                raise ValueError(f"list rows name campaign {campaign_id!r}, which the catalogue does not hold")
+            campaign = {
+                "campaign_id": campaign_id,
+                "campaign_name": spec["campaign_name"],
+                "product_code": spec["product_code"],
+                "channel": "multichannel",
+                "start_date": spec["start_date"],
+                "end_date": max(spec["end_date"], date),
+                "response_window_days": int(spec["response_window_days"]),
+            }
+            self.campaign_number[campaign_id] = len(self.campaigns)
+            self.campaigns.append(campaign)
+            rows.append(campaign)
+        customer_numbers = lists["customer_id"].str[1:].astype(np.int64).to_numpy() - 1
+        known = (customer_numbers >= 0) & (customer_numbers < self.n)
+        if not known.all():
+            bad = lists.loc[~known, "customer_id"].head(3).tolist()
+            raise ValueError(f"list rows name customers the bank does not have: {bad}")
+        chosen = customer_numbers
+        campaign = lists["campaign_id"].map(self.campaign_number).to_numpy(dtype=np.int64)
+        product = lists["product_code"].map({c: i for i, c in enumerate(cat.PROMOTED)}).to_numpy(dtype=np.int64)
+        channel = lists["channel"].map({c: i for i, c in enumerate(cat.CAMPAIGN_CHANNELS)}).to_numpy(dtype=np.int64)
+        control = lists["is_control"].astype(bool).to_numpy()
+        seconds = np.where(
+            np.isin(channel, [cat.CAMPAIGN_CHANNELS.index("phone"), cat.CAMPAIGN_CHANNELS.index("branch")]),
+            self.rng.integers(9 * 3600, 19 * 3600, len(chosen)),
+            self.rng.integers(8 * 3600, 21 * 3600, len(chosen)),
+        )
+        rate = np.array([DELIVERY_RATE[c] for c in cat.CAMPAIGN_CHANNELS])[channel]
+        delivered = ~control & self._reachable_rows(chosen, channel) & (self.rng.random(len(chosen)) < rate)
+        order = np.lexsort((product, chosen, seconds))
+        chosen, campaign, product, seconds, control, delivered, channel = (
+            a[order] for a in (chosen, campaign, product, seconds, control, delivered, channel)
+        )
+        list_rows = lists["list_row_id"].to_numpy(dtype=object)[order]
+        window = np.array([self.campaigns[c]["response_window_days"] for c in campaign], dtype=np.int64)
+        contact = self._record_contacts(
+            day, today, chosen, campaign, product, seconds, control, delivered, channel, window, list_rows, changes
+        )
+        table = self._contacts_table(contact, campaign, chosen, seconds, channel, control, delivered, list_rows, clock)
+        return rows, table
+
+    def _contacts_table(self, contact, campaign, chosen, seconds, channel, control, delivered, list_rows, clock):
         campaign_ids = pa.array([c["campaign_id"] for c in self.campaigns], type=pa.string())
+        k = len(contact)
+        status = np.where(control, None, np.where(delivered, "delivered", "failed"))
         return pa.table(
             {
                 "contact_id": ids("CT", contact, 9),
-                "campaign_id": campaign_ids.take(pa.array(campaign)),
-                "customer_id": self.customer_ids.take(pa.array(chosen)),
+                "campaign_id": campaign_ids.take(pa.array(campaign, type=pa.int64())),
+                "customer_id": self.customer_ids.take(pa.array(chosen, type=pa.int64())),
                 "contacted_at": clock.stamps(seconds),
                 "channel": labels(cat.CAMPAIGN_CHANNELS, channel),
                 "is_control": pa.array(control, type=pa.bool_()),
+                "delivery_status": pa.array(list(status) if k else [], type=pa.string()),
+                "list_row_id": pa.array(
+                    [None] * k if list_rows is None else [v or None for v in list_rows], type=pa.string()
+                ),
             }
         )
 
+    def _conversion_amount(self, customer: np.ndarray, product: np.ndarray) -> np.ndarray:
+        """What a conversion is worth in the product's own terms, in cents: a card's limit, a loan's
+        amount, the sum placed on deposit or in the mandate."""
+        n = self.n
+        income = self.pop.income_cents[customer].astype(float)
+        savings = np.maximum(np.where(self.account_open[customer + n], self.balance[customer + n], 0), 0)
+        current = np.maximum(self.balance[customer], 0)
+        placed = np.maximum(savings, current).astype(float)
+        amount = np.select(
+            [product == 0, product == 1, product == 2],
+            [income * 2.0, self.loan_payment[customer] * 36.0, placed * 0.3],
+            placed * 0.2,
+        )
+        return np.round(np.maximum(amount, 10_000)).astype(np.int64)
+
     # ---- 10. deliveries built from the day's changes ------------------------------------------
     def _responses_table(self, changes: _Changes, clock: DayClock) -> pa.Table:
-        contact, customer, campaign, seconds = changes.response_rows()
+        contact, customer, campaign, seconds, kind, amount = changes.response_rows()
         campaign_ids = pa.array([c["campaign_id"] for c in self.campaigns], type=pa.string())
         return pa.table(
             {
                 "response_id": self._take_ids("response", "RS", 9, len(contact)),
                 "contact_id": ids("CT", contact, 9),
-                "customer_id": self.customer_ids.take(pa.array(customer)),
-                "campaign_id": campaign_ids.take(pa.array(campaign)),
+                "customer_id": self.customer_ids.take(pa.array(customer, type=pa.int64())),
+                "campaign_id": campaign_ids.take(pa.array(campaign, type=pa.int64())),
                 "responded_at": clock.stamps(seconds),
-                "response_type": pa.array(np.full(len(contact), "converted", dtype=object), type=pa.string()),
+                "response_type": labels(cat.RESPONSE_TYPES, kind),
+                "amount": pc.if_else(pa.array(amount < 0), pa.scalar(None, pa.decimal128(18, 2)),
+                                     decimals(np.maximum(amount, 0))),
             }
         )
 
@@ -1090,6 +1254,8 @@ class SyntheticBank:
     def contact_truth(self) -> pa.Table:
         """Every contact with its true probability and drawn outcome."""
         log = {key: np.concatenate([part[key] for part in self.contact_log]) for key in self.contact_log[0]}
+        order = np.argsort(log["contact"], kind="stable")
+        log = {key: values[order] for key, values in log.items()}
         responded = np.full(len(log["contact"]), -1, dtype=np.int64)
         if self.response_log:
             contact = np.concatenate([r[0] for r in self.response_log])
@@ -1105,7 +1271,12 @@ class SyntheticBank:
                 "product_code": labels(cat.PROMOTED, log["product"]),
                 "contacted_at": pa.array(log["contacted"], type=pa.int64()).cast(timestamps),
                 "is_control": pa.array(log["control"], type=pa.bool_()),
+                "channel": labels(cat.CAMPAIGN_CHANNELS, log["channel"]),
+                "list_row_id": pa.array([v or None for v in log["list_row"]], type=pa.string()),
+                "delivered": pa.array(log["delivered"], type=pa.bool_()),
                 "true_probability": pa.array(log["probability"], type=pa.float64()),
+                "true_probability_control": pa.array(log["control_probability"], type=pa.float64()),
+                "true_uplift": pa.array(log["uplift"], type=pa.float64()),
                 "converted": pa.array(log["converted"], type=pa.bool_()),
                 "lifecycle_stage": labels(cat.STAGES, log["stage"]),
                 "responded_at": pa.array(responded, type=pa.int64(), mask=responded < 0).cast(timestamps),
@@ -1199,10 +1370,18 @@ class _Changes:
         order = np.lexsort((columns[0], columns[5]))
         return tuple(c[order] for c in columns)
 
+    def add_responses(self, contact, customer, campaign, seconds, kind: str, amount_cents) -> None:
+        """Responses of one kind (``catalogue.RESPONSE_TYPES``); ``amount_cents`` None: no amount."""
+        k = len(contact)
+        amount = np.full(k, -1, dtype=np.int64) if amount_cents is None else np.asarray(amount_cents, dtype=np.int64)
+        code = np.full(k, cat.RESPONSE_TYPES.index(kind), dtype=np.int64)
+        self.responses.append((contact, customer, campaign, seconds, code, amount))
+
     def response_rows(self):
+        """Contact, customer, campaign, seconds, response type code and amount (cents, -1 none), by time."""
         if not self.responses:
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty, empty
-        columns = [np.concatenate([r[i] for r in self.responses]) for i in range(4)]
-        order = np.lexsort((columns[0], columns[3]))
+            return empty, empty, empty, empty, empty, empty
+        columns = [np.concatenate([r[i] for r in self.responses]) for i in range(6)]
+        order = np.lexsort((columns[4], columns[0], columns[3]))
         return tuple(c[order] for c in columns)

@@ -298,7 +298,8 @@ CAMPAIGN_CHANNELS = ("email", "sms", "phone", "branch", "push")
 CAMPAIGN_EVERY_DAYS = 14
 CAMPAIGN_LENGTH_DAYS = 14
 RESPONSE_WINDOW_DAYS = 14
-CONTROL_ORGANIC_FACTOR = 0.25  # control converts with 0.25 x the treatment probability
+# What a contact can bring back (campaign_responses.response_type), in the order of a funnel.
+RESPONSE_TYPES = ("opened", "clicked", "visited", "converted")
 ORGANIC_DAILY_FACTOR = 1 / 1500  # anyone not holding a product opens it with p / 1500 a day
 # Daily probability that a held product closes on its own (term ends, cancelled).
 HOLDING_CLOSE_DAILY = np.array([1 / 2500, 1 / 900, 1 / 400, 1 / 2000, 1 / 4000])

@@ -38,6 +38,7 @@ def generate_bank(
     write_truth: bool = True,
     control_share: float | None = None,
     progress: Callable[[str], None] | None = None,
+    loop_days: int = 0,
 ) -> dict:
     """Simulate ``days`` days of a bank of ``customers`` customers and land every delivery.
 
@@ -48,13 +49,23 @@ def generate_bank(
     files. ``control_share`` defaults to the platform setting (0.1).
     ``progress`` receives one line per simulated day. Returns a summary: the
     period, rows per source, conversion rates and the seconds taken.
+
+    With ``loop_days`` the bank goes on as the closed loop's simulator: it runs no
+    campaigns of its own after ``days`` and keeps its state under
+    ``settings.simulator_dir``, so that :func:`bankmkt.generator.simulator.step` can
+    execute the platform's published lists for up to ``loop_days`` more days.
     """
     started = time.perf_counter()
     if isinstance(start_date, str):
         start_date = dt.date.fromisoformat(start_date)
     settings = _settings_for(data_dir)
     share = settings.control_share if control_share is None else control_share
-    bank = SyntheticBank(customers, days, start_date, seed, contact_rate=contact_rate, control_share=share)
+    if loop_days < 0:
+        raise ValueError(f"loop_days={loop_days} must be >= 0")
+    bank = SyntheticBank(
+        customers, days + loop_days, start_date, seed, contact_rate=contact_rate, control_share=share,
+        platform_from=days,
+    )
     rows = {source: 0 for source in SOURCES}
 
     # Files are written on a second thread (Arrow releases the GIL) while the next day simulates.
@@ -97,11 +108,20 @@ def generate_bank(
         "control_conversion_rate": float(converted[~treated].mean()) if (~treated).any() else None,
     }
     if write_truth:
-        settings.truth_dir.mkdir(parents=True, exist_ok=True)
-        pq.write_table(contact_truth, settings.truth_dir / "contact_truth.parquet")
-        pq.write_table(bank.customer_truth(days - 1), settings.truth_dir / "customer_truth.parquet")
+        write_truth_files(bank, days - 1, settings)
+    if loop_days:
+        from bankmkt.generator.simulator import save_state
+
+        summary["simulator_state"] = str(save_state(bank, days - 1, settings))
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+def write_truth_files(bank: SyntheticBank, last_day: int, settings: Settings) -> None:
+    """The ground truth as of ``last_day`` (0-based): every contact so far, every customer."""
+    settings.truth_dir.mkdir(parents=True, exist_ok=True)
+    pq.write_table(bank.contact_truth(), settings.truth_dir / "contact_truth.parquet")
+    pq.write_table(bank.customer_truth(last_day), settings.truth_dir / "customer_truth.parquet")
 
 
 def _write_day(deliveries: dict, landing_dir: Path, date: dt.date) -> None:
