@@ -18,6 +18,8 @@ One bank day, logical date D, from landing files to campaign target lists:
 6. **score_and_target**: champion scores, contact policy, control holdout,
    target lists under DATA_DIR/outputs.
 7. **load_target_lists**: the lists into the warehouse (dbt, the only writer).
+8. **report_effectiveness**: marketing's morning report (uplift with intervals,
+   value, ROI, channels, guardrails, life cycle) under DATA_DIR/reports/effectiveness.
 
 Each task calls one function of `bankmkt.pipeline`; see docs/pipeline.md.
 """
@@ -89,6 +91,12 @@ def bank_daily():
 
         return pipeline.load_target_lists(ds)
 
+    @task
+    def report_effectiveness(ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        return pipeline.report_effectiveness(ds)
+
     dbt_models = warehouse_task_group()
     (
         check_landing()
@@ -99,6 +107,7 @@ def bank_daily():
         >> train_models()
         >> score_and_target()
         >> load_target_lists()
+        >> report_effectiveness()
     )
 
 

@@ -28,6 +28,7 @@ STAGES = (
     "train_models",
     "score_and_target",
     "load_target_lists",
+    "report_effectiveness",
 )
 
 
@@ -133,12 +134,20 @@ def _headline(stage: str, result: dict) -> str:
         return "; ".join(parts)
     if stage == "score_and_target":
         quality = result.get("quality", {})
+        policy = result.get("contact_policy", {})
+        excluded = sum((policy.get("excluded_by_rule") or {}).values())
         return (f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
-                f"({result['control_rows']} control), churn risk for {result.get('churn_risk_scored', 0)}, "
-                f"list suite {'passed' if quality.get('success') else 'not run'} -> {result['target_lists']}; "
-                f"report {result['report']}")
+                f"({result['control_rows']} control) in {len(result.get('per_campaign', {}))} campaign(s), "
+                f"{excluded} offers excluded by the contact policy, churn risk for "
+                f"{result.get('churn_risk_scored', 0)}, list suite {'passed' if quality.get('success') else 'not run'}"
+                f" -> {result['target_lists']}; report {result['report']}")
     if stage == "load_target_lists":
         return f"{result['rows_for_run_date']} rows in fct_target_lists"
+    if stage == "report_effectiveness":
+        check = result.get("truth_check")
+        truth = (f"; intervals cover the true uplift in {check['coverage']:.0%} of {check['campaign_segment_cells']} "
+                 "campaign-segment cells" if check else "")
+        return f"{result['report']}{truth}"
     return json.dumps(result)[:200]
 
 

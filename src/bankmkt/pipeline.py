@@ -381,3 +381,19 @@ def load_target_lists(run_date: str | date) -> dict:
     result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows}
     record_stage(day, "load_target_lists", result, clock["seconds"], settings)
     return result
+
+
+def report_effectiveness(run_date: str | date) -> dict:
+    """Write marketing's effectiveness report for D from the warehouse (read-only)."""
+    from bankmkt.effectiveness import truth_comparison, write_effectiveness_report
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        report = write_effectiveness_report(day, settings)
+        cells = truth_comparison(settings)
+    result = {"report": str(report)}
+    if len(cells):  # a synthetic bank: how often the intervals cover the simulator's true uplift
+        result["truth_check"] = {"campaign_segment_cells": len(cells), "coverage": float(cells["covered"].mean())}
+    record_stage(day, "report_effectiveness", json_safe(result), clock["seconds"], settings)
+    return json_safe(result)

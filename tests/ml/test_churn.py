@@ -9,7 +9,6 @@ import pytest
 from ml import CHURN, RETENTION_VALUE
 from ml.registry import alias_version, gate_metrics, use_tracking
 from ml.scoring import CHURN_RISK_COLUMNS, score_churn_risk, write_churn_risk
-from ml.targeting import build_target_lists
 from ml.training import train_churn_model
 
 RUN_DATE = "2024-03-05"
@@ -85,19 +84,3 @@ def test_every_customer_gets_a_churn_risk_with_reasons(trained, snapshots, featu
     path = write_churn_risk(risk, RUN_DATE, isolated_settings)
     assert path == isolated_settings.outputs_dir / "churn_risk" / f"dt={RUN_DATE}" / "churn_risk.parquet"
     assert len(pd.read_parquet(path)) == len(risk)
-
-
-def test_churn_risk_discounts_the_expected_value_of_offers():
-    customers = pd.DataFrame(
-        {"customer_id": ["a", "b"], "has_marketing_consent": True, "has_credit_card": False}
-    )
-    scores = pd.DataFrame(
-        {"customer_id": ["a", "b"], "product_code": "credit_card", "propensity": [0.30, 0.25]}
-    )
-    risk = pd.DataFrame({"customer_id": ["a"], "churn_risk": [0.5]})
-    plain = build_target_lists(scores, customers, RUN_DATE, list_size=1, control_share=0.0, seed=1)
-    adjusted = build_target_lists(scores, customers, RUN_DATE, list_size=1, control_share=0.0, seed=1, churn_risk=risk)
-    assert plain["customer_id"].tolist() == ["a"]
-    # a: 0.30 x 150 x (1 - 0.5) = 22.5 < b: 0.25 x 150 (no risk known: not discounted).
-    assert adjusted["customer_id"].tolist() == ["b"]
-    assert adjusted["expected_value"].iloc[0] == pytest.approx(0.25 * 150)

@@ -1,29 +1,49 @@
-"""Targeting: next-best offer, every contact-policy rule, list size, control holdout, files."""
+"""Targeting: every contact-policy rule, controls fixed for a campaign's life, cross-day contact
+counting, next-best offer, channels and capacity, and the files marketing loads."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from bankmkt.campaigns import Campaign, is_control
 from ml import PRODUCT_VALUE, PRODUCTS
-from ml.targeting import TARGET_COLUMNS, build_target_lists, write_target_lists
+from ml.targeting import EXCLUSION_REASONS, TARGET_COLUMNS, build_target_lists, write_target_lists
 
 RUN_DATE = date(2024, 3, 2)
 SCORED = ("credit_card", "personal_loan", "term_deposit")
 N_CUSTOMERS = 400
+CHANNEL_COST = {"email": 0.1, "push": 0.05, "sms": 0.2, "phone": 4.0, "branch": 8.0}
+
+
+def campaign(campaign_id: str, product: str, capacity: int = 10_000, control_share: float = 0.2,
+             channels=("email", "push", "sms", "phone", "branch"), **rules) -> Campaign:
+    return Campaign(
+        campaign_id=campaign_id, campaign_name=campaign_id, product_code=product, offer="offer",
+        incentive_eur=0.0, start_date=RUN_DATE - timedelta(days=3), end_date=RUN_DATE + timedelta(days=10),
+        response_window_days=14, control_share=control_share, min_age=rules.get("min_age"),
+        max_age=rules.get("max_age"), lifecycle_stages=rules.get("stages", ()),
+        channels={ch: (capacity, CHANNEL_COST[ch]) for ch in channels},
+    )
+
+
+@pytest.fixture
+def campaigns() -> dict[str, Campaign]:
+    return {f"C-{p}": campaign(f"C-{p}", p) for p in SCORED}
 
 
 @pytest.fixture
 def customers() -> pd.DataFrame:
-    ids = [f"cu{i:03d}" for i in range(N_CUSTOMERS)]
+    ids = [f"C{i:07d}" for i in range(N_CUSTOMERS)]
     frame = pd.DataFrame(
         {
             "customer_id": ids,
             "has_marketing_consent": True,
-            "segment": np.resize(["mass", "affluent", "young", "mass", "mass"], N_CUSTOMERS),
+            "age": np.resize([25, 40, 55, 70, 85], N_CUSTOMERS),
+            "segment": np.resize(["growing", "mature", "declining", "new", "dormant"], N_CUSTOMERS),
             "contacts_30d": 0,
             "last_contacted_at": pd.NaT,
         }
@@ -34,167 +54,217 @@ def customers() -> pd.DataFrame:
 
 
 @pytest.fixture
-def scores() -> pd.DataFrame:
+def channels(customers) -> pd.DataFrame:
+    # Everyone is reachable by e-mail first, then the branch; every 4th customer only at the branch.
+    rows = []
+    for i, customer in enumerate(customers["customer_id"]):
+        if i % 4:
+            rows.append((customer, "email", 1))
+        rows.append((customer, "branch", 2 if i % 4 else 1))
+    return pd.DataFrame(rows, columns=["customer_id", "channel", "channel_rank"])
+
+
+@pytest.fixture
+def scores(customers) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    parts = []
-    for product in SCORED:
-        parts.append(
+    return pd.concat(
+        [
             pd.DataFrame(
                 {
-                    "customer_id": [f"cu{i:03d}" for i in range(N_CUSTOMERS)],
+                    "customer_id": customers["customer_id"],
                     "product_code": product,
-                    "propensity": rng.uniform(0.01, 0.5, N_CUSTOMERS),
+                    "propensity": rng.uniform(0.1, 0.5, N_CUSTOMERS),
                     "model_name": f"propensity_{product}",
                     "model_version": "3",
-                    "score_date": RUN_DATE,
                     "reason_1": "digital_logins_30d=9 (+0.400)",
                     "reason_2": None,
                     "reason_3": None,
                 }
             )
-        )
-    return pd.concat(parts, ignore_index=True)
+            for product in SCORED
+        ],
+        ignore_index=True,
+    )
 
 
-def build(scores, customers, list_size=10_000, control_share=0.0, seed=1, **policy) -> pd.DataFrame:
-    return build_target_lists(scores, customers, RUN_DATE, list_size, control_share, seed, **policy)
+def build(scores, customers, campaigns, channels, **policy):
+    return build_target_lists(scores, customers, RUN_DATE, campaigns, channels, **policy)
 
 
-def best_offer(scores: pd.DataFrame) -> pd.Series:
-    value = scores["propensity"] * scores["product_code"].map(PRODUCT_VALUE)
-    return scores.assign(ev=value).sort_values("ev").groupby("customer_id")["product_code"].last()
-
-
-def test_columns_and_expected_value(scores, customers):
-    lists = build(scores, customers)
+def test_columns_value_and_row_ids(scores, customers, campaigns, channels):
+    lists, counts = build(scores, customers, campaigns, channels)
     assert list(lists.columns) == list(TARGET_COLUMNS)
-    expected = lists["propensity"] * lists["product_code"].map(PRODUCT_VALUE)
-    np.testing.assert_allclose(lists["expected_value"], expected)
-    assert (lists["run_date"] == RUN_DATE).all()
-    assert (lists["model_version"] == "3").all()
-    assert lists["reason_1"].notna().all()
+    gross = lists["propensity"] * lists["product_code"].map(PRODUCT_VALUE)
+    cost = lists["channel"].map(CHANNEL_COST)
+    np.testing.assert_allclose(lists["expected_value"], gross - cost)
+    assert (lists.loc[lists["is_control"], "contact_cost"] == 0).all()
+    assert (lists.loc[~lists["is_control"], "contact_cost"] == lists.loc[~lists["is_control"], "channel"].map(CHANNEL_COST)).all()
+    assert lists["list_row_id"].is_unique
+    assert lists["list_row_id"].str.startswith("20240302:").all()
+    assert counts["offers"] == 3 * N_CUSTOMERS
 
 
-def test_each_customer_gets_the_offer_with_highest_expected_value(scores, customers):
-    lists = build(scores, customers)
-    assert lists["customer_id"].is_unique
-    assert len(lists) == N_CUSTOMERS
-    chosen = lists.set_index("customer_id")["product_code"].sort_index()
-    pd.testing.assert_series_equal(chosen, best_offer(scores).sort_index(), check_names=False)
+def test_each_customer_gets_one_offer_the_best_one(scores, customers, campaigns, channels):
+    lists, _ = build(scores, customers, campaigns, channels)
+    assert lists["customer_id"].is_unique and len(lists) == N_CUSTOMERS
+    value = scores.assign(ev=scores["propensity"] * scores["product_code"].map(PRODUCT_VALUE))
+    best = value.sort_values("ev").groupby("customer_id")["product_code"].last()
+    chosen = lists.set_index("customer_id")["product_code"]
+    # Branch-only customers pay 8 EUR a contact, which can change the best offer only when values are close.
+    agree = (chosen.sort_index() == best.sort_index()).mean()
+    assert agree > 0.97
 
 
-def test_no_consent_is_never_contacted(scores, customers):
+@pytest.mark.parametrize("reason", EXCLUSION_REASONS[1:8])
+def test_every_warehouse_eligibility_rule_keeps_customers_off_the_lists(reason, scores, customers, campaigns, channels):
+    """customer_product_gaps' rules (churned, consent, age band, income, balance, complaint) reach the lists."""
+    gaps = scores[["customer_id", "product_code"]].assign(ineligibility_reason=None)
+    barred = customers["customer_id"].iloc[:25]
+    gaps.loc[gaps["customer_id"].isin(barred), "ineligibility_reason"] = reason
+    lists, counts = build(scores, customers, campaigns, channels, eligibility=gaps)
+    assert set(lists["customer_id"]).isdisjoint(barred)
+    assert counts[reason] == 25 * len(SCORED)
+    assert len(lists) == N_CUSTOMERS - 25
+
+
+def test_a_held_product_has_no_gap_and_is_not_offered(scores, customers, campaigns, channels):
+    gaps = scores[["customer_id", "product_code"]].assign(ineligibility_reason=None)
+    holders = customers["customer_id"].iloc[:10]
+    gaps = gaps.loc[~(gaps["customer_id"].isin(holders) & (gaps["product_code"] == "credit_card"))]
+    lists, counts = build(scores, customers, campaigns, channels, eligibility=gaps)
+    listed = lists.set_index("customer_id")
+    assert (listed.loc[listed.index.isin(holders), "product_code"] != "credit_card").all()
+    assert set(holders) <= set(listed.index)  # offered their next-best product instead
+    assert counts["holds_product"] == 10
+
+
+def test_consent_and_do_not_contact(scores, customers, campaigns, channels):
     customers.loc[:9, "has_marketing_consent"] = False
-    customers["has_marketing_consent"] = customers["has_marketing_consent"].astype(object)
-    customers.loc[10:14, "has_marketing_consent"] = None
-    listed = set(build(scores, customers)["customer_id"])
-    assert listed.isdisjoint(customers.loc[:14, "customer_id"])
-    assert len(listed) == N_CUSTOMERS - 15
+    blocked = {"C0000100", "C0000200"}
+    lists, counts = build(scores, customers, campaigns, channels, do_not_contact=blocked)
+    assert set(lists["customer_id"]).isdisjoint(set(customers.loc[:9, "customer_id"]) | blocked)
+    assert counts["no_marketing_consent"] == 30 and counts["do_not_contact"] == 6
 
 
-def test_do_not_contact_list_is_respected(scores, customers):
-    blocked = {"cu001", "cu200", "cu399"}
-    listed = set(build(scores, customers, do_not_contact=blocked)["customer_id"])
-    assert listed.isdisjoint(blocked)
-    assert len(listed) == N_CUSTOMERS - 3
+def test_campaign_rules_age_band_and_lifecycle_stages(scores, customers, channels):
+    campaigns = {
+        "YOUNG": campaign("YOUNG", "credit_card", min_age=18, max_age=60),
+        "GROW": campaign("GROW", "term_deposit", stages=("growing", "new")),
+    }
+    lists, counts = build(scores, customers, campaigns, channels)
+    ages = customers.set_index("customer_id")["age"]
+    stages = customers.set_index("customer_id")["segment"]
+    young = lists.loc[lists["campaign_id"] == "YOUNG", "customer_id"]
+    grow = lists.loc[lists["campaign_id"] == "GROW", "customer_id"]
+    assert (ages[young] <= 60).all()
+    assert stages[grow].isin(["growing", "new"]).all()
+    assert counts["campaign_age_rule"] == (customers["age"] > 60).sum()
+    assert counts["campaign_lifecycle_rule"] == (~customers["segment"].isin(["growing", "new"])).sum()
 
 
-def test_frequency_cap_over_30_days(scores, customers):
+def test_frequency_cap_and_cooldown(scores, customers, campaigns, channels):
+    run_day = pd.Timestamp(RUN_DATE, tz="UTC")
     customers.loc[0:4, "contacts_30d"] = 2  # at the cap
     customers.loc[5:9, "contacts_30d"] = 1  # below it
-    listed = set(build(scores, customers, max_contacts_30d=2)["customer_id"])
+    customers["last_contacted_at"] = pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns, UTC]")
+    customers.loc[10, "last_contacted_at"] = run_day - pd.Timedelta(days=1)
+    customers.loc[11, "last_contacted_at"] = run_day - pd.Timedelta(days=6) + pd.Timedelta(hours=23)
+    customers.loc[12, "last_contacted_at"] = run_day - pd.Timedelta(days=7) + pd.Timedelta(hours=23, minutes=59)
+    lists, counts = build(scores, customers, campaigns, channels, max_contacts_30d=2, cooldown_days=7)
+    listed = set(lists["customer_id"])
     assert listed.isdisjoint(customers.loc[0:4, "customer_id"])
     assert set(customers.loc[5:9, "customer_id"]) <= listed
+    assert {"C0000010", "C0000011"}.isdisjoint(listed) and "C0000012" in listed
+    assert counts["frequency_cap"] == 15 and counts["cooldown"] == 6
 
 
-def test_cooldown_since_last_contact(scores, customers):
-    run_day = pd.Timestamp(RUN_DATE, tz="UTC")
-    customers["last_contacted_at"] = pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns, UTC]")
-    customers.loc[0, "last_contacted_at"] = run_day - pd.Timedelta(days=1)
-    # Calendar days count: contacted late on D-6 is 6 days ago, early on D-7 is 7 days ago.
-    customers.loc[1, "last_contacted_at"] = run_day - pd.Timedelta(days=6) + pd.Timedelta(hours=23)
-    customers.loc[2, "last_contacted_at"] = run_day - pd.Timedelta(days=7) + pd.Timedelta(hours=23, minutes=59)
-    customers.loc[3, "last_contacted_at"] = run_day - pd.Timedelta(days=40)
-    listed = set(build(scores, customers, cooldown_days=7)["customer_id"])
-    assert {"cu000", "cu001"}.isdisjoint(listed)
-    assert {"cu002", "cu003"} <= listed
+def test_controls_are_fixed_for_the_campaign_and_never_contacted_by_it(scores, customers, campaigns, channels):
+    """A customer's control status is a function of campaign and customer: the same on every day."""
+    lists, _ = build(scores, customers, campaigns, channels)
+    expected = [is_control(c, k, 0.2) for c, k in zip(lists["campaign_id"], lists["customer_id"])]
+    assert lists["is_control"].tolist() == expected
+    share = lists["is_control"].mean()
+    assert 0.12 < share < 0.28
+    # The next day, with today's lists in the campaign history, nobody re-enters a campaign they are in:
+    # today's controls are not contacted by their campaign tomorrow (other campaigns may take them).
+    history = lists[["customer_id", "campaign_id"]]
+    tomorrow, counts = build_target_lists(scores, customers, RUN_DATE + timedelta(days=1), campaigns, channels,
+                                          campaign_history=history)
+    pairs = set(zip(history["customer_id"], history["campaign_id"]))
+    assert not pairs & set(zip(tomorrow["customer_id"], tomorrow["campaign_id"]))
+    assert counts["already_in_campaign"] == len(lists)
+    controls = lists.loc[lists["is_control"]]
+    again = tomorrow.merge(controls[["customer_id", "campaign_id"]], on=["customer_id", "campaign_id"])
+    assert again.empty and len(controls) > 0
 
 
-def test_holders_are_excluded_from_their_product_but_offered_the_next_best(scores, customers):
-    credit_card_fans = best_offer(scores).loc[lambda s: s == "credit_card"].index[:10]
-    customers.loc[customers["customer_id"].isin(credit_card_fans), "has_credit_card"] = True
-    lists = build(scores, customers).set_index("customer_id")
-    assert set(credit_card_fans) <= set(lists.index)
-    assert (lists.loc[credit_card_fans, "product_code"] != "credit_card").all()
+def test_control_status_does_not_depend_on_the_day_or_the_list():
+    assert is_control("CRED-1", "C0000001", 0.3) == is_control("CRED-1", "C0000001", 0.3)
+    flags = [is_control("CRED-1", f"C{i:07d}", 0.3) for i in range(20_000)]
+    assert abs(np.mean(flags) - 0.3) < 0.015
+    other = [is_control("CRED-2", f"C{i:07d}", 0.3) for i in range(20_000)]
+    assert flags != other  # each campaign has its own control group
 
 
-def test_missing_holding_flag_is_an_error(scores, customers):
-    with pytest.raises(ValueError, match="has_personal_loan"):
-        build(scores, customers.drop(columns="has_personal_loan"))
-
-
-def test_list_keeps_the_top_offers_of_each_product(scores, customers):
-    everyone = build(scores, customers)
-    top = build(scores, customers, list_size=20)
-    assert top.groupby("product_code").size().max() == 20
-    for product, offers in top.groupby("product_code"):
+def test_capacity_per_channel_and_the_customers_own_channel(scores, customers, channels):
+    campaigns = {"CC": campaign("CC", "credit_card", capacity=30, control_share=0.25, channels=("email", "branch"))}
+    lists, counts = build(scores, customers, campaigns, channels)
+    contacted = lists.loc[~lists["is_control"]]
+    assert contacted.groupby("channel").size().to_dict() == {"email": 30, "branch": 30}
+    prefers = channels.sort_values("channel_rank").groupby("customer_id")["channel"].first()
+    branch_only = set(channels.groupby("customer_id").size().loc[lambda n: n == 1].index)
+    # E-mail customers get e-mail while it has room; the branch-only customers only ever the branch.
+    email = lists.loc[lists["channel"] == "email", "customer_id"]
+    assert (prefers[email] == "email").all()
+    assert set(lists.loc[lists["customer_id"].isin(branch_only), "channel"]) <= {"branch"}
+    # Controls take a place on the list but no capacity.
+    assert lists["is_control"].sum() > 0
+    assert counts["not_selected"] == N_CUSTOMERS - len(lists)
+    for _, offers in lists.groupby("campaign_id"):
         assert offers["rank"].tolist() == list(range(1, len(offers) + 1))
-        assert offers["expected_value"].is_monotonic_decreasing
-        expected = everyone[everyone["product_code"] == product].nlargest(20, "expected_value")
-        assert set(offers["customer_id"]) == set(expected["customer_id"])
 
 
-def test_control_share_is_exact_per_product_and_stratified_by_segment(scores, customers):
-    lists = build(scores, customers, list_size=90, control_share=0.2, seed=5)
-    for product, offers in lists.groupby("product_code"):
-        assert offers["is_control"].sum() == int(np.floor(0.2 * len(offers) + 0.5))
-        for segment, group in offers.groupby("segment"):
-            assert abs(group["is_control"].sum() - 0.2 * len(group)) <= 1, (product, segment)
+def test_no_reachable_channel_and_offers_not_worth_the_contact(scores, customers, channels):
+    campaigns = {"PHONE": campaign("PHONE", "personal_loan", channels=("phone",))}
+    lists, counts = build(scores, customers, campaigns, channels)
+    assert lists.empty and counts["no_reachable_channel"] == N_CUSTOMERS
+    cheap = scores.assign(propensity=0.001)  # 0.001 x 400 EUR = 0.40 EUR < a branch contact's 8 EUR
+    lists, _ = build(cheap, customers, {"C": campaign("C", "personal_loan", channels=("branch",))}, channels)
+    assert lists.empty
 
 
-def test_control_holdout_is_deterministic_with_the_seed(scores, customers):
-    first = build(scores, customers, list_size=90, control_share=0.2, seed=5)
-    again = build(scores, customers, list_size=90, control_share=0.2, seed=5)
-    other = build(scores, customers, list_size=90, control_share=0.2, seed=6)
-    pd.testing.assert_frame_equal(first, again)
-    assert not first["is_control"].equals(other["is_control"])
-    assert first.drop(columns="is_control").equals(other.drop(columns="is_control"))
-
-
-def test_without_segments_the_control_share_still_holds(scores, customers):
-    lists = build(scores, customers.drop(columns="segment"), list_size=50, control_share=0.1)
-    assert lists["segment"].isna().all()
-    for product, offers in lists.groupby("product_code"):
-        assert offers["is_control"].sum() == int(np.floor(0.1 * len(offers) + 0.5)), product
-    assert lists.groupby("product_code").size().max() == 50
-
-
-def test_no_control_and_invalid_share(scores, customers):
-    assert not build(scores, customers, control_share=0.0)["is_control"].any()
-    with pytest.raises(ValueError):
-        build(scores, customers, control_share=1.0)
-
-
-def test_empty_scores_give_an_empty_list(scores, customers):
-    lists = build(scores.iloc[0:0], customers)
+def test_inactive_campaigns_and_empty_scores(scores, customers, campaigns, channels):
+    later = {k: Campaign(**{**v.__dict__, "start_date": RUN_DATE + timedelta(days=1)}) for k, v in campaigns.items()}
+    assert build(scores, customers, later, channels)[0].empty
+    lists, _ = build(scores.iloc[0:0], customers, campaigns, channels)
     assert lists.empty and list(lists.columns) == list(TARGET_COLUMNS)
 
 
-def test_write_target_lists(tmp_path, monkeypatch, scores, customers):
+def test_churn_risk_discounts_the_value(scores, customers, campaigns, channels):
+    plain, _ = build(scores, customers, campaigns, channels)
+    top = plain.iloc[0]
+    risk = pd.DataFrame({"customer_id": [top["customer_id"]], "churn_risk": [0.99]})
+    adjusted, _ = build(scores, customers, campaigns, channels, churn_risk=risk)
+    row = adjusted.set_index("customer_id").loc[top["customer_id"]]
+    assert row["expected_value"] < top["expected_value"]
+
+
+def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
+    import dataclasses
+
     from bankmkt.settings import get_settings
 
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    lists = build(scores, customers, list_size=30, control_share=0.1)
-    paths = write_target_lists(lists, RUN_DATE)
-    folder = get_settings().outputs_dir / "target_lists" / "dt=2024-03-02"
-    expected = {f"target_list_{p}.{ext}" for p in PRODUCTS for ext in ("parquet", "csv")} | {"data_dictionary.md"}
+    settings = dataclasses.replace(get_settings(), data_dir=tmp_path)
+    lists, counts = build(scores, customers, campaigns, channels, do_not_contact={"C0000001"})
+    everyone = {**campaigns, "C-wealth": campaign("C-wealth", "wealth_management")}
+    paths = write_target_lists(lists, RUN_DATE, settings, everyone, counts)
+    expected = {f"target_list_{c}.{ext}" for c in everyone for ext in ("parquet", "csv")} | {"data_dictionary.md"}
     assert set(paths) == expected
-    assert {p.name for p in folder.iterdir()} == expected
-    written = pd.read_parquet(paths["target_list_credit_card.parquet"])
-    pd.testing.assert_frame_equal(written, lists[lists["product_code"] == "credit_card"].reset_index(drop=True))
-    assert len(pd.read_csv(paths["target_list_credit_card.csv"])) == 30
-    assert pd.read_parquet(paths["target_list_wealth_management.parquet"]).empty
+    written = pd.read_parquet(paths["target_list_C-credit_card.parquet"])
+    pd.testing.assert_frame_equal(written, lists[lists["campaign_id"] == "C-credit_card"].reset_index(drop=True))
+    assert pd.read_parquet(paths["target_list_C-wealth.parquet"]).empty
     dictionary = paths["data_dictionary.md"].read_text()
-    assert "is_control" in dictionary and "| target_list_credit_card.parquet | 30 | 27 | 3 |" in dictionary
-    # Rerunning the day overwrites the same files.
-    assert write_target_lists(lists, RUN_DATE) == paths
+    assert "| do_not_contact | 3 |" in dictionary and "| frequency_cap | 0 |" in dictionary
+    rows = lists.loc[lists["campaign_id"] == "C-credit_card"]
+    assert f"| target_list_C-credit_card.parquet | {len(rows)} | {(~rows['is_control']).sum()} |" in dictionary
+    assert write_target_lists(lists, RUN_DATE, settings, everyone, counts) == paths
