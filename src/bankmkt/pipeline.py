@@ -22,6 +22,7 @@ def check_landing(run_date: str | date) -> dict:
     load; a daily run checks one day. The first bad day stops the run (its batch
     goes to quarantine with a report) before anything reaches the warehouse.
     """
+    from bankmkt.campaigns import ensure_catalogue
     from bankmkt.contract import enforce_landing_contract, load_contract
     from bankmkt.contract.ledger import accepted_days
     from bankmkt.contract.schema import landed_days
@@ -29,6 +30,8 @@ def check_landing(run_date: str | date) -> dict:
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
+        # Marketing's catalogue is checked like a landing file: a bad one stops the run here.
+        campaigns, catalogue_note = ensure_catalogue(settings)
         accepted = accepted_days(settings)
         landed = set()
         for source in load_contract():
@@ -39,7 +42,8 @@ def check_landing(run_date: str | date) -> dict:
             report = enforce_landing_contract(pending, settings)
             rows += sum(report.rows_per_source.values())
             print(report.message(), flush=True)
-    result = {"days_checked": len(days), "first_day": days[0].isoformat(), "rows": rows}
+    result = {"days_checked": len(days), "first_day": days[0].isoformat(), "rows": rows,
+              "campaign_catalogue": {"campaigns": len(campaigns), "note": catalogue_note}}
     record_stage(day, "check_landing", result, clock["seconds"], settings)
     return result
 

@@ -51,6 +51,10 @@ def run_dbt(
     import subprocess
 
     settings = apply_environment(settings or get_settings())
+    if args and args[0] in ("build", "run", "test"):  # dbt reads marketing's catalogue as a source
+        from bankmkt.campaigns import ensure_catalogue
+
+        ensure_catalogue(settings)
     target = target_path or settings.dbt_target_dir
     command = [
         str(settings.dbt_executable), "--no-use-colors", *args,
