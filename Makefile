@@ -11,7 +11,7 @@ SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
 
-.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle airflow-ui mlflow-ui clean help
+.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-serving           p50/p99 latency of the feature service, 1 and 100 customers per request"
 	@echo "make bench-dbt               the dbt part of a daily run at 100k customers: direct DuckDB, dbt, Cosmos"
 	@echo "make bench-oracle            propensity AUC / oracle AUC on synthetic banks of 3k-100k customers (~25 min)"
+	@echo "make bench-loop              measured campaign uplift against the simulator's truth: interval coverage"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -35,7 +36,15 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 # Bytecode is compiled at install: every Airflow task, dbt call and test process
 # would otherwise compile Airflow, dbt and Feast again wherever Python does not write
 # .pyc files (PYTHONDONTWRITEBYTECODE, read-only images), several seconds each.
-setup: .venv/.synced $(MANIFEST)
+setup: .venv/.synced $(MANIFEST) browser
+
+# Headless Chromium renders the reports for their screenshot tests (Debian's package; needs root and
+# the package registry). Without it those tests skip and say why, except under CI where they fail.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& echo "[setup] installing Debian's chromium for the report screenshots" \
+		&& (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } \
+		|| echo "[setup] chromium not installed: the report screenshot tests will skip"
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==0.13.9"
@@ -87,6 +96,10 @@ bench-serving: setup
 bench-oracle: setup
 	$(RUN) python benchmarks/oracle_ratio.py --banks 5000:0.01:101 3000:0.03:102 4000:0.02:103 3500:0.015:104 \
 		4000:0.03:105 5000:0.02:106 20000:0.02:201 100000:0.02:203
+
+# A 20,000-customer bank through 8 weeks of campaign waves on the simulator (~10 min).
+bench-loop: setup
+	$(RUN) python benchmarks/loop_coverage.py --customers 20000 --loop-days 56
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init

@@ -1,7 +1,9 @@
-"""The whole daily DAG over a tiny synthetic bank, run with `dag.test()`.
+"""The whole daily DAG over a tiny synthetic bank, run with `dag.test()`, through one turn of the loop.
 
-Two consecutive logical dates: the first run loads the history (full build),
-the second is a normal incremental day. Assertions follow each stage's output.
+Two consecutive logical dates: the first run loads the history (full build) and
+publishes lists; the simulator executes them as the next day's landing; the second
+run is a normal incremental day that reads those contacts back. Assertions follow
+each stage's output.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.e2e
 START = date(2024, 1, 1)
 DAYS = 49
 CUSTOMERS = 500
-LIST_SIZE = 10  # small enough for every product to fill its list after the contact policy (cap, cool-down)
+LIST_SIZE = 10  # the standing campaigns' daily capacity: small enough to fill after the contact policy
 LAST_DAY = START + timedelta(days=DAYS - 1)
 RUN_DAYS = [LAST_DAY - timedelta(days=1), LAST_DAY]
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
@@ -35,8 +37,11 @@ def daily_runs(monkeypatch_module):
 
     monkeypatch_module.setenv("TARGET_LIST_SIZE", str(LIST_SIZE))
     settings = get_settings()
-    generate_bank(customers=CUSTOMERS, days=DAYS, start_date=START, seed=2024,
-                  data_dir=settings.data_dir, contact_rate=0.15)
+    from bankmkt.generator.simulator import step
+
+    # The history ends the day before the last: the bank then executes the platform's first lists.
+    generate_bank(customers=CUSTOMERS, days=DAYS - 1, start_date=START, seed=2024,
+                  data_dir=settings.data_dir, contact_rate=0.15, loop_days=1)
     env = {**__import__("os").environ, **settings.environment()}
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -48,6 +53,8 @@ def daily_runs(monkeypatch_module):
     for day in RUN_DAYS:
         run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
         states[day] = str(run.state)
+        if day < LAST_DAY:
+            step(day, settings)
     return settings, states
 
 
@@ -147,25 +154,63 @@ def test_a_registered_version_holds_the_champion_alias(daily_runs):
     assert champions, f"no model was trained: {trained}"
 
 
-def test_target_list_has_the_expected_size_and_control_flag(daily_runs):
+def test_target_lists_per_campaign_within_capacity(daily_runs):
     settings, _ = daily_runs
     result = _stage(settings, LAST_DAY, "score_and_target")
-    targeted = result["per_product"]
-    assert targeted, result
-    lists = [settings.target_list_dir(LAST_DAY) / f"target_list_{product}.parquet" for product in targeted]
-    for path in lists:
-        frame = pd.read_parquet(path)
-        assert len(frame) == LIST_SIZE, path.name
-        assert frame["is_control"].sum() >= 1
-        assert frame["customer_id"].is_unique
-        assert path.with_suffix(".csv").exists()
+    per_campaign = result["per_campaign"]
+    assert per_campaign, result
+    assert result["campaigns"]["active"] == sorted(f"STANDING_{p.upper()}" for p in
+                                                   ("credit_card", "personal_loan", "term_deposit", "wealth_management"))
+    for campaign_id in per_campaign:
+        frame = pd.read_parquet(settings.target_list_dir(LAST_DAY) / f"target_list_{campaign_id}.parquet")
+        contacted = frame.loc[~frame["is_control"]]
+        assert 0 < len(contacted) <= LIST_SIZE, campaign_id
+        assert frame["customer_id"].is_unique and frame["list_row_id"].is_unique
+        assert set(frame["channel"]) <= {"email", "push", "sms", "phone", "branch"}
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        loaded = con.execute(
-            "select count(*) from fct_target_lists where run_date = ?", [LAST_DAY]
-        ).fetchone()[0]
-    assert loaded == LIST_SIZE * len(lists)
+        loaded = con.execute("select count(*) from fct_target_lists where run_date = ?", [LAST_DAY]).fetchone()[0]
+    assert loaded == sum(per_campaign.values())
     assert result["quality"]["success"] is True  # the lists passed their suite before being written
     assert Path(result["report"]).is_file()
+    # Every offer the policy dropped is counted under the first rule it failed, and the dictionary says so.
+    excluded = result["contact_policy"]["excluded_by_rule"]
+    assert excluded["holds_product"] > 0 and excluded["no_marketing_consent"] > 0
+    dictionary = (settings.target_list_dir(LAST_DAY) / "data_dictionary.md").read_text()
+    assert f"| holds_product | {excluded['holds_product']} |" in dictionary
+
+
+def test_the_first_days_lists_came_back_as_contacts_and_count_the_next_day(daily_runs):
+    """The loop: D's lists are executed on D+1, read back by the contract and dbt, and D+1's policy counts them."""
+    settings, _ = daily_runs
+    first = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(RUN_DAYS[0]).glob("target_list_*.parquet"))
+    second = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        landed = con.execute(
+            "select list_row_id, is_control, delivery_status from stg_core_banking__campaign_contacts "
+            "where list_row_id is not null"
+        ).df()
+    assert set(landed["list_row_id"]) == set(first["list_row_id"])
+    assert landed.loc[landed["is_control"], "delivery_status"].isna().all()
+    # Contacted yesterday: not contacted again today (cool-down of 7 days counts from publication).
+    contacted_first = set(first.loc[~first["is_control"], "customer_id"])
+    assert contacted_first.isdisjoint(second.loc[~second["is_control"], "customer_id"])
+    # Yesterday's controls stay out of their campaign.
+    controls = first.loc[first["is_control"], ["customer_id", "campaign_id"]]
+    assert controls.merge(second, on=["customer_id", "campaign_id"]).empty
+    # Warehouse eligibility reached the lists: nobody listed fails customer_product_gaps.
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        gaps = con.execute(
+            "select customer_id, product_code, is_eligible from customer_product_gaps where as_of_date = ?", [LAST_DAY]
+        ).df()
+    checked = second.merge(gaps, on=["customer_id", "product_code"], how="left")
+    assert checked["is_eligible"].fillna(False).all()
+
+
+def test_effectiveness_report_is_written(daily_runs):
+    settings, _ = daily_runs
+    result = _stage(settings, LAST_DAY, "report_effectiveness")
+    assert Path(result["report"]).is_file()
+    assert "Marketing effectiveness" in Path(result["report"]).read_text()
 
 
 def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatch):
@@ -187,9 +232,9 @@ def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatc
     real = ml.targeting.build_target_lists
 
     def broken(*args, **kwargs):
-        lists = real(*args, **kwargs)
+        lists, exclusions = real(*args, **kwargs)
         lists.loc[lists.index[0], "propensity"] = 1.5
-        return lists
+        return lists, exclusions
 
     before = outputs()
     monkeypatch.setattr(ml.targeting, "build_target_lists", broken)
@@ -199,11 +244,12 @@ def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatc
 
 
 def test_target_lists_respect_the_contact_policy(daily_runs):
-    """Nobody contacted in the last 7 days, or twice in 30, is on a list; the history is the landed contacts."""
+    """Nobody contacted in the last 7 days, or twice in 30, is on a list; the history is the landed contacts
+    and the published lists."""
     from bankmkt import pipeline
 
     settings, _ = daily_runs
-    history = pipeline.contact_history(LAST_DAY, settings).set_index("customer_id")
+    history = pipeline.contact_history(LAST_DAY, settings)[0].set_index("customer_id")
     assert len(history) > 50  # the tiny bank contacts 15 % of its customers per campaign: the check bites
     lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
     on_lists = history.reindex(lists["customer_id"]).dropna(how="all")
