@@ -183,7 +183,7 @@ def test_closed_accounts_go_quiet(landed):
         assert quiet.all(), f"{source} after the account closed"
 
 
-def test_contacts_have_a_control_group_and_responses_fall_in_the_window(landed):
+def test_contacts_have_a_control_group_and_responses_fall_in_the_window(bank, landed):
     contacts = landed["campaign_contacts"]
     control = contacts["is_control"] == "true"
     assert len(contacts) > 500
@@ -205,8 +205,14 @@ def test_contacts_have_a_control_group_and_responses_fall_in_the_window(landed):
     assert lag.between(1, 14).all()
     assert not landed["campaign_responses"]["contact_id"].duplicated().any()
 
-    converted = contacts["contact_id"].isin(responses["contact_id"])
-    assert converted[~control].mean() > converted[control].mean()
+    # Each arm converts as its true probability says: contacted with p, held out with p0 < p on average.
+    truth = pq.read_table(bank["dir"] / "truth" / "contact_truth.parquet").to_pandas().set_index("contact_id")
+    truth = truth.loc[contacts["contact_id"]]
+    for arm, probability in ((~control.to_numpy(), "true_probability"), (control.to_numpy(), "true_probability_control")):
+        p = truth.loc[arm, probability]
+        observed = truth.loc[arm, "converted"].mean()
+        assert abs(observed - p.mean()) < 4 * np.sqrt((p * (1 - p)).sum()) / len(p) + 1e-9, (probability, observed)
+    assert truth["true_probability"].mean() > truth["true_probability_control"].mean()
 
 
 def test_contacts_respect_consent_and_existing_holdings(landed):
@@ -227,16 +233,26 @@ def test_ground_truth_is_written_and_consistent(bank, landed):
     truth_dir = bank["dir"] / "truth"
     contacts = pq.read_table(truth_dir / "contact_truth.parquet").to_pandas()
     customers = pq.read_table(truth_dir / "customer_truth.parquet").to_pandas()
-    assert list(contacts.columns[:8]) == [
+    assert list(contacts.columns[:13]) == [
         "contact_id",
         "customer_id",
         "campaign_id",
         "product_code",
         "contacted_at",
         "is_control",
+        "channel",
+        "list_row_id",
+        "delivered",
         "true_probability",
+        "true_probability_control",
+        "true_uplift",
         "converted",
     ]
+    # The bank's own campaigns: every contact delivered, the uplift is p - p0.
+    assert contacts["list_row_id"].isna().all()
+    assert (contacts["delivered"] == ~contacts["is_control"]).all()
+    np.testing.assert_allclose(contacts["true_uplift"],
+                               contacts["true_probability"] - contacts["true_probability_control"])
     assert set(contacts["contact_id"]) == set(landed["campaign_contacts"]["contact_id"])
     assert contacts["true_probability"].between(0, 1, inclusive="neither").all()
     assert (contacts.loc[contacts["responded_at"].notna(), "converted"]).all()

@@ -105,11 +105,16 @@ def target_list_rows(day: date, per_product: int = 20) -> pd.DataFrame:
 
     rows = []
     for p, product in enumerate(("credit_card", "term_deposit")):
+        campaign = f"CMP-{product}"
         for rank in range(1, per_product + 1):
             propensity = 0.5 / rank
+            customer = f"C{p * 1000 + rank:07d}"
+            control = rank % 10 == 3
             rows.append({
-                "run_date": day, "product_code": product, "customer_id": f"C{p * 1000 + rank:07d}", "rank": rank,
-                "propensity": propensity, "expected_value": propensity * 100, "is_control": rank % 10 == 3,
+                "run_date": day, "list_row_id": f"{day:%Y%m%d}:{campaign}:{customer}", "campaign_id": campaign,
+                "product_code": product, "offer": "offer", "channel": "email", "customer_id": customer, "rank": rank,
+                "propensity": propensity, "expected_value": propensity * 100 - 0.1,
+                "contact_cost": 0.0 if control else 0.1, "is_control": control,
                 "segment": "mature", "reason_1": "balance_total=1 (+0.3)", "reason_2": None, "reason_3": None,
                 "model_name": f"propensity_{product}", "model_version": "3",
             })
@@ -320,15 +325,21 @@ def test_no_labels_yet_only_warns(mart_settings, write_marts):
 
 
 def test_target_lists_are_gated_before_and_after_they_are_written(mart_settings):
+    from bankmkt.campaigns import Campaign
     from ml.targeting import write_target_lists
 
     good = target_list_rows(DAY)
+    campaigns = {
+        f"CMP-{product}": Campaign(f"CMP-{product}", product, product, "offer", 0.0, DAY, DAY, 14, 0.1, None, None,
+                                   (), {"email": (100, 0.1)})
+        for product in ("credit_card", "term_deposit")
+    }
     assert quality.gate_target_lists(DAY, mart_settings, frame=good).success
     assert quality.run_gate("target_lists", DAY, mart_settings).status == "skipped"  # nothing written yet
 
     bad = good.copy()
     bad.loc[bad["product_code"] == "term_deposit", "customer_id"] = good["customer_id"].iloc[:20].to_numpy()
-    write_target_lists(bad, DAY, mart_settings)
+    write_target_lists(bad, DAY, mart_settings, campaigns)
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_target_lists(DAY, mart_settings)
 
