@@ -80,18 +80,19 @@ select
     coalesce(responses.has_opened, false) as has_opened,
     coalesce(responses.has_clicked, false) as has_clicked,
     coalesce(responses.has_visited, false) as has_visited,
-    cast(responses.converted_amount as double) as converted_amount,
+    cast(responses.converted_amount as decimal(18, 2)) as converted_amount,
     coalesce(complaints.complaints_in_window, 0) > 0 as has_complained_in_window,
     cast(surveys.nps_in_window as double) as nps_in_window,
     -- A held-out customer costs nothing; the source system's own campaigns cost the var's per-channel rate.
+    -- Money stays decimal so that sums do not depend on the order rows are added in.
     cast(case
         when labels.is_control then 0
         else coalesce(catalogue.cost_per_contact_eur, {{ var('source_campaign_cost_per_contact_eur') }})
-    end as double) as contact_cost_eur,
+    end as decimal(10, 2)) as contact_cost_eur,
     cast(case
         when not labels.is_control and labels.label = 1 then coalesce(catalogue.incentive_eur, 0)
         else 0
-    end as double) as incentive_paid_eur,
+    end as decimal(10, 2)) as incentive_paid_eur,
     cast(products.value_per_conversion_eur as double) as value_per_conversion_eur
 from labels
 left join contacts using (contact_id)
