@@ -172,12 +172,15 @@ def exclusion_reasons(
         too_old = offers["max_age"].notna() & (age > offers["max_age"].astype(float))
         apply("campaign_age_rule", too_young | too_old)
     if "segment" in offers.columns:
-        outside = [bool(stages) and segment not in stages for segment, stages in zip(offers["segment"], offers["stages"])]
-        apply("campaign_lifecycle_rule", pd.Series(outside, index=offers.index))
+        outside = pd.Series(False, index=offers.index)
+        for stages, rows in offers.groupby(offers["stages"].map(tuple), sort=False).groups.items():
+            if stages:
+                outside.loc[rows] = ~offers.loc[rows, "segment"].isin(stages)
+        apply("campaign_lifecycle_rule", outside)
     if campaign_history is not None and not campaign_history.empty:
-        listed = set(zip(campaign_history["customer_id"], campaign_history["campaign_id"]))
-        already = [(c, k) in listed for c, k in zip(offers["customer_id"], offers["campaign_id"])]
-        apply("already_in_campaign", pd.Series(already, index=offers.index))
+        listed = campaign_history[["customer_id", "campaign_id"]].drop_duplicates().assign(_listed=True)
+        already = offers[["customer_id", "campaign_id"]].merge(listed, on=["customer_id", "campaign_id"], how="left")
+        apply("already_in_campaign", pd.Series(already["_listed"].notna().to_numpy(), index=offers.index))
     if "contacts_30d" in offers.columns:
         apply("frequency_cap", offers["contacts_30d"].fillna(0) >= max_contacts_30d)
     if "last_contacted_at" in offers.columns:
@@ -224,12 +227,27 @@ def build_target_lists(
                                 max_contacts_30d, cooldown_days)
 
     # Channels: each customer's reachable channels in preference order, kept where the campaign uses them.
-    preference = channels.sort_values(["customer_id", "channel_rank"]).groupby("customer_id")["channel"].agg(list)
-    usable = [
-        [ch for ch in preference.get(customer, []) if ch in active[campaign].channels]
-        for customer, campaign in zip(offers["customer_id"], offers["campaign_id"])
-    ]
-    reasons.loc[reasons.isna() & pd.Series([not u for u in usable], index=offers.index)] = "no_reachable_channel"
+    campaign_channels = pd.DataFrame(
+        [(cid, ch) for cid, c in active.items() for ch in c.channels], columns=["campaign_id", "channel"]
+    )
+    reachable = (
+        channels[["customer_id", "channel", "channel_rank"]]
+        .merge(campaign_channels, on="channel")
+        .sort_values(["customer_id", "campaign_id", "channel_rank"], kind="stable")
+    )
+    # Each (customer, campaign) pair's channels are a slice [start, start + count) of channel_order.
+    channel_order = reachable["channel"].to_numpy()
+    pair_customer, pair_campaign = reachable["customer_id"].to_numpy(), reachable["campaign_id"].to_numpy()
+    first = np.ones(len(reachable), dtype=bool)
+    first[1:] = (pair_customer[1:] != pair_customer[:-1]) | (pair_campaign[1:] != pair_campaign[:-1])
+    starts = np.flatnonzero(first)
+    pairs = pd.DataFrame({"customer_id": pair_customer[starts], "campaign_id": pair_campaign[starts],
+                          "_start": starts, "_count": np.diff(np.append(starts, len(reachable)))})
+    usable_frame = offers[["customer_id", "campaign_id"]].merge(pairs, on=["customer_id", "campaign_id"], how="left")
+    no_channel = usable_frame["_start"].isna().to_numpy()
+    usable_start = usable_frame["_start"].fillna(0).astype(np.int64).to_numpy()
+    usable_count = usable_frame["_count"].fillna(0).astype(np.int64).to_numpy()
+    reasons.loc[reasons.isna() & no_channel] = "no_reachable_channel"
     for reason, n in reasons.value_counts().items():
         counts[reason] = int(n)
     allowed = reasons.isna().to_numpy()
@@ -255,7 +273,7 @@ def build_target_lists(
         if not allowed[i] or customer_ids[i] in taken or campaign_ids[i] not in open_campaigns:
             continue
         campaign = active[campaign_ids[i]]
-        for channel in usable[i]:
+        for channel in channel_order[usable_start[i]:usable_start[i] + usable_count[i]]:
             if remaining[(campaign.campaign_id, channel)] <= 0:
                 continue
             cost = campaign.channels[channel][1]
