@@ -86,7 +86,7 @@ def test_daily_builds_equal_one_full_refresh(daily_warehouse, full_refresh_wareh
     con.execute(f"attach '{full_refresh_warehouse.warehouse_path}' as full_build (read_only)")
     daily_tables, full_tables = _tables(con, "daily_build"), _tables(con, "full_build")
     assert sorted(daily_tables) == sorted(full_tables)
-    assert {"customer_features", "customer_segments", "churn_labels", "campaign_performance"} <= set(full_tables)
+    assert {"customer_features", "customer_segments", "churn_labels", "campaign_effectiveness"} <= set(full_tables)
 
     mismatched = {
         table: _differences(con, table, columns)

@@ -10,6 +10,7 @@ column is documented (dbt docs generate).
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 
 import pandas as pd
@@ -155,23 +156,44 @@ def test_training_labels_agree_with_the_ground_truth(warehouse, small_bank):
     assert (joined["label"] == joined["responded_at"].notna().astype(int)).all()
 
 
-def test_campaign_performance_adds_up_to_the_labelled_contacts(warehouse):
-    performance = warehouse.execute("select * from campaign_performance").df()
+def _newcombe(x1: int, n1: int, x2: int, n2: int, z: float = 1.959964) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for p1 - p2, written independently of the SQL macro."""
+    def wilson(x, n):
+        p = x / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    (l1, u1), (l2, u2) = wilson(x1, n1), wilson(x2, n2)
+    p1, p2 = x1 / n1, x2 / n2
+    return (p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+            p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
+def test_campaign_effectiveness_adds_up_to_the_labelled_contacts(warehouse):
+    measured = warehouse.execute("select * from campaign_effectiveness").df()
     labels = warehouse.execute(
         """
-        select campaign_id, count(*) as contacts,
+        select campaign_id,
+            count(*) filter (where not is_control) as treated_contacts,
             count(*) filter (where is_control) as control_contacts,
-            count(*) filter (where not is_control and label = 1) as treatment_conversions,
+            count(*) filter (where not is_control and label = 1) as treated_conversions,
             count(*) filter (where is_control and label = 1) as control_conversions
         from training_labels group by campaign_id
         """
     ).df().set_index("campaign_id").sort_index()
-    totals = performance.groupby("campaign_id")[list(labels.columns)].sum().sort_index()
-    assert totals.equals(labels.astype(totals.dtypes.to_dict()))
-    both = performance.dropna(subset=["uplift"])
+    for grain in ("campaign", "campaign_segment", "campaign_channel", "campaign_week", "campaign_segment_channel_week"):
+        totals = measured.loc[measured["grain"] == grain].groupby("campaign_id")[list(labels.columns)].sum().sort_index()
+        assert totals.equals(labels.astype(totals.dtypes.to_dict())), grain
+    both = measured.dropna(subset=["uplift"])
     assert not both.empty
-    assert (both["uplift"] - (both["treatment_conversion_rate"] - both["control_conversion_rate"])).abs().max() < 1e-12
-    assert set(performance["lifecycle_stage"]) - {"unknown"} <= STAGES
+    assert (both["uplift"] - (both["treated_conversion_rate"] - both["control_conversion_rate"])).abs().max() < 1e-12
+    assert set(measured["lifecycle_stage"]) - {"unknown", "all"} <= STAGES
+    # The interval is Newcombe's hybrid score interval, checked against an independent implementation.
+    for row in both.itertuples():
+        low, high = _newcombe(row.treated_conversions, row.treated_contacts, row.control_conversions, row.control_contacts)
+        assert row.uplift_ci_low == pytest.approx(low, abs=1e-9) and row.uplift_ci_high == pytest.approx(high, abs=1e-9)
+        assert row.uplift_ci_low <= row.uplift <= row.uplift_ci_high
 
 
 def test_churn_labels_have_closed_windows_on_mondays(warehouse, small_bank):
@@ -220,7 +242,7 @@ def test_docs_generate_documents_every_model_and_column(full_refresh_warehouse, 
             if not described.get(column.lower(), "").strip()
         ]
     assert not undocumented, f"models or columns without a description: {undocumented}"
-    assert {"customer_segments", "churn_labels", "campaign_performance"} <= {node["name"] for node in models.values()}
+    assert {"customer_segments", "churn_labels", "campaign_effectiveness"} <= {node["name"] for node in models.values()}
 
 
 def test_a_warehouse_built_by_older_models_asks_for_a_full_refresh(full_refresh_warehouse, small_bank, tmp_path):
