@@ -22,13 +22,20 @@ One bank day, logical date D, from landing files to campaign target lists:
    value, ROI, channels, guardrails, life cycle) under DATA_DIR/reports/effectiveness.
 
 Each task calls one function of `bankmkt.pipeline`; see docs/pipeline.md.
+A task that fails for good raises one alert (`bankmkt.alerts`: DATA_DIR/alerts,
+and a webhook or e-mail when configured). Tasks that talk to a store that can
+be briefly away (online store, MLflow) retry with exponential back-off; a bad
+batch or a failed quality gate does not: retrying cannot fix data.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from bankmkt.alerts import PlatformNotifier
 from bankmkt.dbt_tasks import warehouse_task_group
 
 LANDING = Asset("bankmkt://landing")
@@ -36,6 +43,9 @@ WAREHOUSE = Asset("bankmkt://warehouse/marts")
 ONLINE_FEATURES = Asset("bankmkt://feast/customer_features")
 CHAMPIONS = Asset("bankmkt://mlflow/propensity_champions")
 TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
+# For the tasks a retry can help: 30 s, then 60 s, then 120 s.
+RETRY_WITH_BACKOFF = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0,
+                      "max_retry_delay": timedelta(minutes=5)}
 
 
 @dag(
@@ -45,7 +55,7 @@ TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
     catchup=False,
     max_active_runs=1,
     tags=["bank", "marketing", "daily"],
-    default_args={"retries": 0},
+    default_args={"retries": 0, "on_failure_callback": PlatformNotifier()},
     doc_md=__doc__,
 )
 def bank_daily():
@@ -67,13 +77,13 @@ def bank_daily():
 
         return pipeline.validate_features(ds)
 
-    @task(outlets=[ONLINE_FEATURES])
+    @task(outlets=[ONLINE_FEATURES], **RETRY_WITH_BACKOFF)
     def publish_features(ds: str | None = None) -> dict:
         from bankmkt import pipeline
 
         return pipeline.publish_features(ds)
 
-    @task(outlets=[CHAMPIONS])
+    @task(outlets=[CHAMPIONS], **RETRY_WITH_BACKOFF)
     def train_models(ds: str | None = None, run_id: str | None = None) -> dict:
         from bankmkt import pipeline
 

@@ -40,6 +40,13 @@ class Settings:
     control_share: float = 0.1
     model_prefix: str = "propensity"
     berka_dir: Path = PROJECT_ROOT.parent / "shared" / "data" / "berka"
+    # Alerts (bankmkt.alerts): always a line in DATA_DIR/alerts/alerts.jsonl; also a webhook POST
+    # and an e-mail when these are set.
+    alert_webhook_url: str = ""
+    alert_smtp_host: str = ""
+    alert_smtp_port: int = 25
+    alert_email_to: str = ""
+    alert_email_from: str = "bankmkt@localhost"
     extra: dict = field(default_factory=dict)
 
     # ---- folders under DATA_DIR -------------------------------------------------
@@ -91,6 +98,11 @@ class Settings:
     def effectiveness_report_dir(self) -> Path:
         """Marketing's morning report: campaigns, uplift with intervals, value, channels, guardrails."""
         return self.reports_dir / "effectiveness"
+
+    @property
+    def alerts_file(self) -> Path:
+        """Every alert the platform raised (failed tasks, monitoring), one JSON object per line."""
+        return self.data_dir / "alerts" / "alerts.jsonl"
 
     @property
     def runs_dir(self) -> Path:
@@ -272,6 +284,17 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         kwargs["berka_dir"] = Path(env["BERKA_DIR"]).expanduser().resolve()
     if env.get("TARGET_LIST_SIZE"):
         kwargs["target_list_size"] = int(env["TARGET_LIST_SIZE"])
+    for name, key in (("ALERT_WEBHOOK_URL", "alert_webhook_url"), ("ALERT_SMTP_HOST", "alert_smtp_host"),
+                      ("ALERT_EMAIL_TO", "alert_email_to"), ("ALERT_EMAIL_FROM", "alert_email_from")):
+        if env.get(name):
+            kwargs[key] = env[name].strip()
+    if env.get("ALERT_SMTP_PORT"):
+        try:
+            kwargs["alert_smtp_port"] = int(env["ALERT_SMTP_PORT"])
+        except ValueError:
+            raise SettingsError(f"ALERT_SMTP_PORT={env['ALERT_SMTP_PORT']!r} is not a port number") from None
+    if kwargs.get("alert_smtp_host") and not kwargs.get("alert_email_to"):
+        raise SettingsError("ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is not: who should the alerts go to?")
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
@@ -296,6 +319,11 @@ def get_settings() -> Settings:
         "TARGET_LIST_SIZE",
         "CONTROL_SHARE",
         "BERKA_DIR",
+        "ALERT_WEBHOOK_URL",
+        "ALERT_SMTP_HOST",
+        "ALERT_SMTP_PORT",
+        "ALERT_EMAIL_TO",
+        "ALERT_EMAIL_FROM",
     )
     return _cached(tuple((n, os.environ.get(n, "")) for n in names))
 
