@@ -268,7 +268,7 @@ def render_report(run_date: date, data: dict[str, pd.DataFrame], truth: pd.DataF
                                                        how="left")["true_uplift"]
         title = "Uplift per campaign" + ("" if shown is not campaigns else " (source-system campaigns)")
         sections.append(f"<img alt='uplift per campaign' src='{_forest(shown, 'campaign_id', title, true_uplift)}'>")
-    columns = ["campaign_id", "campaign_name", "product_code", "treated_contacts", "control_contacts",
+    columns = ["campaign_id", "product_code", "treated_contacts", "control_contacts",
                "treated_conversion_rate", "control_conversion_rate", "uplift", "uplift_interval",
                "incremental_conversions", "incremental_value_eur", "cost_eur", "roi"]
     sections.append(_table(platform, columns))
