@@ -201,6 +201,7 @@ def build_target_lists(
     churn_risk: pd.DataFrame | None = None,
     max_contacts_30d: int = 2,
     cooldown_days: int = 7,
+    policy: str = "propensity",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Target lists of D for the campaigns active on D, and the offers excluded per rule.
 
@@ -208,6 +209,9 @@ def build_target_lists(
     ``customers`` one row per customer (see :func:`exclusion_reasons`); ``channels`` the
     channels that reach each customer with their ``channel_rank`` (1 = preferred);
     ``churn_risk`` (``customer_id``, ``churn_risk``) discounts the value of an offer.
+    ``policy="uplift"`` values an offer by what the contact adds, ``uplift x value``
+    (``scores`` then carry an ``uplift`` column, :mod:`ml.uplift`), instead of
+    ``propensity x value``: a customer who buys anyway is not worth a contact.
     Returns :data:`TARGET_COLUMNS` sorted by campaign and rank, and ``{reason: offers}``
     over :data:`EXCLUSION_REASONS` plus ``offers`` (all candidate offers) and
     ``not_selected`` (eligible offers left out by capacity, value or a better offer).
@@ -252,7 +256,10 @@ def build_target_lists(
         counts[reason] = int(n)
     allowed = reasons.isna().to_numpy()
 
-    value = offers["propensity"] * offers["product_code"].map({p: product_value(p) for p in offers["product_code"].unique()})
+    if policy not in ("propensity", "uplift"):
+        raise ValueError(f"policy={policy!r}: propensity or uplift")
+    per_conversion = offers["product_code"].map({p: product_value(p) for p in offers["product_code"].unique()})
+    value = offers["uplift" if policy == "uplift" else "propensity"] * per_conversion
     if churn_risk is not None and not churn_risk.empty:
         risk = churn_risk.drop_duplicates("customer_id").set_index("customer_id")["churn_risk"]
         value = value * (1.0 - offers["customer_id"].map(risk).fillna(0.0).clip(0.0, 1.0))

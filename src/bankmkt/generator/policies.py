@@ -23,18 +23,21 @@ from bankmkt.settings import Settings
 CHANNELS_BY_PREFERENCE = ("email", "push", "sms", "phone", "branch")
 
 
-def landed_customers(settings: Settings, day: dt.date) -> pd.Series:
-    """Every customer id delivered up to ``day`` (the landing customers files)."""
-    import duckdb
+def observable_customers(settings: Settings) -> pd.DataFrame:
+    """What the bank's landed data says about each current customer at the end of the last simulated day:
+    marketing consent and the products held (churned customers, whose accounts are all closed, left out)."""
+    import pickle
 
-    pattern = str(settings.landing_dir / "customers" / "dt=*" / "customers.csv")
-    with duckdb.connect() as con:
-        rows = con.execute(
-            f"select distinct customer_id from read_csv('{pattern}', header=true, all_varchar=true, "
-            "hive_partitioning=true) where cast(dt as date) <= ? order by 1",
-            [day],
-        ).fetchall()
-    return pd.Series([r[0] for r in rows], name="customer_id")
+    from bankmkt.generator.catalogue import CHURNED, PRODUCTS
+
+    state = pickle.loads((settings.simulator_dir / "bank.pkl").read_bytes())
+    bank, day = state["bank"], state["last_day"]
+    current = (bank.pop.arrival_day <= day) & (bank.stage != CHURNED)
+    frame = pd.DataFrame({"customer_id": np.asarray(bank.customer_ids.to_pylist()),
+                          "has_marketing_consent": bank.pop.consent})
+    for index, product in enumerate(PRODUCTS):
+        frame[f"has_{product}"] = bank.held[:, index]
+    return frame.loc[current].reset_index(drop=True)
 
 
 def random_scores(customers: pd.Series, products, rng: np.random.Generator) -> pd.DataFrame:
@@ -54,12 +57,16 @@ def run_policy_loop(
     seed: int = 0,
     scores: Callable[[dt.date, pd.Series], pd.DataFrame] | None = None,
     progress: Callable[[str], None] | None = None,
+    policy: str = "propensity",
 ) -> list[dict]:
     """Publish a policy's lists for ``first_day`` .. ``first_day + days - 1`` and let the simulator execute them.
 
-    ``scores(day, customers)`` gives each customer's propensity per product (default: random).
-    Every channel reaches every customer in one fixed preference order, so capacity, not
-    reachability, decides the channel. Returns the simulator's summary of each day.
+    ``scores(day, customers)`` gives each customer's propensity (and, for ``policy="uplift"``,
+    uplift) per product (default: random).
+    The contact policy sees what the landed data says (consent, products held, churned
+    customers left out, :func:`observable_customers`); every channel is offered to every
+    customer in one fixed preference order, so capacity, not reachability, decides the
+    channel. Returns the simulator's summary of each day.
     """
     from bankmkt.campaigns import load_catalogue
     from bankmkt.generator.simulator import step
@@ -72,14 +79,15 @@ def run_policy_loop(
     executed = []
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
-        customers = landed_customers(settings, day)
-        frame = pd.DataFrame({"customer_id": customers, "has_marketing_consent": True})
+        frame = observable_customers(settings)
+        customers = frame["customer_id"]
         channels = pd.DataFrame(
             [(c, ch, rank) for c in customers for rank, ch in enumerate(CHANNELS_BY_PREFERENCE, start=1)],
             columns=["customer_id", "channel", "channel_rank"],
         )
         day_scores = scores(day, customers) if scores else random_scores(customers, products, rng)
-        lists, exclusions = build_target_lists(day_scores, frame, day, campaigns, channels, campaign_history=history)
+        lists, exclusions = build_target_lists(day_scores, frame, day, campaigns, channels, campaign_history=history,
+                                               policy=policy)
         write_target_lists(lists, day, settings, campaigns, exclusions)
         history = pd.concat([history, lists[["customer_id", "campaign_id"]]], ignore_index=True)
         summary = step(day, settings)
