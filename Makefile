@@ -11,7 +11,7 @@ SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
 
-.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop airflow-ui mlflow-ui clean help browser
+.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-dbt               the dbt part of a daily run at 100k customers: direct DuckDB, dbt, Cosmos"
 	@echo "make bench-oracle            propensity AUC / oracle AUC on synthetic banks of 3k-100k customers (~25 min)"
 	@echo "make bench-loop              measured campaign uplift against the simulator's truth: interval coverage"
+	@echo "make bench-policy            random, propensity, uplift and oracle targeting on the simulator's truth"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -100,6 +101,10 @@ bench-oracle: setup
 # A 20,000-customer bank through 8 weeks of campaign waves on the simulator (~10 min).
 bench-loop: setup
 	$(RUN) python benchmarks/loop_coverage.py --customers 20000 --loop-days 56
+
+# 20,000 customers: 4 weeks of random lists to learn from, then 2 weeks per policy from the same state (~7 min).
+bench-policy: setup
+	$(RUN) python benchmarks/policy_value.py --customers 20000 --explore-days 28 --evaluate-days 14
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init
