@@ -199,6 +199,8 @@ def _format(column: str, value) -> str:
         return "&ndash;"
     if column in PERCENT:
         return f"{value * 100:+.1f}%" if column in ("uplift", "true_uplift", "roi") else f"{value * 100:.1f}%"
+    if hasattr(value, "strftime"):  # contact weeks: the Monday's date
+        return value.strftime("%Y-%m-%d")
     if isinstance(value, bool):
         return "yes" if value else "<span class='bad'>no</span>"
     if isinstance(value, float):
