@@ -231,24 +231,22 @@ def _channels(total_capacity: int) -> dict[str, tuple[int, float]]:
     }
 
 
+def _product_campaign(product: str, campaign_id: str, name: str, start: date, end: date, window: int,
+                      control_share: float, daily_capacity: int, min_age=None, max_age=None, stages=()) -> dict:
+    """One campaign of a product with its standard offer, every channel, ``daily_capacity`` contacts a day."""
+    return {
+        "campaign_id": campaign_id, "campaign_name": name, "product_code": product,
+        "offer": OFFERS[product][0], "incentive_eur": OFFERS[product][1],
+        "start_date": start, "end_date": end, "response_window_days": window, "control_share": control_share,
+        "min_age": min_age, "max_age": max_age, "lifecycle_stages": stages, "channels": _channels(daily_capacity),
+    }
+
+
 def standing_catalogue(daily_capacity: int, control_share: float) -> pd.DataFrame:
     """One always-on campaign per promoted product, every channel, ``daily_capacity`` contacts a day each."""
     return catalogue_rows([
-        {
-            "campaign_id": f"STANDING_{product.upper()}",
-            "campaign_name": f"{product.replace('_', ' ').capitalize()}: always on",
-            "product_code": product,
-            "offer": OFFERS[product][0],
-            "incentive_eur": OFFERS[product][1],
-            "start_date": STANDING_START,
-            "end_date": STANDING_END,
-            "response_window_days": 14,
-            "control_share": control_share,
-            "min_age": None,
-            "max_age": None,
-            "lifecycle_stages": (),
-            "channels": _channels(daily_capacity),
-        }
+        _product_campaign(product, f"STANDING_{product.upper()}", f"{product.replace('_', ' ').capitalize()}: always on",
+                          STANDING_START, STANDING_END, 14, control_share, daily_capacity)
         for product in PROMOTED_PRODUCTS
     ])
 
@@ -271,22 +269,11 @@ def wave_catalogue(first_day: date, days: int, daily_capacity: int, control_shar
         wave_start = first_day + timedelta(days=start)
         wave_end = min(wave_start + timedelta(days=wave_days - 1), first_day + timedelta(days=days - 1))
         for product in PROMOTED_PRODUCTS:
-            min_age, max_age, stages = rules[product]
-            campaigns.append({
-                "campaign_id": f"{product.split('_')[0][:4].upper()}-{wave_start:%Y%m%d}",
-                "campaign_name": f"{product.replace('_', ' ').capitalize()} wave of {wave_start:%d %b %Y}",
-                "product_code": product,
-                "offer": OFFERS[product][0],
-                "incentive_eur": OFFERS[product][1],
-                "start_date": wave_start,
-                "end_date": wave_end,
-                "response_window_days": response_window_days,
-                "control_share": control_share,
-                "min_age": min_age,
-                "max_age": max_age,
-                "lifecycle_stages": stages,
-                "channels": _channels(daily_capacity),
-            })
+            campaigns.append(_product_campaign(
+                product, f"{product.split('_')[0][:4].upper()}-{wave_start:%Y%m%d}",
+                f"{product.replace('_', ' ').capitalize()} wave of {wave_start:%d %b %Y}",
+                wave_start, wave_end, response_window_days, control_share, daily_capacity, *rules[product],
+            ))
     return catalogue_rows(campaigns)
 
 
