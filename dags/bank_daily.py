@@ -12,14 +12,19 @@ One bank day, logical date D, from landing files to campaign target lists:
    its node's outcome; **build_warehouse** then records what the marts hold.
 3. **validate_features**: Great Expectations gate on D's customer features.
 4. **publish_features**: Parquet export, `feast apply`, materialisation of D.
-5. **train_models**: LightGBM propensity models on Feast's point-in-time
-   training set, tracked and registered in MLflow; `champion` moves only for a
-   better model.
-6. **score_and_target**: champion scores, contact policy, control holdout,
-   target lists under DATA_DIR/outputs.
-7. **load_target_lists**: the lists into the warehouse (dbt, the only writer).
+5. **monitor_models**: every champion on D: feature and prediction drift
+   (PSI against the population it was trained on), realised AUC, calibration and
+   Qini on the outcomes matured since its training data, new labels. Its asset
+   event (extra: the run date) schedules the **bank_training** DAG, which decides
+   from it whether any model retrains (dags/bank_training.py).
+6. **score_and_target**: the champions score every customer (propensity and
+   uplift), contact policy, control holdout, target lists under DATA_DIR/outputs,
+   ranked by incremental value once every product has an uplift champion.
+7. **load_target_lists**: the lists and the model monitoring into the warehouse
+   (dbt, the only writer).
 8. **report_effectiveness**: marketing's morning report (uplift with intervals,
-   value, ROI, channels, guardrails, life cycle) under DATA_DIR/reports/effectiveness.
+   value, ROI, channels, guardrails, life cycle, model health) under
+   DATA_DIR/reports/effectiveness.
 
 Each task calls one function of `bankmkt.pipeline`; see docs/pipeline.md.
 A task that fails for good raises one alert (`bankmkt.alerts`: DATA_DIR/alerts,
@@ -41,7 +46,7 @@ from bankmkt.dbt_tasks import warehouse_task_group
 LANDING = Asset("bankmkt://landing")
 WAREHOUSE = Asset("bankmkt://warehouse/marts")
 ONLINE_FEATURES = Asset("bankmkt://feast/customer_features")
-CHAMPIONS = Asset("bankmkt://mlflow/propensity_champions")
+MONITORING = Asset("bankmkt://monitoring/models")
 TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
 # For the tasks a retry can help: 30 s, then 60 s, then 120 s.
 RETRY_WITH_BACKOFF = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0,
@@ -83,11 +88,14 @@ def bank_daily():
 
         return pipeline.publish_features(ds)
 
-    @task(outlets=[CHAMPIONS], **RETRY_WITH_BACKOFF)
-    def train_models(ds: str | None = None, run_id: str | None = None) -> dict:
+    @task(outlets=[MONITORING], **RETRY_WITH_BACKOFF)
+    def monitor_models(ds: str | None = None, outlet_events=None) -> dict:
         from bankmkt import pipeline
 
-        return pipeline.train_models(ds, run_id=run_id)
+        result = pipeline.monitor_models(ds)
+        # The training DAG reads the run date from the event (asset-triggered runs have no logical date).
+        outlet_events[MONITORING].extra = {"run_date": ds}
+        return {"run_date": ds, "models": len(result["models"]), "monitoring": result["monitoring"]}
 
     @task
     def score_and_target(ds: str | None = None) -> dict:
@@ -114,7 +122,7 @@ def bank_daily():
         >> build_warehouse()
         >> validate_features()
         >> publish_features()
-        >> train_models()
+        >> monitor_models()
         >> score_and_target()
         >> load_target_lists()
         >> report_effectiveness()

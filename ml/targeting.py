@@ -18,7 +18,8 @@ reason (:data:`EXCLUSION_REASONS`):
 * one of the campaign's channels reaches the customer.
 
 The expected value of an offer is ``propensity x value per conversion x (1 - churn risk)
-- cost of the contact``. Offers are taken by expected value, each customer at most once
+- cost of the contact`` under propensity targeting, and ``uplift x value per conversion x
+(1 - churn risk) - cost`` under uplift targeting (what the contact adds, :mod:`ml.uplift`). Offers are taken by expected value, each customer at most once
 (next-best offer), each through the first channel of the customer's own preference
 (``customer_contact_channels``) that the campaign uses and that has capacity left that
 day; offers worth nothing after the contact's cost are not made. Whether a selected
@@ -50,6 +51,7 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "rank",
     "propensity",
+    "uplift",
     "expected_value",
     "contact_cost",
     "is_control",
@@ -95,7 +97,8 @@ appears in at most one campaign's list (next-best offer).
 | customer_id | the bank's customer number |
 | rank | 1 = best offer of the campaign's list, by expected value |
 | propensity | calibrated probability that the customer converts within the response window if contacted |
-| expected_value | propensity x value of one conversion (EUR) x (1 - churn risk) - contact_cost |
+| uplift | what the contact adds to the conversion probability (uplift champion, `ml.uplift`); empty under propensity targeting |
+| expected_value | propensity (uplift under uplift targeting) x value of one conversion (EUR) x (1 - churn risk) - contact_cost |
 | contact_cost | cost of contacting this customer through `channel` (EUR); 0 for controls |
 | is_control | true: the campaign's control group, **do not contact** (measures uplift); fixed for the campaign's life |
 | segment | life-cycle stage of the customer on the run date |
@@ -315,6 +318,8 @@ def build_target_lists(
                                                                             target_list["customer_id"])]
     if "segment" not in target_list.columns:
         target_list["segment"] = None
+    if "uplift" not in target_list.columns:  # propensity targeting: no uplift model scored the offer
+        target_list["uplift"] = np.nan
     for column in (*REASON_COLUMNS, "model_name", "model_version"):
         if column not in target_list.columns:
             target_list[column] = None

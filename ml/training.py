@@ -35,6 +35,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from bankmkt.monitoring import REFERENCE_ARTIFACT, reference_profile
 from ml import CHURN, as_date, model_name as registered_name
 from ml.explain import SAABAS, SaabasExplainer, check_method, treeshap_contributions
 from ml.registry import (
@@ -376,6 +377,7 @@ def train_and_register(
     tags: dict | None = None,
     holdout_days: int = 14,
     min_positives: int = 10,
+    population: pd.DataFrame | None = None,
 ) -> dict:
     """Train, evaluate, log and register ``product_code``'s model, then run the promotion gate.
 
@@ -384,6 +386,8 @@ def train_and_register(
     calibrate), later ones evaluate. Returns ``{"status": "skipped", "reason": ...}``
     when the train or holdout window has fewer than ``min_positives``
     conversions; raises :class:`LeakageError` if features postdate a contact.
+    ``population`` (every customer's features of D) gives the reference profile
+    (:mod:`bankmkt.monitoring`) that later days' drift is measured against.
     """
     feature_columns = list(feature_columns)
     run_day = as_date(run_date)
@@ -396,7 +400,7 @@ def train_and_register(
     cutoff = contacts["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
     return _train_log_register(
         contacts, product_code, run_day, feature_columns, cutoff, tags,
-        {"holdout_days": holdout_days, "min_positives": min_positives}, min_positives,
+        {"holdout_days": holdout_days, "min_positives": min_positives}, min_positives, population,
     )
 
 
@@ -407,6 +411,7 @@ def train_churn_model(
     tags: dict | None = None,
     holdout_snapshots: int = 1,
     min_positives: int = 10,
+    population: pd.DataFrame | None = None,
 ) -> dict:
     """Train, log, register and gate the churn-risk model (registered as ``<model_prefix>_churn``).
 
@@ -433,7 +438,7 @@ def train_churn_model(
     cutoff = times.iloc[-holdout_snapshots]
     return _train_log_register(
         snapshots, CHURN, run_day, feature_columns, cutoff, tags,
-        {"holdout_snapshots": holdout_snapshots, "min_positives": min_positives}, min_positives,
+        {"holdout_snapshots": holdout_snapshots, "min_positives": min_positives}, min_positives, population,
     )
 
 
@@ -446,6 +451,7 @@ def _train_log_register(
     tags: dict | None,
     split_params: dict,
     min_positives: int,
+    population: pd.DataFrame | None = None,
 ) -> dict:
     """Fit, calibrate, evaluate, log, register and gate a model on ``rows`` (oldest first)."""
     train = rows.loc[rows["event_timestamp"] < cutoff]
@@ -458,9 +464,11 @@ def _train_log_register(
         or _shortfall("fit slice", fit["label"], 1)
         or _shortfall("calibration slice", calibration["label"], 1)
     )
+    labels_through = rows["event_timestamp"].max().isoformat()
     if reason:
         log.warning("%s: training skipped: %s", code, reason)
-        return {"status": "skipped", "product_code": code, "reason": reason}
+        return {"status": "skipped", "product_code": code, "reason": reason, "rows": len(rows),
+                "labels_through": labels_through}
 
     model = PropensityModel(code, feature_columns)
     model.booster, params = fit_booster(model, fit, calibration)
@@ -510,6 +518,9 @@ def _train_log_register(
         ):
             mlflow.log_figure(figure, f"{CHART_DIR}/{chart_name}.png")
         _log_holdout(holdout, propensity)
+        if population is not None:
+            mlflow.log_dict(reference_profile(population, feature_columns, model.predict_proba(population), run_day),
+                            REFERENCE_ARTIFACT)
         if segments is not None:
             mlflow.log_text(segments.to_csv(index=False), "segment_metrics.csv")
             mlflow.log_metrics(
@@ -524,7 +535,8 @@ def _train_log_register(
         run_id = run.info.run_id
 
     version = str(model_info.registered_model_version)
-    for key, value in {"product_code": code, "data_date": run_day.isoformat()}.items():
+    for key, value in {"product_code": code, "data_date": run_day.isoformat(), "labels_through": labels_through,
+                       "train_rows": str(len(rows))}.items():
         client.set_model_version_tag(name, version, key, value)
     promoted = promote_if_better(
         name, version, metrics, holdout=holdout[feature_columns + ["label"]], client=client
@@ -541,6 +553,8 @@ def _train_log_register(
         "experiment_id": experiment_id,
         "holdout_cutoff": cutoff.isoformat(),
         "segment_metrics": None if segments is None else segments.to_dict("records"),
+        "rows": len(rows),
+        "labels_through": labels_through,
     }
 
 

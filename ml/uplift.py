@@ -8,6 +8,12 @@ It needs randomised arms, which the platform's persistent control groups give
 known weakness (each model regularises on its own, so the difference is noisy where
 effects are small) is why the gate below measures it on held-out contacts.
 
+:func:`train_uplift_and_register` trains it per product on the platform's treated and
+control contacts (Feast's point-in-time features), logs it to MLflow as an
+:class:`UpliftModel` and registers it as ``uplift_<product>`` with the same aliases
+as the propensity models (``champion``, ``challenger``, ``previous``); the gate is
+the Qini coefficient on a time holdout.
+
 Metrics: the Qini curve (incremental conversions gained by contacting the top k by
 predicted uplift, against a random order) and its normalised area (the Qini
 coefficient) on a holdout; an uplift model is only worth using when it beats random.
@@ -15,10 +21,16 @@ coefficient) on a holdout; an uplift model is only worth using when it beats ran
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 TREES = dict(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=40, subsample=0.8,
              subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, verbose=-1)
@@ -80,3 +92,225 @@ def qini_coefficient(uplift: np.ndarray, treated: np.ndarray, outcome: np.ndarra
     random_line = share * gain[-1]
     n_treated = max(int(np.asarray(treated, dtype=bool).sum()), 1)
     return float(np.trapezoid(gain - random_line, share) / n_treated)
+
+
+def auuc(uplift: np.ndarray, treated: np.ndarray, outcome: np.ndarray) -> float:
+    """Area under the Qini (uplift) curve per treated customer, random line not subtracted."""
+    share, gain = qini_curve(uplift, treated, outcome)
+    n_treated = max(int(np.asarray(treated, dtype=bool).sum()), 1)
+    return float(np.trapezoid(gain, share) / n_treated)
+
+
+# ---- the registered model -------------------------------------------------------------
+
+EXPERIMENT_PREFIX = "uplift"
+# Each arm of the training window needs this many conversions, and the holdout's arms a few.
+MIN_ARM_POSITIVES = 10
+MIN_HOLDOUT_ARM_POSITIVES = 3
+
+
+def uplift_model_name(product_code: str) -> str:
+    """Registered name of ``product_code``'s uplift model (beside ``<model_prefix>_<product>``)."""
+    return f"uplift_{product_code}"
+
+
+class UpliftModel(mlflow.pyfunc.PythonModel):
+    """The T-learner as an MLflow model: ``predict`` returns the uplift (p_treated - p_control).
+
+    The two boosters are MLflow artifacts (LightGBM text format), not pickled state.
+    """
+
+    def __init__(self, product_code: str, feature_columns: list[str], treated=None, control=None):
+        self.product_code = product_code
+        self.feature_columns = list(feature_columns)
+        self.treated, self.control = treated, control
+
+    def __getstate__(self):
+        return {"product_code": self.product_code, "feature_columns": self.feature_columns}
+
+    def __setstate__(self, state):
+        self.__init__(state["product_code"], state["feature_columns"])
+
+    def load_context(self, context):
+        import lightgbm as lgb
+
+        self.treated = lgb.Booster(model_file=context.artifacts["treated"])
+        self.control = lgb.Booster(model_file=context.artifacts["control"])
+
+    def arms(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``p_treated``, ``p_control`` and ``uplift`` per row of ``frame``."""
+        x = frame[self.feature_columns].to_numpy(dtype=np.float64, na_value=np.nan)
+        p1, p0 = self.treated.predict(x), self.control.predict(x)
+        return pd.DataFrame({"p_treated": p1, "p_control": p0, "uplift": p1 - p0}, index=frame.index)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        return self.arms(pd.DataFrame(model_input))["uplift"].to_numpy()
+
+
+def uplift_contacts(training_frame: pd.DataFrame, product_code: str, feature_columns: list[str]) -> pd.DataFrame:
+    """``product_code``'s labelled contacts, both arms, oldest first, with ``is_treated``."""
+    rows = training_frame.loc[(training_frame["product_code"] == product_code) & training_frame["label"].notna()]
+    rows = rows.sort_values(["event_timestamp", "contact_id"], kind="stable").reset_index(drop=True)
+    rows["is_treated"] = ~rows["is_control"].astype(bool)
+    rows["label"] = rows["label"].astype(int)
+    return rows
+
+
+def _arm_shortfall(window: str, rows: pd.DataFrame, minimum: int) -> str | None:
+    for arm, part in (("treated", rows.loc[rows["is_treated"]]), ("control", rows.loc[~rows["is_treated"]])):
+        positives = int(part["label"].sum())
+        if positives < minimum or positives == len(part):
+            return (f"the {window}'s {arm} arm has {positives} conversions in {len(part)} contacts "
+                    f"(needs at least {minimum} and some non-conversions)")
+    return None
+
+
+def uplift_metrics(uplift: np.ndarray, rows: pd.DataFrame) -> dict[str, float]:
+    """Qini coefficient, AUUC and the arms' observed conversion rates on ``rows``."""
+    treated, label = rows["is_treated"].to_numpy(), rows["label"].to_numpy()
+    return {
+        "qini": qini_coefficient(uplift, treated, label),
+        "auuc": auuc(uplift, treated, label),
+        "observed_uplift": float(label[treated].mean() - label[~treated].mean()),
+        "mean_predicted_uplift": float(np.mean(uplift)),
+    }
+
+
+def train_uplift_and_register(
+    training_frame: pd.DataFrame,
+    product_code: str,
+    run_date,
+    feature_columns,
+    tags: dict | None = None,
+    holdout_days: int = 14,
+    population: pd.DataFrame | None = None,
+    margin_qini: float = 0.0,
+) -> dict:
+    """Train ``product_code``'s uplift model on treated and control contacts, log, register, gate.
+
+    The split is by time, as for the propensity models: the last ``holdout_days`` of
+    contacts are the holdout. Gate: the Qini coefficient on the holdout. A candidate
+    becomes ``champion`` only when its Qini is above 0 (better than random) and, when
+    there is a champion, above the champion's Qini re-scored on the same holdout by more
+    than ``margin_qini``; otherwise it is the ``challenger``. Skips (no version) when an
+    arm has too few conversions. ``population`` (the customers' features of D) gives the
+    reference profile that drift is later measured against.
+    """
+    from bankmkt.monitoring import REFERENCE_ARTIFACT, reference_profile
+    from ml import as_date
+    from ml.registry import CHALLENGER, CHAMPION, PREVIOUS, _record, alias_version, ensure_experiment, use_tracking
+
+    feature_columns = list(feature_columns)
+    run_day = as_date(run_date)
+    if training_frame.empty:
+        return {"status": "skipped", "product_code": product_code, "kind": "uplift",
+                "reason": "no labelled contacts", "rows": 0}
+    rows = uplift_contacts(training_frame, product_code, feature_columns)
+    if rows.empty:
+        return {"status": "skipped", "product_code": product_code, "kind": "uplift",
+                "reason": "no labelled contacts", "rows": 0}
+    cutoff = rows["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
+    train, holdout = rows.loc[rows["event_timestamp"] < cutoff], rows.loc[rows["event_timestamp"] >= cutoff]
+    reason = _arm_shortfall("training window", train, MIN_ARM_POSITIVES) or _arm_shortfall(
+        "holdout", holdout, MIN_HOLDOUT_ARM_POSITIVES)
+    labels_through = rows["event_timestamp"].max().isoformat()
+    if reason:
+        log.warning("uplift %s: training skipped: %s", product_code, reason)
+        return {"status": "skipped", "product_code": product_code, "kind": "uplift", "reason": reason,
+                "rows": len(rows), "labels_through": labels_through}
+    learner = fit_t_learner(train, feature_columns, seed=42)
+    model = UpliftModel(product_code, feature_columns, learner.treated.booster_, learner.control.booster_)
+    predicted = model.arms(holdout)["uplift"].to_numpy()
+    metrics = {
+        **uplift_metrics(predicted, holdout),
+        "train_rows": float(len(train)),
+        "train_controls": float((~train["is_treated"]).sum()),
+        "holdout_rows": float(len(holdout)),
+        "holdout_controls": float((~holdout["is_treated"]).sum()),
+        "holdout_positives": float(holdout["label"].sum()),
+    }
+    name = uplift_model_name(product_code)
+    client = use_tracking()
+    experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{product_code}")
+    run_tags = {"data_date": run_day.isoformat(), "product_code": product_code, "model_name": name,
+                "labels_through": labels_through, **{str(k): str(v) for k, v in (tags or {}).items()}}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"uplift_{product_code}_{run_day}",
+                          tags=run_tags) as run:
+        mlflow.log_params({"learner": "T-learner (LightGBM per arm)", "holdout_days": holdout_days,
+                           "holdout_cutoff": cutoff.isoformat(), "n_features": len(feature_columns),
+                           **{f"lgbm_{k}": v for k, v in TREES.items()}})
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({"feature_columns": feature_columns}, "feature_columns.json")
+        mlflow.log_figure(qini_chart(predicted, holdout), "charts/qini.png")
+        if population is not None:
+            scores = model.arms(population)["uplift"].to_numpy()
+            mlflow.log_dict(reference_profile(population, feature_columns, scores, run_day), REFERENCE_ARTIFACT)
+        with tempfile.TemporaryDirectory() as folder:
+            paths = {}
+            for arm, booster in (("treated", model.treated), ("control", model.control)):
+                paths[arm] = str(Path(folder) / f"{arm}.txt")
+                booster.save_model(paths[arm])
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=model, artifacts=paths,
+                input_example=holdout[feature_columns].head(5).astype("float64"),
+                pip_requirements=[f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}",
+                                  f"pandas=={pd.__version__}"],
+                registered_model_name=name)
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    for key, value in {"product_code": product_code, "data_date": run_day.isoformat(),
+                       "labels_through": labels_through, "train_rows": str(len(rows))}.items():
+        client.set_model_version_tag(name, version, key, value)
+
+    champion = alias_version(name, CHAMPION, client)
+    extra = {}
+    if champion is not None:
+        old = mlflow.pyfunc.load_model(f"models:/{name}/{champion}").unwrap_python_model()
+        champion_qini = uplift_metrics(old.arms(holdout)["uplift"].to_numpy(), holdout)["qini"]
+        extra = {"gate_champion_version": champion, "gate_champion_qini": f"{champion_qini:.6f}"}
+        wins = metrics["qini"] > max(champion_qini + margin_qini, 0.0)
+        why = (f"candidate Qini {metrics['qini']:.4f} vs champion v{champion} {champion_qini:.4f} on the "
+               f"candidate's holdout (margin {margin_qini}; must also beat random, 0)")
+    else:
+        wins = metrics["qini"] > 0.0
+        why = f"first version: holdout Qini {metrics['qini']:.4f} {'beats' if wins else 'does not beat'} random (0)"
+    if wins:
+        if champion is not None:
+            client.set_registered_model_alias(name, PREVIOUS, champion)
+        client.set_registered_model_alias(name, CHAMPION, version)
+        _record(client, name, version, CHAMPION, why, extra)
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        _record(client, name, version, CHALLENGER, why, extra)
+    return {"status": "trained", "kind": "uplift", "product_code": product_code, "model_name": name,
+            "version": version, "metrics": metrics, "promoted": bool(wins), "gate_reason": why,
+            "champion_version": alias_version(name, CHAMPION, client), "run_id": run_id,
+            "experiment_id": experiment_id, "holdout_cutoff": cutoff.isoformat(), "rows": len(rows),
+            "labels_through": labels_through}
+
+
+def qini_chart(uplift: np.ndarray, holdout: pd.DataFrame):
+    """The Qini curve of the holdout against random targeting."""
+    from matplotlib.figure import Figure
+
+    share, gain = qini_curve(uplift, holdout["is_treated"].to_numpy(), holdout["label"].to_numpy())
+    fig = Figure(figsize=(5, 4.5), dpi=80)
+    ax = fig.subplots()
+    ax.plot(share, gain, label="model")
+    ax.plot([0, 1], [0, gain[-1]], ls="--", color="grey", label="random")
+    ax.set(xlabel="share of holdout contacted (by predicted uplift)", ylabel="incremental conversions",
+           title="Qini curve (holdout)")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def load_uplift_champion(product_code: str, settings=None):
+    """``(name, version, UpliftModel)`` of ``product_code``'s uplift champion; version None without one."""
+    from ml.registry import CHAMPION, alias_version, use_tracking
+
+    client = use_tracking(settings)
+    name = uplift_model_name(product_code)
+    version = alias_version(name, CHAMPION, client)
+    if version is None:
+        return name, None, None
+    return name, version, mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()

@@ -1,7 +1,8 @@
 """Command line of the platform: `python -m bankmkt.cli <command>` (the Makefile's targets call it).
 
     init                           prepare DATA_DIR and the Airflow metadata database
-    run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day
+    run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day, each
+                                   day followed by the training DAG its monitoring asset schedules
     stage NAME --date D            run one stage's library function outside Airflow
     demo                           generate a synthetic bank and run the DAG over its last days
     summary --date D               print what each stage of D's run produced
@@ -20,15 +21,19 @@ from bankmkt.runtime import apply_environment, parse_run_date
 from bankmkt.settings import Settings
 
 DAG_ID = "bank_daily"
+TRAINING_DAG_ID = "bank_training"
 STAGES = (
     "check_landing",
     "build_warehouse",
     "validate_features",
     "publish_features",
-    "train_models",
+    "monitor_models",
     "score_and_target",
     "load_target_lists",
     "report_effectiveness",
+    # the bank_training DAG, scheduled on monitor_models' asset
+    "decide_retraining",
+    "train_models",
 )
 
 
@@ -50,30 +55,53 @@ def init_platform() -> Settings:
 
 
 def run_days(first: date, last: date) -> list[dict]:
+    """Run bank_daily for each day, then bank_training for it.
+
+    Under a scheduler, bank_training runs when monitor_models updates its asset;
+    ``airflow dags test`` has no scheduler, so this plays its part: after each daily
+    run the training DAG runs for the same day (it decides whether anything retrains).
+    """
     settings = init_platform()
     timings = []
     day = first
     while day <= last:
         print(f"[run] {DAG_ID} for logical date {day} (DATA_DIR={settings.data_dir})", flush=True)
         start = time.perf_counter()
-        log_path = settings.airflow_home / "runs" / f"{day.isoformat()}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "w") as log:
-            completed = subprocess.run(
-                [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, day.isoformat()],
-                env={**__import__("os").environ, **settings.environment()},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        _dags_test(settings, DAG_ID, day)
+        daily = time.perf_counter() - start
+        _dags_test(settings, TRAINING_DAG_ID, day)
         seconds = time.perf_counter() - start
-        timings.append({"run_date": day.isoformat(), "seconds": round(seconds, 1), "log": str(log_path)})
-        if completed.returncode != 0:
-            print(_failure_excerpt(log_path), file=sys.stderr)
-            raise SystemExit(f"[run] {DAG_ID} failed for {day} after {seconds:.0f}s; full log: {log_path}")
-        print(f"[run] {day} succeeded in {seconds:.0f}s (log: {log_path})", flush=True)
+        timings.append({"run_date": day.isoformat(), "seconds": round(seconds, 1),
+                        "daily_seconds": round(daily, 1), "training_seconds": round(seconds - daily, 1),
+                        "log": str(_log_path(settings, DAG_ID, day))})
+        print(f"[run] {day} succeeded in {seconds:.0f}s ({DAG_ID} {daily:.0f}s, {TRAINING_DAG_ID} "
+              f"{seconds - daily:.0f}s; logs in {_log_path(settings, DAG_ID, day).parent})", flush=True)
         print(summary_text(day, settings), flush=True)
         day += timedelta(days=1)
     return timings
+
+
+def _log_path(settings: Settings, dag_id: str, day: date):
+    suffix = "" if dag_id == DAG_ID else f".{dag_id}"
+    return settings.airflow_home / "runs" / f"{day.isoformat()}{suffix}.log"
+
+
+def _dags_test(settings: Settings, dag_id: str, day: date) -> None:
+    """``airflow dags test dag_id day`` with its output in a log file; a failure exits with its excerpt."""
+    log_path = _log_path(settings, dag_id, day)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(log_path, "w") as log:
+        completed = subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, day.isoformat()],
+            env={**__import__("os").environ, **settings.environment()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    if completed.returncode != 0:
+        print(_failure_excerpt(log_path), file=sys.stderr)
+        raise SystemExit(f"[run] {dag_id} failed for {day} after {time.perf_counter() - start:.0f}s; "
+                         f"full log: {log_path}")
 
 
 def _failure_excerpt(log_path) -> str:
@@ -118,11 +146,30 @@ def _headline(stage: str, result: dict) -> str:
         return (f"{result['export']['rows_written']} rows exported, "
                 f"{len(result['apply']['feature_views'])} feature views applied, published "
                 f"({materialize.get('method', '?')}) in {materialize.get('seconds', '?')} s to {result['online_store']}")
+    if stage == "monitor_models":
+        parts = []
+        for model in result["models"]:
+            if model.get("champion_version") is None:
+                continue
+            psi = max((model.get("feature_psi") or {}).values(), default=None)
+            auc = (model.get("performance") or {}).get("auc")
+            text = f"{model['model_name']} v{model['champion_version']}"
+            text += f" max PSI {psi:.2f}" if psi is not None else ""
+            text += f", realised AUC {auc:.2f}" if auc is not None else ""
+            parts.append(text)
+        return f"{len(parts)} champion(s) measured: " + ("; ".join(parts) if parts else "none yet")
+    if stage == "decide_retraining":
+        fired = [f"{d['model_name']} ({', '.join(d['fired'])})" for d in result["decisions"] if d["retrain"]]
+        return ("retrain " + "; ".join(fired)) if fired else (
+            f"no trigger fired for any of {len(result['decisions'])} models: no retraining needed")
     if stage == "train_models":
         parts = []
         oracle = {row["product_code"]: row for row in result.get("oracle") or []}
         for product, model in result["models"].items():
-            if model.get("status") == "trained":
+            if model.get("status") == "trained" and model.get("kind") == "uplift":
+                qini = model.get("metrics", {}).get("qini")
+                parts.append(f"{product} v{model['version']} Qini {qini:.4f}" + (" champion" if model.get("promoted") else ""))
+            elif model.get("status") == "trained":
                 auc = model.get("metrics", {}).get("roc_auc")
                 text = f"{product} v{model['version']} AUC {auc:.3f}"
                 truth = oracle.get(product, {})
@@ -138,7 +185,8 @@ def _headline(stage: str, result: dict) -> str:
         excluded = sum((policy.get("excluded_by_rule") or {}).values())
         return (f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
                 f"({result['control_rows']} control) in {len(result.get('per_campaign', {}))} campaign(s), "
-                f"{excluded} offers excluded by the contact policy, churn risk for "
+                f"{excluded} offers excluded by the contact policy, targeting by "
+                f"{(result.get('targeting_policy') or {}).get('used', 'propensity')}, churn risk for "
                 f"{result.get('churn_risk_scored', 0)}, list suite {'passed' if quality.get('success') else 'not run'}"
                 f" -> {result['target_lists']}; report {result['report']}")
     if stage == "load_target_lists":

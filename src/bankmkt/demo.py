@@ -4,7 +4,9 @@ The bank's history is generated first (its own campaigns give the first training
 labels). From its last day D0 on, each day the platform runs the daily DAG for D, the
 bank (:mod:`bankmkt.generator.simulator`) executes the lists published for D and
 simulates D + 1, whose landing files the next run reads: target, contact, respond,
-measure, learn. Marketing's catalogue for the loop is written once (campaign waves per
+measure, learn. Each day's training DAG retrains only the models a trigger names (no
+champion, label surplus, drift, decay); the summary lists which fired on which day. The
+DAGs first run for the day before D0 (history only), so that D0 already has champions. Marketing's catalogue for the loop is written once (campaign waves per
 product, :func:`bankmkt.campaigns.wave_catalogue`) unless DATA_DIR already has one.
 """
 
@@ -40,7 +42,9 @@ def run_demo(customers: int, days: int, start_date: date, seed: int, loop_days: 
         print(f"[demo] campaign catalogue: waves of 14 days per product, {capacity} contacts a day each "
               f"-> {settings.campaign_catalogue_file}", flush=True)
     generated = time.perf_counter() - started
-    timings = []
+    print(f"[demo] {first_day - timedelta(days=1)}: the DAGs on history alone, to train the first champions",
+          flush=True)
+    timings = run_dag_days(first_day - timedelta(days=1), first_day - timedelta(days=1))
     for offset in range(loop_days + 1):
         day = first_day + timedelta(days=offset)
         timings += run_dag_days(day, day)
@@ -63,6 +67,7 @@ def _summary(settings, last_day: date, timings: list, started: float, generated:
         print(f"Demo finished in {total:.0f}s (generator {generated:.0f}s, {len(timings)} daily runs, "
               f"{per_day:.0f}s a day on average)")
     print(summary_text(last_day, settings))
+    print(retraining_summary(settings))
     print(f"""
 Where things are (DATA_DIR={settings.data_dir}):
   effectiveness      {report or settings.effectiveness_report_dir / 'index.html'}   <- open this first
@@ -83,3 +88,24 @@ Open the UIs on this data:
   make airflow-ui    Airflow (airflow standalone) on http://localhost:8080
   make mlflow-ui     MLflow on http://localhost:5000
   make serve         online features over HTTP on http://127.0.0.1:6566 (OpenAPI at /docs)""")
+
+
+def retraining_summary(settings) -> str:
+    """One line per day: the models the training DAG retrained and the triggers that fired, or none needed."""
+    import json
+
+    lines = ["Retraining decided by data (bank_training DAG, one line per day):"]
+    for path in sorted(settings.runs_dir.glob("dt=*/decide_retraining.json")):
+        result = json.loads(path.read_text())["result"]
+        day = path.parent.name.removeprefix("dt=")
+        fired = [d for d in result["decisions"] if d["retrain"]]
+        if not fired:
+            lines.append(f"  {day}  none needed ({len(result['decisions'])} models checked, no trigger fired)")
+            continue
+        triggers = {}
+        for decision in fired:
+            for name in decision["fired"]:
+                triggers.setdefault(name, []).append(decision["model_name"])
+        lines.append(f"  {day}  retrained {len(fired)}: " + "; ".join(
+            f"{name}: {', '.join(models)}" for name, models in triggers.items()))
+    return "\n".join(lines) if len(lines) > 1 else "No retraining decision recorded yet."

@@ -56,6 +56,8 @@ HEADERS = {
     "treated_complaint_rate": "Complaints, contacted", "control_complaint_rate": "Complaints, control",
     "treated_mean_nps": "NPS, contacted", "control_mean_nps": "NPS, control", "true_uplift": "True uplift",
     "covered": "Interval covers truth", "delivered_contacts": "Delivered",
+    "feature": "Feature", "model_name": "Model", "psi": "PSI", "run_date": "Day", "models_checked": "Models checked",
+    "retrained": "Retrained", "triggers": "Triggers that fired",
 }
 PERCENT = {"treated_conversion_rate", "control_conversion_rate", "uplift", "open_rate", "click_rate", "visit_rate",
            "treated_complaint_rate", "control_complaint_rate", "true_uplift", "roi"}
@@ -93,7 +95,16 @@ def effectiveness_data(run_date: date, settings: Settings) -> dict[str, pd.DataF
             if "fct_target_lists" in tables
             else pd.DataFrame(columns=["run_date", "campaign_id", "channel", "is_control", "customers"])
         )
-    return {"measured": measured, "movement": movement, "lists": lists}
+        monitoring = (
+            con.execute("select * from fct_model_monitoring where run_date <= ? order by run_date", [run_date]).df()
+            if "fct_model_monitoring" in tables else pd.DataFrame()
+        )
+        decisions = (
+            con.execute("select * from fct_retraining_decisions where run_date <= ? order by run_date", [run_date]).df()
+            if "fct_retraining_decisions" in tables else pd.DataFrame()
+        )
+    return {"measured": measured, "movement": movement, "lists": lists, "monitoring": monitoring,
+            "decisions": decisions}
 
 
 def truth_comparison(settings: Settings, grain: str = "campaign_segment", platform_only: bool = True) -> pd.DataFrame:
@@ -214,7 +225,7 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     if frame.empty:
         return "<p class='note'>Nothing measured yet.</p>"
     text_columns = {"campaign_id", "campaign_name", "product_code", "lifecycle_stage", "channel", "contact_week",
-                    "uplift_interval"}
+                    "uplift_interval", "feature", "model_name", "triggers", "run_date"}
     head = "".join(f"<th class='{'text' if c in text_columns else ''}'>{HEADERS.get(c, c)}</th>" for c in columns)
     body = []
     for record in frame[columns].to_dict(orient="records"):
@@ -332,6 +343,8 @@ def render_report(run_date: date, data: dict[str, pd.DataFrame], truth: pd.DataF
                             f"{run_date} (columns).</p>")
             sections.append(_table(table, list(table.columns)))
 
+    sections += _model_health(data.get("monitoring"), data.get("decisions"))
+
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Marketing effectiveness, {run_date}</title>
 <style>{STYLE}</style></head><body>
@@ -340,6 +353,78 @@ def render_report(run_date: date, data: dict[str, pd.DataFrame], truth: pd.DataF
 {''.join(sections)}
 </body></html>
 """
+
+
+def _lines(frame: pd.DataFrame, title: str, ylabel: str, threshold: float | None = None,
+           baselines: pd.Series | None = None) -> str:
+    """One line per column of ``frame`` (index: run dates), a dashed threshold, dotted baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(9, 3.2))
+    colours = plt.get_cmap("tab10")
+    for i, column in enumerate(frame.columns):
+        axis.plot(pd.to_datetime(frame.index), frame[column], marker=".", label=column, color=colours(i % 10))
+        if baselines is not None and column in baselines.index and pd.notna(baselines[column]):
+            axis.axhline(baselines[column], color=colours(i % 10), linestyle=":", linewidth=1)
+    if threshold is not None:
+        axis.axhline(threshold, color="#b42318", linestyle="--", linewidth=1, label=f"retraining threshold {threshold}")
+    axis.set_title(title, loc="left", fontsize=11)
+    axis.set_ylabel(ylabel)
+    axis.legend(fontsize=7, ncol=3, loc="upper left")
+    axis.grid(color="#eee")
+    figure.autofmt_xdate()
+    return _figure_png(figure)
+
+
+def _model_health(monitoring: pd.DataFrame | None, decisions: pd.DataFrame | None) -> list[str]:
+    """The models' drift, realised performance and the retraining decisions, over time."""
+    sections = ["<h2>Model health and retraining</h2>"]
+    if monitoring is None or monitoring.empty:
+        return sections + ["<p class='note'>No model monitoring loaded yet (it starts with the first champion).</p>"]
+    from bankmkt.settings import get_settings
+
+    settings = get_settings()
+    sections.append("<p class='note'>Every day each champion is measured: the population stability index (PSI) of "
+                    "its input features and of its scores against the customers it was trained on, and its realised "
+                    "performance on the outcomes that matured since its training data. The training DAG retrains a "
+                    "model only when a trigger fires (settings <code>RETRAIN_*</code>).</p>")
+    features = monitoring.loc[monitoring["metric"] == "feature_psi"]
+    if not features.empty:
+        worst = features.groupby(["run_date", "model_name"])["value"].max().unstack("model_name")
+        sections.append(f"<img alt='feature drift' src='{_lines(worst, 'Largest feature PSI per champion', 'PSI', settings.retrain_psi_threshold)}'>")
+    scores = monitoring.loc[monitoring["metric"] == "prediction_psi"]
+    if not scores.empty:
+        table = scores.pivot_table(index="run_date", columns="model_name", values="value", aggfunc="max")
+        sections.append(f"<img alt='prediction drift' src='{_lines(table, 'Prediction drift: PSI of the scores', 'PSI', settings.retrain_psi_threshold)}'>")
+    auc = monitoring.loc[monitoring["metric"] == "realised_auc"]
+    if not auc.empty:
+        table = auc.pivot_table(index="run_date", columns="model_name", values="value", aggfunc="max")
+        holdout = monitoring.loc[monitoring["metric"] == "holdout_roc_auc"].groupby("model_name")["value"].last()
+        sections.append(f"<img alt='realised AUC' src='{_lines(table, 'Realised AUC on matured outcomes (dotted: the champion holdout AUC)', 'AUC', None, holdout)}'>")
+    latest_day = features["run_date"].max() if not features.empty else None
+    if latest_day is not None:
+        top = (features.loc[features["run_date"] == latest_day].sort_values("value", ascending=False)
+               .drop_duplicates("feature").head(8)[["feature", "model_name", "value"]]
+               .rename(columns={"value": "psi"}))
+        sections.append(f"<p class='note'>Most drifted features on {latest_day}:</p>")
+        sections.append(_table(top, ["feature", "model_name", "psi"]))
+    if decisions is not None and not decisions.empty:
+        per_day = []
+        for day, part in decisions.groupby("run_date"):
+            fired = part.loc[part["fired"]]
+            per_day.append({
+                "run_date": day,
+                "models_checked": part["model_name"].nunique(),
+                "retrained": fired["model_name"].nunique(),
+                "triggers": "; ".join(f"{name}: {', '.join(sorted(rows['model_name'].unique()))}"
+                                      for name, rows in fired.groupby("trigger_name")) or "none needed",
+            })
+        sections.append("<p class='note'>Retraining decisions (a day's decisions arrive with the next day's load).</p>")
+        sections.append(_table(pd.DataFrame(per_day), ["run_date", "models_checked", "retrained", "triggers"]))
+    return sections
 
 
 def write_effectiveness_report(run_date: date, settings: Settings | None = None) -> Path:

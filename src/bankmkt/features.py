@@ -321,8 +321,13 @@ def feature_names(settings: Settings | None = None, service: str = FEATURE_SERVI
     return [f.name for projection in fs.feature_view_projections for f in projection.features]
 
 
-def training_set(run_date: date, settings: Settings | None = None, service: str = FEATURE_SERVICE) -> pd.DataFrame:
-    """Point-in-time training set: every labelled contact joined to the features known at contact time."""
+def training_set(run_date: date, settings: Settings | None = None, service: str = FEATURE_SERVICE,
+                 since=None) -> pd.DataFrame:
+    """Point-in-time training set: every labelled contact joined to the features known at contact time.
+
+    ``since`` (a timestamp) keeps only the contacts made after it: the outcomes that
+    matured since a model's training data, for monitoring.
+    """
     settings = settings or get_settings()
     import duckdb
 
@@ -331,14 +336,24 @@ def training_set(run_date: date, settings: Settings | None = None, service: str 
             """
             select contact_id, campaign_id, customer_id, product_code, is_control,
                    event_timestamp, label
-            from training_labels order by event_timestamp, contact_id
-            """
+            from training_labels where $since is null or event_timestamp > $since
+            order by event_timestamp, contact_id
+            """,
+            {"since": _naive_utc(since)},
         ).df()
     if labels.empty:
         return labels
     labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
     frame = _with_segment(feature_store(settings), labels, service)
     return frame.sort_values(["event_timestamp", "contact_id"]).reset_index(drop=True)
+
+
+def _naive_utc(moment):
+    """A timestamp as naive UTC (how the warehouse stores event times), None as None."""
+    if moment is None:
+        return None
+    moment = pd.Timestamp(moment)
+    return (moment if moment.tzinfo is None else moment.tz_convert("UTC").tz_localize(None)).to_pydatetime()
 
 
 def _with_segment(store, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
@@ -350,7 +365,8 @@ def _with_segment(store, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
     return frame.rename(columns={"lifecycle_stage": "segment"})
 
 
-def churn_training_set(run_date: date, settings: Settings | None = None, service: str = CHURN_FEATURE_SERVICE) -> pd.DataFrame:
+def churn_training_set(run_date: date, settings: Settings | None = None, service: str = CHURN_FEATURE_SERVICE,
+                       since=None) -> pd.DataFrame:
     """Point-in-time churn training set: every labelled weekly snapshot joined to the features known then.
 
     One row per customer and snapshot of the ``churn_labels`` mart whose 60-day
@@ -364,10 +380,10 @@ def churn_training_set(run_date: date, settings: Settings | None = None, service
         labels = con.execute(
             """
             select customer_id, snapshot_date, event_timestamp, label
-            from churn_labels where outcome_window_ends_on <= ?
+            from churn_labels where outcome_window_ends_on <= ? and (? is null or event_timestamp > ?)
             order by event_timestamp, customer_id
             """,
-            [run_date],
+            [run_date, _naive_utc(since), _naive_utc(since)],
         ).df()
     if labels.empty:
         return labels

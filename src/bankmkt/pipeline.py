@@ -133,40 +133,159 @@ def publish_features(run_date: str | date) -> dict:
     return result
 
 
-def train_models(run_date: str | date, run_id: str | None = None) -> dict:
-    """Train a propensity model per promoted product and the churn-risk model on Feast's
-    point-in-time training sets; on a synthetic bank, compare each with the true probabilities."""
-    from bankmkt import features
-    from ml import CHURN
-    from ml.training import train_and_register, train_churn_model
+def monitor_models(run_date: str | date) -> dict:
+    """Measure every champion on D: feature and prediction drift, realised performance, new labels.
+
+    Read-only: the warehouse's labelled outcomes (Feast point-in-time features) and D's
+    exported features. Writes ``outputs/monitoring/dt=D/model_monitoring.parquet`` (the
+    warehouse loads it as ``fct_model_monitoring``); the training DAG decides from it.
+    """
+    from bankmkt import features, monitoring
+    from ml.registry import use_tracking
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
-        frame = features.training_set(day, settings)
+        population = features.scoring_frame(day, settings)
+        state = monitoring.read_training_state(settings)
+        client = use_tracking(settings)
+        models = monitoring.platform_models(PROMOTED_PRODUCTS, settings)
+        since = _earliest_label_mark(models, state, client)
+        contacts = features.training_set(day, settings, since=since.get("contacts"))
+        churn = features.churn_training_set(day, settings, since=since.get("churn"))
+        records = [
+            monitoring.monitor_model(model, population, churn if model.kind == "churn" else contacts,
+                                     state.get(model.model_name), client)
+            for model in models
+        ]
+        path = monitoring.write_parquet(monitoring.monitoring_rows(day, records), day, monitoring.MONITORING_FILE,
+                                        settings)
+    result = json_safe({"models": records, "population": len(population), "labelled_contacts": len(contacts),
+                        "labelled_churn_snapshots": len(churn), "monitoring": str(path)})
+    record_stage(day, "monitor_models", result, clock["seconds"], settings)
+    return result
+
+
+def _earliest_label_mark(models, state: dict, client) -> dict:
+    """The oldest "labels through" any model counts from (contacts, churn): older outcomes need no features."""
+    from ml.registry import CHAMPION, alias_version
+
+    marks = {"contacts": [], "churn": []}
+    for model in models:
+        key = "churn" if model.kind == "churn" else "contacts"
+        candidates = [(state.get(model.model_name) or {}).get("labels_through")]
+        version = alias_version(model.model_name, CHAMPION, client)
+        if version is not None:
+            candidates.append((client.get_model_version(model.model_name, version).tags or {}).get("labels_through"))
+        if model.model_name not in state and version is None:
+            candidates = [None]  # never trained: every outcome counts
+        marks[key] += candidates
+    return {key: None if not values or None in values else min(values) for key, values in marks.items()}
+
+
+def decide_retraining(run_date: str | date) -> dict:
+    """Which models retrain today and why (the training DAG's first task), from D's monitoring.
+
+    Every model's triggers are evaluated (:func:`bankmkt.monitoring.decide`) and written
+    to ``outputs/monitoring/dt=D/retraining_decisions.parquet``; a drift or decay that
+    fires raises an alert. Returns ``retrain``: the models to train.
+    """
+    import json
+
+    from bankmkt import monitoring
+    from bankmkt.alerts import send_alert
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        path = settings.runs_dir / f"dt={day.isoformat()}" / "monitor_models.json"
+        if not path.exists():
+            raise RuntimeError(f"no monitoring record for {day} at {path}: run the bank_daily DAG for {day} first")
+        records = json.loads(path.read_text())["result"]["models"]
+        decisions = [
+            monitoring.decide(r["model_name"], r["kind"], r["product_code"], r.get("champion_version"), r,
+                              r.get("last_training"), r.get("new_labels", 0), settings)
+            for r in records
+        ]
+        written = monitoring.write_parquet(monitoring.decision_rows(day, decisions), day, monitoring.DECISIONS_FILE,
+                                           settings)
+        alerts = []
+        for decision in decisions:
+            worrying = [t for t in decision.triggers if t.fired and t.name not in ("no_champion", "label_surplus")]
+            if worrying:
+                alerts.append(send_alert({
+                    "kind": "model_monitoring", "run_date": day.isoformat(), "model": decision.model_name,
+                    "summary": f"{decision.model_name} v{decision.champion_version}: "
+                               + "; ".join(f"{t.name} ({t.reason})" for t in worrying) + " - retraining",
+                }, settings))
+    retrain = [d.model_name for d in decisions if d.retrain]
+    result = {"retrain": retrain, "decisions": [d.as_dict() for d in decisions], "alerts": len(alerts),
+              "decisions_file": str(written)}
+    record_stage(day, "decide_retraining", json_safe(result), clock["seconds"], settings)
+    return json_safe(result)
+
+
+def train_models(run_date: str | date, run_id: str | None = None, models: list[str] | None = None) -> dict:
+    """Train the models the retraining decision named (all of them when ``models`` is None).
+
+    Per promoted product a propensity model (treated contacts) and an uplift model
+    (treated and control contacts), and the churn-risk model, on Feast's point-in-time
+    training sets; each is registered in MLflow and gated. Every attempt, trained or
+    skipped, is remembered for the label-surplus trigger. On a synthetic bank each
+    propensity model is compared with the true probabilities.
+    """
+    from bankmkt import features, monitoring
+    from ml import CHURN, model_name
+    from ml.training import train_and_register, train_churn_model
+    from ml.uplift import train_uplift_and_register, uplift_model_name
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    wanted = None if models is None else set(models)
+
+    def chosen(name: str) -> bool:
+        return wanted is None or name in wanted
+
+    with timed() as clock:
+        trained = {}
+        if wanted is not None and not wanted:
+            result = {"status": "skipped", "reason": "no retraining trigger fired (see decide_retraining)", "models": {}}
+            record_stage(day, "train_models", result, clock["seconds"], settings)
+            return result
+        population = features.scoring_frame(day, settings)
         feature_columns = features.feature_names(settings)
         tags = {"airflow_run_id": run_id or "manual", **_dbt_run_tags(settings)}
-        models = {}
+        frame = features.training_set(day, settings)
+        tags = {**tags, "feature_service": features.FEATURE_SERVICE, "training_rows": str(len(frame))}
         for product in PROMOTED_PRODUCTS:
-            models[product] = train_and_register(
-                frame,
-                product_code=product,
-                run_date=day,
-                feature_columns=feature_columns,
-                tags={**tags, "feature_service": features.FEATURE_SERVICE, "training_rows": str(len(frame))},
+            if chosen(model_name(product, settings)):
+                trained[product] = train_and_register(frame, product_code=product, run_date=day,
+                                                      feature_columns=feature_columns, tags=tags,
+                                                      population=population)
+            if chosen(uplift_model_name(product)):
+                trained[f"uplift_{product}"] = train_uplift_and_register(
+                    frame, product, day, feature_columns, tags=tags, population=population)
+        churn_rows = 0
+        if chosen(model_name(CHURN, settings)):
+            churn_frame = features.churn_training_set(day, settings)
+            churn_rows = len(churn_frame)
+            trained[CHURN] = train_churn_model(
+                churn_frame, run_date=day,
+                feature_columns=features.feature_names(settings, features.CHURN_FEATURE_SERVICE),
+                tags={**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)},
+                population=population,
             )
-        churn_frame = features.churn_training_set(day, settings)
-        models[CHURN] = train_churn_model(
-            churn_frame,
-            run_date=day,
-            feature_columns=features.feature_names(settings, features.CHURN_FEATURE_SERVICE),
-            tags={**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(len(churn_frame))},
-        )
-        oracle = _oracle_comparison(day, settings)
+        for key, outcome in trained.items():
+            name = (uplift_model_name(key.removeprefix("uplift_")) if key.startswith("uplift_")
+                    else model_name(key, settings))
+            monitoring.record_training_attempt(settings, name, day, outcome.get("status", "?"),
+                                               outcome.get("rows", 0), outcome.get("labels_through"))
+        oracle = _oracle_comparison(day, settings) if any(p in trained for p in PROMOTED_PRODUCTS) else None
     result = json_safe({  # per-segment AUCs are NaN where a segment has one outcome only
         "training_rows": len(frame),
-        "churn_training_rows": len(churn_frame),
-        "models": models,
+        "churn_training_rows": churn_rows,
+        "requested": "all" if wanted is None else sorted(wanted),
+        "models": trained,
         "oracle": oracle,
         "tracking_uri": settings.mlflow_tracking_uri,
     })
@@ -229,6 +348,7 @@ def score_and_target(run_date: str | date) -> dict:
             record_stage(day, "score_and_target", result, clock["seconds"], settings)
             return result
         all_scores = pd.concat(scores, ignore_index=True)
+        all_scores, policy_used, policy_note = _with_uplift(all_scores, frame, settings)
         churn_risk = score_churn_risk(frame, feature_columns, day)
         history, campaign_history = contact_history(day, settings)
         customers = frame.merge(history, on="customer_id", how="left")
@@ -244,6 +364,7 @@ def score_and_target(run_date: str | date) -> dict:
             campaign_history=campaign_history,
             do_not_contact=do_not_contact,
             churn_risk=churn_risk,
+            policy=policy_used,
         )
         # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
         gate = gate_target_lists(day, settings, frame=target_list).as_dict()
@@ -266,6 +387,7 @@ def score_and_target(run_date: str | date) -> dict:
         "control_rows": int(target_list["is_control"].sum()) if len(target_list) else 0,
         "churn_risk_scored": len(churn_risk),
         "campaigns": {"active": active, "source": catalogue_note},
+        "targeting_policy": {"used": policy_used, "setting": settings.targeting_policy, "note": policy_note},
         "contact_policy": {
             "offers": exclusions.pop("offers"),
             "not_selected": exclusions.pop("not_selected"),
@@ -285,6 +407,33 @@ def score_and_target(run_date: str | date) -> dict:
     }
     record_stage(day, "score_and_target", json_safe(result), clock["seconds"], settings)
     return json_safe(result)
+
+
+def _with_uplift(scores, frame, settings):
+    """``scores`` with each product's uplift from its uplift champion, and the policy that can be used.
+
+    Uplift targeting needs an uplift champion for every scored product (offers of
+    different products compete for one customer, so their values must be measured alike);
+    until then the day targets by propensity and the run record says why.
+    """
+    import pandas as pd
+
+    from ml.uplift import load_uplift_champion
+
+    if settings.targeting_policy != "uplift":
+        return scores, "propensity", "TARGETING_POLICY=propensity"
+    parts, missing = [], []
+    for product, part in scores.groupby("product_code", sort=False):
+        name, version, model = load_uplift_champion(product, settings)
+        if model is None:
+            missing.append(name)
+            continue
+        uplift = model.arms(frame)["uplift"].to_numpy()
+        parts.append(part.merge(frame[["customer_id"]].assign(uplift=uplift, uplift_model_version=version),
+                                on="customer_id", how="left"))
+    if missing:
+        return scores, "propensity", f"no uplift champion yet for {', '.join(sorted(missing))}: targeting by propensity"
+    return pd.concat(parts, ignore_index=True), "uplift", "every product's uplift champion: targeting by incremental value"
 
 
 def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataFrame"]:
@@ -366,23 +515,24 @@ def do_not_contact_list(settings) -> set[str]:
 
 
 def load_target_lists(run_date: str | date) -> dict:
-    """Load the day's target lists into the warehouse table fct_target_lists (dbt writes it)."""
+    """Load D's target lists, and the model monitoring and retraining decisions written so far, into
+    the warehouse (fct_target_lists, fct_model_monitoring, fct_retraining_decisions; dbt writes them)."""
     from bankmkt import warehouse
 
     day = parse_run_date(run_date)
     settings = apply_environment()
-    list_dir = settings.target_list_dir(day)
-    if not any(list_dir.glob("*.parquet")):
-        result = {"status": "skipped", "reason": f"no target lists in {list_dir}"}
-        record_stage(day, "load_target_lists", result, 0.0, settings)
-        return result
     with timed() as clock:
         summary = warehouse.load_published_outputs(day, settings)
-    with warehouse.read_only_connection(settings) as con:
-        rows = con.execute(
-            "select count(*) from fct_target_lists where run_date = ?", [day]
-        ).fetchone()[0]
-    result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows}
+    if not summary["models"]:
+        result = {"status": "skipped", "reason": f"no target lists in {settings.target_list_dir(day)} "
+                                                 f"and no model monitoring yet"}
+        record_stage(day, "load_target_lists", result, clock["seconds"], settings)
+        return result
+    rows = 0
+    if "fct_target_lists" in summary["models"]:
+        with warehouse.read_only_connection(settings) as con:
+            rows = con.execute("select count(*) from fct_target_lists where run_date = ?", [day]).fetchall()[0][0]
+    result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows, "loaded": summary["models"]}
     record_stage(day, "load_target_lists", result, clock["seconds"], settings)
     return result
 

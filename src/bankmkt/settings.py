@@ -47,6 +47,27 @@ class Settings:
     alert_smtp_port: int = 25
     alert_email_to: str = ""
     alert_email_from: str = "bankmkt@localhost"
+    # Targeting (ml.targeting): "uplift" ranks offers by what a contact adds (uplift x value - cost)
+    # once every scored product has an uplift champion; "propensity" by propensity x value - cost.
+    targeting_policy: str = "uplift"
+    # Retraining triggers (bankmkt.monitoring, the bank_training DAG): a model retrains only when
+    # one of these holds. Label surplus: new labelled outcomes since the latest version's training
+    # data reach max(retrain_min_new_labels, retrain_new_label_share x its training rows).
+    retrain_min_new_labels: int = 200
+    retrain_new_label_share: float = 0.25
+    # Input drift: population stability index of a served feature (or of the model's score)
+    # against the population the champion was trained on.
+    retrain_psi_threshold: float = 0.25
+    # Decay, on outcomes matured since the champion's training data (at least retrain_min_matured
+    # of them, with retrain_min_matured_positives conversions): AUC lower than the champion's
+    # holdout AUC by more than retrain_auc_drop (and by two standard errors); observed conversions
+    # off the predicted by more than retrain_calibration_tolerance (relative, and outside the 99%
+    # band); an uplift model's realised Qini coefficient below retrain_min_qini.
+    retrain_min_matured: int = 200
+    retrain_min_matured_positives: int = 20
+    retrain_auc_drop: float = 0.05
+    retrain_calibration_tolerance: float = 0.5
+    retrain_min_qini: float = 0.0
     extra: dict = field(default_factory=dict)
 
     # ---- folders under DATA_DIR -------------------------------------------------
@@ -69,6 +90,16 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    def monitoring_dir(self, run_date=None) -> Path:
+        """Model monitoring (drift, realised performance, retraining decisions) as Parquet per day."""
+        folder = self.outputs_dir / "monitoring"
+        return folder if run_date is None else folder / f"dt={run_date.isoformat()}"
+
+    @property
+    def training_state_file(self) -> Path:
+        """Per model: the labelled outcomes its latest training attempt saw (label-surplus trigger)."""
+        return self.data_dir / "models" / "training_state.json"
 
     def target_list_dir(self, run_date) -> Path:
         """Per-campaign target lists of one run (Parquet, CSV and their data dictionary)."""
@@ -247,6 +278,8 @@ class Settings:
             # 1 s of a daily run at 100k customers). Off, it writes the backup once, when it fails.
             "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
             "DO_NOT_TRACK": "1",
+            "TARGETING_POLICY": self.targeting_policy,
+            **{name: str(getattr(self, key)) for name, (key, _, _) in RETRAINING_VARIABLES.items()},
         }
 
     def ensure_dirs(self) -> None:
@@ -295,12 +328,47 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"ALERT_SMTP_PORT={env['ALERT_SMTP_PORT']!r} is not a port number") from None
     if kwargs.get("alert_smtp_host") and not kwargs.get("alert_email_to"):
         raise SettingsError("ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is not: who should the alerts go to?")
+    kwargs.update(_retraining_settings(env))
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
             raise SettingsError(f"CONTROL_SHARE={share} must be in [0, 1)")
         kwargs["control_share"] = share
     return Settings(platform_env=platform_env, data_dir=data_dir, **kwargs)
+
+
+# Environment variable -> (field, type, lowest allowed value) of the targeting and retraining settings.
+RETRAINING_VARIABLES = {
+    "RETRAIN_MIN_NEW_LABELS": ("retrain_min_new_labels", int, 1),
+    "RETRAIN_NEW_LABEL_SHARE": ("retrain_new_label_share", float, 0.0),
+    "RETRAIN_PSI_THRESHOLD": ("retrain_psi_threshold", float, 0.0),
+    "RETRAIN_MIN_MATURED": ("retrain_min_matured", int, 1),
+    "RETRAIN_MIN_MATURED_POSITIVES": ("retrain_min_matured_positives", int, 1),
+    "RETRAIN_AUC_DROP": ("retrain_auc_drop", float, 0.0),
+    "RETRAIN_CALIBRATION_TOLERANCE": ("retrain_calibration_tolerance", float, 0.0),
+    "RETRAIN_MIN_QINI": ("retrain_min_qini", float, -1.0),
+}
+TARGETING_POLICIES = ("uplift", "propensity")
+
+
+def _retraining_settings(env) -> dict:
+    kwargs = {}
+    if env.get("TARGETING_POLICY"):
+        policy = env["TARGETING_POLICY"].strip().lower()
+        if policy not in TARGETING_POLICIES:
+            raise SettingsError(f"TARGETING_POLICY={policy!r} is not one of {', '.join(TARGETING_POLICIES)}")
+        kwargs["targeting_policy"] = policy
+    for name, (key, kind, lowest) in RETRAINING_VARIABLES.items():
+        if not env.get(name):
+            continue
+        try:
+            value = kind(env[name])
+        except ValueError:
+            raise SettingsError(f"{name}={env[name]!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if value < lowest:
+            raise SettingsError(f"{name}={value} must be at least {lowest}")
+        kwargs[key] = value
+    return kwargs
 
 
 @lru_cache(maxsize=None)

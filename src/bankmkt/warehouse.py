@@ -115,9 +115,23 @@ def build_warehouse(
     return run_dbt(args, settings, run_date=run_date)
 
 
+# Published output -> the files under DATA_DIR/outputs it is loaded from (a model is built only when they exist).
+PUBLISHED_OUTPUTS = {
+    "fct_target_lists": "target_lists/dt={day}/target_list_*.parquet",
+    "fct_model_monitoring": "monitoring/dt=*/model_monitoring.parquet",
+    "fct_retraining_decisions": "monitoring/dt=*/retraining_decisions.parquet",
+}
+
+
 def load_published_outputs(run_date: date, settings: Settings | None = None) -> dict:
-    """Load the day's target lists (written as Parquet by scoring) into the warehouse."""
-    return run_dbt(["build", "--select", OUTPUT_SELECTOR], settings, run_date=run_date)
+    """Load what the platform wrote after the build (D's target lists, the model monitoring and
+    the retraining decisions, Parquet) into the warehouse: the models whose files exist."""
+    settings = settings or get_settings()
+    models = [name for name, pattern in PUBLISHED_OUTPUTS.items()
+              if any(settings.outputs_dir.glob(pattern.format(day=run_date.isoformat())))]
+    if not models:
+        return {"status_counts": {}, "models": []}
+    return {**run_dbt(["build", "--select", *models], settings, run_date=run_date), "models": models}
 
 
 def read_only_connection(settings: Settings | None = None):

@@ -71,3 +71,59 @@ def test_targeting_by_incremental_value_skips_customers_who_buy_anyway():
     assert by_propensity.loc[~by_propensity["is_control"], "customer_id"].tolist()[:1] == ["sure"]
     assert by_uplift["customer_id"].tolist() == ["persuadable"]
     assert by_uplift["expected_value"].iloc[0] == pytest.approx(0.2 * 150 - 0.1)
+
+
+def platform_contacts(n: int = 6_000, seed: int = 0, informative: bool = True) -> pd.DataFrame:
+    """Labelled contacts as Feast's training set gives them (both arms), with an effect driven by logins."""
+    from tests.ml.conftest import FEATURES, _features
+
+    rng = np.random.default_rng(seed)
+    frame = _features(rng, n)
+    treated = rng.random(n) < 0.5
+    base = 1 / (1 + np.exp(-(-2.6 + 0.5 * frame["product_views_30d"].sub(2))))
+    effect = 0.12 * (frame["digital_logins_30d"] > 6) - 0.03
+    if not informative:  # the effect no longer follows the features the model uses
+        effect = rng.permutation(effect.to_numpy())
+    frame["label"] = (rng.random(n) < np.clip(base + treated * effect, 0, 1)).astype(int)
+    frame["is_control"] = ~treated
+    frame["event_timestamp"] = pd.Timestamp("2024-03-01", tz="UTC") - pd.to_timedelta(rng.uniform(0, 60, n), "D")
+    frame["contact_id"] = [f"ct{seed}_{i}" for i in range(n)]
+    frame["customer_id"] = [f"cu{i}" for i in range(n)]
+    frame["product_code"] = "credit_card"
+    return frame[["contact_id", "customer_id", "product_code", "is_control", "event_timestamp", "label", *FEATURES]]
+
+
+def test_uplift_models_are_registered_and_gated_on_qini(isolated_settings, feature_columns):
+    import mlflow
+
+    from bankmkt.monitoring import REFERENCE_ARTIFACT
+    from ml.registry import aliases
+    from ml.uplift import load_uplift_champion, train_uplift_and_register
+
+    frame = platform_contacts()
+    population = frame[feature_columns].head(1_000)
+    first = train_uplift_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns, population=population)
+    assert first["status"] == "trained" and first["promoted"], first
+    assert first["metrics"]["qini"] > 0 and first["model_name"] == "uplift_credit_card"
+    name, version, model = load_uplift_champion("credit_card")
+    assert version == first["version"]
+    uplift = model.arms(frame)["uplift"]
+    assert uplift[frame["digital_logins_30d"] > 6].mean() > uplift[frame["digital_logins_30d"] <= 6].mean() + 0.04
+    profile = mlflow.artifacts.load_dict(f"runs:/{first['run_id']}/{REFERENCE_ARTIFACT}")
+    assert set(profile["features"]) == set(feature_columns) and "score" in profile
+
+    # Labels that no longer follow the features: the new version ranks no better, stays challenger.
+    second = train_uplift_and_register(platform_contacts(seed=1, informative=False), "credit_card",
+                                       date(2024, 3, 2), feature_columns)
+    assert second["status"] == "trained" and not second["promoted"], second["gate_reason"]
+    assert aliases("uplift_credit_card") == {"champion": first["version"], "challenger": second["version"]}
+
+
+def test_uplift_training_skips_with_a_reason_when_controls_never_convert(isolated_settings, feature_columns):
+    from ml.uplift import train_uplift_and_register
+
+    frame = platform_contacts(2_000, seed=3)
+    frame.loc[frame["is_control"], "label"] = 0
+    result = train_uplift_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns)
+    assert result["status"] == "skipped" and "control arm has 0 conversions" in result["reason"]
+    assert result["rows"] == 2_000 and result["labels_through"]

@@ -12,6 +12,7 @@ select
     customer_id,
     cast("rank" as integer) as target_rank,
     cast(propensity as double) as propensity,
+    cast(uplift as double) as uplift,
     cast(expected_value as double) as expected_value,
     cast(contact_cost as double) as contact_cost,
     cast(is_control as boolean) as is_control,
