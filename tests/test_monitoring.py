@@ -144,10 +144,15 @@ def test_a_decision_names_what_fired_or_why_nothing_did(settings):
     assert loud.retrain and loud.fired == ["label_surplus", "feature_drift"]
     first = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, None, 0, settings)
     assert first.fired == ["no_champion"]
-    # No champion because the last attempt had too little data: wait for new labels, not every day.
-    waiting = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {},
-                                {**state, "status": "skipped"}, 10, settings)
+    # No champion because the last attempt had too little data: try again once new outcomes arrived.
+    skipped = {**state, "status": "skipped"}
+    waiting = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, skipped, 0, settings)
     assert not waiting.retrain and "skipped" in waiting.reason
+    assert monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, skipped, 3, settings).retrain
+    # No champion because the last version lost its gate: wait for a label surplus, not every day.
+    lost = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, state, 40, settings)
+    assert not lost.retrain and "fewer than the 500 needed" in lost.reason
+    assert monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, state, 500, settings).retrain
     rows = monitoring.decision_rows(pd.Timestamp("2024-03-02").date(), [quiet, loud, first])
     assert rows.groupby("model_name")["retrain"].first().to_dict() == {"propensity_credit_card": False,
                                                                        "uplift_credit_card": True}

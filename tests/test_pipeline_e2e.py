@@ -1,9 +1,11 @@
-"""The whole daily DAG over a tiny synthetic bank, run with `dag.test()`, through one turn of the loop.
+"""The daily and training DAGs over a tiny synthetic bank, run with `dag.test()`, through one turn of the loop.
 
-Two consecutive logical dates: the first run loads the history (full build) and
-publishes lists; the simulator executes them as the next day's landing; the second
-run is a normal incremental day that reads those contacts back. Assertions follow
-each stage's output.
+Three consecutive logical dates, each a bank_daily run followed by the bank_training run
+its monitoring asset schedules. The first (bootstrap) run loads the history (full
+build) and has no champion to score with; its training run trains every model (the
+no-champion trigger). The second publishes lists; the simulator executes them as the
+next day's landing; the third is a normal incremental day that reads those contacts
+back. Assertions follow each stage's output.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DAYS = 49
 CUSTOMERS = 500
 LIST_SIZE = 10  # the standing campaigns' daily capacity: small enough to fill after the contact policy
 LAST_DAY = START + timedelta(days=DAYS - 1)
+BOOTSTRAP = LAST_DAY - timedelta(days=2)
 RUN_DAYS = [LAST_DAY - timedelta(days=1), LAST_DAY]
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 
@@ -48,12 +51,13 @@ def daily_runs(monkeypatch_module):
 
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag(dag_folder=str(DAGS_DIR)).dags["bank_daily"]
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    daily, training = bag.dags["bank_daily"], bag.dags["bank_training"]
     states = {}
-    for day in RUN_DAYS:
-        run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
-        states[day] = str(run.state)
-        if day < LAST_DAY:
+    for day in [BOOTSTRAP, *RUN_DAYS]:
+        logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        states[day] = (str(daily.test(logical_date=logical).state), str(training.test(logical_date=logical).state))
+        if day == RUN_DAYS[0]:
             step(day, settings)
     return settings, states
 
@@ -70,12 +74,13 @@ def _stage(settings, day, stage):
 
 def test_every_run_succeeds(daily_runs):
     _, states = daily_runs
-    assert states == {day: "success" for day in RUN_DAYS}
+    assert states == {day: ("success", "success") for day in [BOOTSTRAP, *RUN_DAYS]}
 
 
 def test_contract_check_accepted_the_history_then_one_day(daily_runs):
     settings, _ = daily_runs
-    assert _stage(settings, RUN_DAYS[0], "check_landing")["days_checked"] == DAYS - 1
+    assert _stage(settings, BOOTSTRAP, "check_landing")["days_checked"] == DAYS - 2
+    assert _stage(settings, RUN_DAYS[0], "check_landing")["days_checked"] == 1
     assert _stage(settings, RUN_DAYS[1], "check_landing")["days_checked"] == 1
 
 
@@ -125,7 +130,7 @@ def test_online_features_equal_offline_values(daily_runs):
 
 def test_models_were_compared_with_the_truth(daily_runs):
     settings, _ = daily_runs
-    trained = _stage(settings, RUN_DAYS[0], "train_models")
+    trained = _stage(settings, BOOTSTRAP, "train_models")
     assert "churn" in trained["models"]  # trained, or skipped with its reason (no 60-day window closed yet)
     assert trained["models"]["churn"]["status"] in {"trained", "skipped"}
     oracle = {row["product_code"]: row for row in trained["oracle"]}
@@ -141,7 +146,7 @@ def test_a_registered_version_holds_the_champion_alias(daily_runs):
     from mlflow import MlflowClient
 
     settings, _ = daily_runs
-    trained = _stage(settings, RUN_DAYS[0], "train_models")["models"]
+    trained = _stage(settings, BOOTSTRAP, "train_models")["models"]
     champions = {}
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
     for product, outcome in trained.items():
@@ -210,7 +215,40 @@ def test_effectiveness_report_is_written(daily_runs):
     settings, _ = daily_runs
     result = _stage(settings, LAST_DAY, "report_effectiveness")
     assert Path(result["report"]).is_file()
-    assert "Marketing effectiveness" in Path(result["report"]).read_text()
+    page = Path(result["report"]).read_text()
+    assert "Marketing effectiveness" in page and "Model health and retraining" in page
+    assert "alt='feature drift'" in page
+
+
+def test_training_runs_only_when_a_trigger_fires(daily_runs):
+    """The bootstrap day trains every model (no champion yet); later days decide from the monitoring,
+    and every decision names the trigger that fired or why none did."""
+    settings, _ = daily_runs
+    first = _stage(settings, BOOTSTRAP, "decide_retraining")
+    assert {d["model_name"] for d in first["decisions"]} == {
+        *(f"{kind}_{p}" for kind in ("propensity", "uplift")
+          for p in ("credit_card", "personal_loan", "term_deposit", "wealth_management")), "propensity_churn"}
+    assert all(d["fired"] == ["no_champion"] for d in first["decisions"])
+    state = json.loads(settings.training_state_file.read_text())
+    assert set(state) == {d["model_name"] for d in first["decisions"]}  # every attempt remembered, trained or not
+    monitored = _stage(settings, LAST_DAY, "monitor_models")["models"]
+    champions = [m for m in monitored if m.get("champion_version")]
+    assert champions and all(m.get("feature_psi") for m in champions)
+    latest = _stage(settings, LAST_DAY, "decide_retraining")
+    for decision in latest["decisions"]:
+        assert decision["reason"], decision
+        if not decision["retrain"]:
+            assert decision["reason"].startswith("no trigger fired")
+    trained = _stage(settings, LAST_DAY, "train_models")
+    assert sorted(trained.get("requested") or []) == sorted(latest["retrain"]) or (
+        not latest["retrain"] and trained["status"] == "skipped")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        monitoring = con.execute("select count(*), count(distinct model_name) from fct_model_monitoring "
+                                 "where run_date = ?", [LAST_DAY]).fetchall()[0]
+        decided = con.execute("select count(*) from fct_retraining_decisions where run_date = ? and fired",
+                              [BOOTSTRAP]).fetchall()[0][0]
+    assert monitoring[0] > 0 and monitoring[1] == 9
+    assert decided == 9
 
 
 def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatch):

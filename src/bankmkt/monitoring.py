@@ -258,11 +258,18 @@ def decide(model_name: str, kind: str, product_code: str, champion_version: str 
         if state is None:
             decision.triggers.append(Trigger("no_champion", True, "no champion and never trained: first training"))
             return decision
+        last = f"no champion yet (last attempt on {state.get('run_date')}: {state.get('status')})"
+        if state.get("status") == "skipped":
+            # Too little data last time: any new outcome may be what was missing, and without a
+            # champion the product's campaigns get no list. A skip costs a second.
+            fired = new_labels > 0
+            decision.triggers.append(Trigger(
+                "no_champion", fired, f"{last}; {new_labels} new labelled outcomes since", float(new_labels), 1.0))
+            return decision
+        # Trained but lost its gate: another try needs materially more evidence.
         surplus = label_surplus_trigger(new_labels, state.get("rows", 0), settings)
-        decision.triggers.append(Trigger(
-            "no_champion", surplus.fired,
-            f"no champion yet (last attempt on {state.get('run_date')}: {state.get('status')}); {surplus.reason}",
-            surplus.value, surplus.threshold))
+        decision.triggers.append(Trigger("no_champion", surplus.fired, f"{last}; {surplus.reason}",
+                                         surplus.value, surplus.threshold))
         return decision
     decision.triggers.append(label_surplus_trigger(new_labels, (state or {}).get("rows"), settings))
     decision.triggers.append(drift_trigger("feature_drift", monitoring.get("feature_psi") or {}, settings))

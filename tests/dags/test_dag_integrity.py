@@ -22,7 +22,7 @@ def test_dagbag_has_no_import_errors():
 
     bag = DagBag(dag_folder=str(DAGS_DIR))
     assert bag.import_errors == {}
-    assert "bank_daily" in bag.dag_ids
+    assert {"bank_daily", "bank_training"} <= set(bag.dag_ids)
 
 
 # What a dag processor has loaded before it parses a file: Airflow, its plugins
@@ -62,7 +62,7 @@ def test_daily_dag_runs_the_stages_in_order():
     dag = _daily_dag()
     order = [
         "build_warehouse", "validate_features", "publish_features",
-        "train_models", "score_and_target", "load_target_lists",
+        "monitor_models", "score_and_target", "load_target_lists", "report_effectiveness",
     ]
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
@@ -73,6 +73,22 @@ def test_daily_dag_runs_the_stages_in_order():
     assert dag.get_task("build_warehouse").upstream_task_ids <= dbt_tasks
     assert dag.catchup is False
     assert dag.max_active_runs == 1
+    assert "train_models" not in dag.task_ids  # training is the asset-scheduled DAG's
+
+
+def test_training_runs_when_the_daily_monitoring_says_new_evidence_arrived():
+    """bank_training is scheduled on the asset monitor_models updates, and trains after deciding."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    daily, training = bag.dags["bank_daily"], bag.dags["bank_training"]
+    produced = {asset.uri for asset in daily.get_task("monitor_models").outlets}
+    assert produced == {"bankmkt://monitoring/models"}
+    scheduled_on = {asset.uri for asset in training.timetable.asset_condition.objects}
+    assert scheduled_on == produced
+    assert training.get_task("train_models").upstream_task_ids == {"decide_retraining"}
+    assert training.get_task("train_models").retries == 3
+    assert training.max_active_runs == 1
 
 
 def test_every_dbt_model_is_a_task_with_its_tests_after_it():
@@ -106,6 +122,7 @@ def test_dag_files_touch_no_database_at_import():
         + "import sys, runpy\n"
         "before = set(sys.modules)\n"
         f"runpy.run_path({str(DAGS_DIR / 'bank_daily.py')!r})\n"
+        f"runpy.run_path({str(DAGS_DIR / 'bank_training.py')!r})\n"
         "heavy = {'duckdb', 'dbt', 'feast', 'mlflow', 'lightgbm', 'great_expectations'}\n"
         "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in heavy))\n"
     )

@@ -4,15 +4,15 @@
 -- replaces the last week's days).
 select
     cast(run_date as date) as run_date,
-    model_name,
-    kind,
-    product_code,
-    champion_version,
+    cast(model_name as varchar) as model_name,
+    cast(kind as varchar) as kind,
+    cast(product_code as varchar) as product_code,
+    cast(champion_version as varchar) as champion_version,
     cast(retrain as boolean) as retrain,
     "trigger" as trigger_name,
     cast(fired as boolean) as fired,
     cast(value as double) as value,
     cast(threshold as double) as threshold,
-    reason
+    cast(reason as varchar) as reason
 from {{ source('platform_outputs', 'retraining_decisions') }}
 where cast(run_date as date) between {{ run_date() }} - interval 7 day and {{ run_date() }}
