@@ -268,3 +268,41 @@ def write_churn_risk(churn_risk: pd.DataFrame, run_date, settings=None) -> Path:
     path = folder / "churn_risk.parquet"
     write_atomically(path, lambda partial: churn_risk[list(CHURN_RISK_COLUMNS)].to_parquet(partial, index=False))
     return path
+
+
+# The exploration score's random factor: propensity = prior x [1 - EXPLORATION_JITTER, 1 + EXPLORATION_JITTER).
+EXPLORATION_JITTER = 0.01
+EXPLORATION_MODEL = "exploration"
+
+
+def exploration_scores(scoring_frame: pd.DataFrame, product_code: str, run_date, prior: float) -> pd.DataFrame:
+    """Scores for a product without a champion: its observed conversion rate, in a random order.
+
+    Until a product has a champion its campaigns would get no list, and without lists
+    the platform (which replaced the source system's own campaigns) would never learn
+    one: a cold start that never ends. Instead every customer gets the product's
+    observed conversion rate of contacted customers (``prior``) times a factor in
+    [0.99, 1.01) drawn from a hash of (product, customer, day), so the contact policy,
+    capacity and value rules apply as usual and the customers picked are a random
+    sample of the eligible: unbiased evidence for the first propensity and uplift
+    models. The rows say ``model_name = "exploration"``.
+    """
+    import hashlib
+
+    day = as_date(run_date)
+    customers = scoring_frame["customer_id"].astype(str).to_numpy()
+    draws = np.array([
+        int.from_bytes(hashlib.sha256(f"{product_code}|{customer}|{day}".encode()).digest()[:8], "big") / 2**64
+        for customer in customers
+    ])
+    scores = pd.DataFrame({
+        "customer_id": customers,
+        "product_code": product_code,
+        "propensity": float(prior) * (1 - EXPLORATION_JITTER + 2 * EXPLORATION_JITTER * draws),
+        "model_name": EXPLORATION_MODEL,
+        "model_version": "prior",
+        "score_date": day,
+    })
+    for column in REASON_COLUMNS:
+        scores[column] = None
+    return scores[list(SCORE_COLUMNS)]

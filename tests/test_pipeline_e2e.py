@@ -317,3 +317,47 @@ def test_do_not_contact_list_removes_customers(daily_runs):
     assert result["contact_policy"]["do_not_contact"] == len(barred)
     assert result["contact_policy"]["excluded_by_rule"]["do_not_contact"] >= len(barred)
     assert not set(barred) & set(relisted["customer_id"])
+
+
+def test_uplift_champions_turn_the_lists_to_incremental_value(daily_runs):
+    """Once every product has an uplift champion, the day's lists are ranked by uplift x value - cost.
+
+    The tiny bank's few controls cannot train uplift models (their training is a recorded skip), so
+    each product's uplift model is trained here on a randomised frame with the platform's feature
+    columns, through the platform's own training, registry gate and scoring; the aliases are removed
+    afterwards.
+    """
+    from bankmkt import features, pipeline
+    from ml import product_value
+    from ml.registry import use_tracking
+    from ml.uplift import train_uplift_and_register, uplift_model_name
+    from tests.ml.test_uplift import platform_contacts
+
+    settings, _ = daily_runs
+    assert _stage(settings, LAST_DAY, "score_and_target")["targeting_policy"]["used"] == "propensity"
+    columns = features.feature_names(settings)
+    frame = platform_contacts(4_000, seed=21)
+    assert set(columns) <= set(frame.columns)
+    client = use_tracking(settings)
+    products = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
+    try:
+        for product in products:
+            trained = train_uplift_and_register(frame.assign(product_code=product), product, LAST_DAY, columns)
+            assert trained["promoted"], trained
+        result = pipeline.score_and_target(LAST_DAY)
+    finally:
+        for product in products:
+            for alias in ("champion", "previous", "challenger"):
+                try:
+                    client.delete_registered_model_alias(uplift_model_name(product), alias)
+                except Exception:  # noqa: BLE001 - an alias that was never set
+                    pass
+    assert result["targeting_policy"]["used"] == "uplift", result["targeting_policy"]
+    lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
+    assert len(lists) and lists["uplift"].notna().all()
+    contacted = lists.loc[~lists["is_control"]]
+    value = contacted["product_code"].map(product_value)
+    # expected value = uplift x value x (1 - churn risk) - cost: never more than the undiscounted uplift's worth
+    assert (contacted["expected_value"] <= contacted["uplift"] * value - contacted["contact_cost"] + 1e-9).all()
+    assert (contacted["uplift"] * value > contacted["contact_cost"]).all()  # no contact worth less than it costs
+    pipeline.score_and_target(LAST_DAY)  # restore the day's propensity lists for anything that reads them later

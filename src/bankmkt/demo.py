@@ -106,6 +106,6 @@ def retraining_summary(settings) -> str:
         for decision in fired:
             for name in decision["fired"]:
                 triggers.setdefault(name, []).append(decision["model_name"])
-        lines.append(f"  {day}  retrained {len(fired)}: " + "; ".join(
+        lines.append(f"  {day}  training triggered for {len(fired)}: " + "; ".join(
             f"{name}: {', '.join(models)}" for name, models in triggers.items()))
     return "\n".join(lines) if len(lines) > 1 else "No retraining decision recorded yet."

@@ -325,7 +325,7 @@ def score_and_target(run_date: str | date) -> dict:
     from bankmkt.quality import gate_target_lists
     from ml.registry import alias_version
     from ml.report import write_run_report
-    from ml.scoring import score_churn_risk, score_customers, write_churn_risk
+    from ml.scoring import exploration_scores, score_churn_risk, score_customers, write_churn_risk
     from ml.targeting import build_target_lists, write_target_lists
 
     day = parse_run_date(run_date)
@@ -336,13 +336,19 @@ def score_and_target(run_date: str | date) -> dict:
         if "lifecycle_stage" in frame.columns:  # campaigns' stage rules and the lists' segment
             frame["segment"] = frame["lifecycle_stage"]
         feature_columns = features.feature_names(settings)
-        scores, skipped = [], {}
+        scores, skipped, exploring = [], {}, {}
         for product in PROMOTED_PRODUCTS:
             model_name = f"{settings.model_prefix}_{product}"
-            if alias_version(model_name, "champion") is None:
-                skipped[product] = f"no champion for {model_name} yet"
+            if alias_version(model_name, "champion") is not None:
+                scores.append(score_customers(frame, product, feature_columns, day))
                 continue
-            scores.append(score_customers(frame, product, feature_columns, day))
+            prior = observed_conversion_rate(product, day, settings)
+            if prior is None:
+                skipped[product] = f"no champion for {model_name} and no labelled contact to explore from"
+                continue
+            exploring[product] = {"reason": f"no champion for {model_name} yet: exploring at random",
+                                  "prior_conversion_rate": prior}
+            scores.append(exploration_scores(frame, product, day, prior))
         if not scores:
             result = {"status": "skipped", "reason": "no product has a champion model yet", "skipped": skipped}
             record_stage(day, "score_and_target", result, clock["seconds"], settings)
@@ -401,12 +407,25 @@ def score_and_target(run_date: str | date) -> dict:
         "per_channel": target_list.loc[~target_list["is_control"].astype(bool)].groupby("channel").size().to_dict()
         if len(target_list) else {},
         "skipped": skipped,
+        "exploring": exploring,
         "target_lists": str(settings.target_list_dir(day)),
         "outputs": {k: str(v) for k, v in paths.items()},
         "report": str(report),
     }
     record_stage(day, "score_and_target", json_safe(result), clock["seconds"], settings)
     return json_safe(result)
+
+
+def observed_conversion_rate(product: str, run_date: date, settings) -> float | None:
+    """Share of contacted customers who converted, over the product's labelled contacts (None without any)."""
+    from bankmkt import warehouse
+
+    with warehouse.read_only_connection(settings) as con:
+        rate, contacts = con.execute(
+            "select avg(label), count(*) from training_labels where product_code = ? and not is_control",
+            [product],
+        ).fetchall()[0]
+    return None if not contacts else float(rate)
 
 
 def _with_uplift(scores, frame, settings):
