@@ -63,7 +63,10 @@ def main() -> int:
     parser.add_argument("--history-days", type=int, default=40)
     parser.add_argument("--explore-days", type=int, default=28)
     parser.add_argument("--evaluate-days", type=int, default=14)
-    parser.add_argument("--capacity", type=int, default=400, help="contacts a day per campaign")
+    parser.add_argument("--explore-capacity", type=int, default=400,
+                        help="contacts a day per campaign while exploring (random lists: the models' training data)")
+    parser.add_argument("--capacity", type=int, default=100,
+                        help="contacts a day per campaign while the policies are compared (the contact budget)")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
@@ -84,7 +87,8 @@ def main() -> int:
     began = time.perf_counter()
     generate_bank(customers=args.customers, days=args.history_days, start_date=start, seed=args.seed,
                   data_dir=explored, loop_days=loop_days)
-    write_catalogue(wave_catalogue(first, loop_days, args.capacity, control_share=0.3), settings.campaign_catalogue_file)
+    write_catalogue(wave_catalogue(first, loop_days, args.explore_capacity, control_share=0.3),
+                    settings.campaign_catalogue_file)
 
     features_by_day: dict[date, pd.DataFrame] = {}
 
@@ -171,6 +175,9 @@ def main() -> int:
         folder = work / kind
         shutil.copytree(explored, folder)
         run_settings[kind] = dataclasses.replace(settings, data_dir=folder)
+        # The same campaigns, with the evaluation's contact budget.
+        write_catalogue(wave_catalogue(first, loop_days, args.capacity, control_share=0.3),
+                        run_settings[kind].campaign_catalogue_file)
         began = time.perf_counter()
         run_policy_loop(run_settings[kind], evaluate_from, args.evaluate_days, seed=args.seed, scores=scorer(kind),
                         policy=policy)

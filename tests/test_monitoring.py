@@ -144,11 +144,11 @@ def test_a_decision_names_what_fired_or_why_nothing_did(settings):
     assert loud.retrain and loud.fired == ["label_surplus", "feature_drift"]
     first = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, None, 0, settings)
     assert first.fired == ["no_champion"]
-    # No champion because the last attempt had too little data: try again once new outcomes arrived.
-    skipped = {**state, "status": "skipped"}
-    waiting = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, skipped, 0, settings)
-    assert not waiting.retrain and "skipped" in waiting.reason
-    assert monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, skipped, 3, settings).retrain
+    # No champion because the last attempt had too little data: try again with a quarter more.
+    skipped = {**state, "status": "skipped", "rows": 400}
+    waiting = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, skipped, 99, settings)
+    assert not waiting.retrain and "skipped" in waiting.reason and "the 100 needed" in waiting.reason
+    assert monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, skipped, 100, settings).retrain
     # No champion because the last version lost its gate: wait for a label surplus, not every day.
     lost = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, state, 40, settings)
     assert not lost.retrain and "fewer than the 500 needed" in lost.reason

@@ -260,11 +260,14 @@ def decide(model_name: str, kind: str, product_code: str, champion_version: str 
             return decision
         last = f"no champion yet (last attempt on {state.get('run_date')}: {state.get('status')})"
         if state.get("status") == "skipped":
-            # Too little data last time: any new outcome may be what was missing, and without a
-            # champion the product's campaigns get no list. A skip costs a second.
-            fired = new_labels > 0
+            # Too little data last time: try again once there is a share more (no absolute minimum:
+            # a small book must not wait for the label surplus of a large one).
+            needed = max(1, math.ceil(settings.retrain_new_label_share * state.get("rows", 0)))
+            fired = new_labels >= needed
             decision.triggers.append(Trigger(
-                "no_champion", fired, f"{last}; {new_labels} new labelled outcomes since", float(new_labels), 1.0))
+                "no_champion", fired, f"{last}; {new_labels} new labelled outcomes since, "
+                f"{'at least' if fired else 'fewer than'} the {needed} needed to try again",
+                float(new_labels), float(needed)))
             return decision
         # Trained but lost its gate: another try needs materially more evidence.
         surplus = label_surplus_trigger(new_labels, state.get("rows", 0), settings)
