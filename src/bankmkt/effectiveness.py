@@ -23,6 +23,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bankmkt.runtime import write_atomically
@@ -39,7 +40,7 @@ p.lead { color: #52606d; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.88em; width: 100%; }
 th, td { border-bottom: 1px solid #e4e7eb; padding: 5px 8px; text-align: right; white-space: nowrap; }
 th { background: #f0f4f8; font-weight: 600; } td:first-child, th:first-child { text-align: left; }
-td.text, th.text { text-align: left; }
+td.text, th.text { text-align: left; } td.wrap { white-space: normal; }
 .scroll { overflow-x: auto; }
 img { max-width: 100%; border: 1px solid #e4e7eb; border-radius: 4px; margin: 0.3em 0; }
 .note { color: #52606d; font-size: 0.85em; }
@@ -57,7 +58,7 @@ HEADERS = {
     "treated_mean_nps": "NPS, contacted", "control_mean_nps": "NPS, control", "true_uplift": "True uplift",
     "covered": "Interval covers truth", "delivered_contacts": "Delivered",
     "feature": "Feature", "model_name": "Model", "psi": "PSI", "run_date": "Day", "models_checked": "Models checked",
-    "retrained": "Retrained", "triggers": "Triggers that fired",
+    "training_triggered": "Training triggered", "triggers": "Triggers that fired (model trained, or skipped with its reason)",
 }
 PERCENT = {"treated_conversion_rate", "control_conversion_rate", "uplift", "open_rate", "click_rate", "visit_rate",
            "treated_complaint_rate", "control_complaint_rate", "true_uplift", "roi"}
@@ -221,6 +222,9 @@ def _format(column: str, value) -> str:
     return html.escape(str(value))
 
 
+WRAPPED = {"triggers"}
+
+
 def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     if frame.empty:
         return "<p class='note'>Nothing measured yet.</p>"
@@ -230,7 +234,8 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     body = []
     for record in frame[columns].to_dict(orient="records"):
         cells = "".join(
-            f"<td class='{'text' if c in text_columns else ''}'>{_format(c, record[c]) if c != 'uplift_interval' else record[c]}</td>"
+            f"<td class='{'text' if c in text_columns else ''}{' wrap' if c in WRAPPED else ''}'>"
+            f"{_format(c, record[c]) if c != 'uplift_interval' else record[c]}</td>"
             for c in columns
         )
         body.append(f"<tr>{cells}</tr>")
@@ -371,11 +376,15 @@ def _lines(frame: pd.DataFrame, title: str, ylabel: str, threshold: float | None
             axis.axhline(baselines[column], color=colours(i % 10), linestyle=":", linewidth=1)
     if threshold is not None:
         axis.axhline(threshold, color="#b42318", linestyle="--", linewidth=1, label=f"retraining threshold {threshold}")
+        axis.set_ylim(0, max(threshold * 1.25, float(np.nanmax(frame.to_numpy())) * 1.1))
+    import matplotlib.dates as mdates
+
+    axis.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=12))
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     axis.set_title(title, loc="left", fontsize=11)
     axis.set_ylabel(ylabel)
-    axis.legend(fontsize=7, ncol=3, loc="upper left")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     axis.grid(color="#eee")
-    figure.autofmt_xdate()
     return _figure_png(figure)
 
 
@@ -409,7 +418,7 @@ def _model_health(monitoring: pd.DataFrame | None, decisions: pd.DataFrame | Non
         top = (features.loc[features["run_date"] == latest_day].sort_values("value", ascending=False)
                .drop_duplicates("feature").head(8)[["feature", "model_name", "value"]]
                .rename(columns={"value": "psi"}))
-        sections.append(f"<p class='note'>Most drifted features on {latest_day}:</p>")
+        sections.append(f"<p class='note'>Most drifted features on {pd.Timestamp(latest_day):%Y-%m-%d}:</p>")
         sections.append(_table(top, ["feature", "model_name", "psi"]))
     if decisions is not None and not decisions.empty:
         per_day = []
@@ -418,12 +427,12 @@ def _model_health(monitoring: pd.DataFrame | None, decisions: pd.DataFrame | Non
             per_day.append({
                 "run_date": day,
                 "models_checked": part["model_name"].nunique(),
-                "retrained": fired["model_name"].nunique(),
+                "training_triggered": fired["model_name"].nunique(),
                 "triggers": "; ".join(f"{name}: {', '.join(sorted(rows['model_name'].unique()))}"
                                       for name, rows in fired.groupby("trigger_name")) or "none needed",
             })
         sections.append("<p class='note'>Retraining decisions (a day's decisions arrive with the next day's load).</p>")
-        sections.append(_table(pd.DataFrame(per_day), ["run_date", "models_checked", "retrained", "triggers"]))
+        sections.append(_table(pd.DataFrame(per_day), ["run_date", "models_checked", "training_triggered", "triggers"]))
     return sections
 
 
