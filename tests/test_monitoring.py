@@ -169,3 +169,45 @@ def test_training_state_remembers_each_attempt(settings):
     assert state["uplift_term_deposit"] == {"run_date": "2024-03-01", "status": "skipped", "rows": 80,
                                             "labels_through": "2024-02-28T10:00:00"}
     assert set(state) == {"uplift_term_deposit", "propensity_term_deposit"}
+
+
+def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_path, monkeypatch):
+    """pipeline.decide_retraining reads D's monitoring record, writes every trigger's verdict (run record and
+    Parquet for the warehouse) and raises one alert per drifted or decayed model, none for a label surplus."""
+    import json
+    from datetime import date
+
+    from bankmkt import pipeline
+    from bankmkt.runtime import record_stage
+    from bankmkt.settings import get_settings
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    settings = get_settings()
+    day = date(2024, 3, 20)
+    with pytest.raises(RuntimeError, match="run the bank_daily DAG for 2024-03-20 first"):
+        pipeline.decide_retraining(day)
+    profile = monitoring.reference_profile(population(seed=1), FEATURES)
+    trained = {"run_date": "2024-03-01", "status": "trained", "rows": 1_000, "labels_through": "2024-03-01T00:00:00"}
+    calm = {"feature_psi": monitoring.feature_psi(profile, population(seed=2)), "prediction_psi": 0.01,
+            "champion_metrics": {"roc_auc": 0.7}, "performance": None}
+    records = [
+        {"model_name": "propensity_credit_card", "kind": "propensity", "product_code": "credit_card",
+         "champion_version": "2", "last_training": trained, "new_labels": 10, **calm},
+        {"model_name": "propensity_term_deposit", "kind": "propensity", "product_code": "term_deposit",
+         "champion_version": "4", "last_training": trained, "new_labels": 10, **calm,
+         "feature_psi": monitoring.feature_psi(profile, population(seed=2, shift=1.0))},
+        {"model_name": "propensity_personal_loan", "kind": "propensity", "product_code": "personal_loan",
+         "champion_version": "1", "last_training": trained, "new_labels": 400, **calm},
+    ]
+    record_stage(day, "monitor_models", {"models": records}, 1.0, settings)
+    result = pipeline.decide_retraining(day)
+    assert result["retrain"] == ["propensity_term_deposit", "propensity_personal_loan"]
+    assert result["alerts"] == 1
+    alerts = [json.loads(line) for line in settings.alerts_file.read_text().splitlines()]
+    assert len(alerts) == 1 and alerts[0]["model"] == "propensity_term_deposit"
+    assert "feature_drift" in alerts[0]["summary"] and "balance_total" in alerts[0]["summary"]
+    written = pd.read_parquet(settings.monitoring_dir(day) / monitoring.DECISIONS_FILE)
+    assert set(written.loc[written["fired"], "trigger"]) == {"feature_drift", "label_surplus"}
+    assert written.groupby("model_name")["retrain"].first().to_dict() == {
+        "propensity_credit_card": False, "propensity_term_deposit": True, "propensity_personal_loan": True}
