@@ -270,6 +270,8 @@ def build_target_lists(
 
     # Greedy by value: each customer once, the first preferred channel with capacity left.
     remaining = {(cid, ch): capacity for cid, c in active.items() for ch, (capacity, _) in c.channels.items()}
+    budget_left = {cid: c.daily_budget_eur for cid, c in active.items()}  # None: no budget, capacity only
+    cheapest = {cid: min(cost for _, cost in c.channels.values()) for cid, c in active.items()}
     open_campaigns = {cid for cid, c in active.items() if any(remaining[(cid, ch)] > 0 for ch in c.channels)}
     order = np.argsort(-offers["gross_value"].to_numpy(), kind="stable")
     taken: set[str] = set()
@@ -290,9 +292,15 @@ def build_target_lists(
             if gross[i] - cost <= 0:
                 break  # not worth a contact through the preferred channel with room
             control = is_control(campaign.campaign_id, customer_ids[i], campaign.control_share)
+            budget = budget_left[campaign.campaign_id]
+            if not control and budget is not None and cost > budget + 1e-9:
+                continue  # the day's budget no longer pays for this channel: a cheaper one may
             if not control:
                 remaining[(campaign.campaign_id, channel)] -= 1
-                if all(remaining[(campaign.campaign_id, ch)] <= 0 for ch in campaign.channels):
+                if budget is not None:
+                    budget_left[campaign.campaign_id] = budget - cost
+                if all(remaining[(campaign.campaign_id, ch)] <= 0 for ch in campaign.channels) or (
+                        budget is not None and budget - cost < cheapest[campaign.campaign_id] - 1e-9):
                     open_campaigns.discard(campaign.campaign_id)
             taken.add(customer_ids[i])
             chosen_rows.append(i)

@@ -37,6 +37,7 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "min_age": ("int", False),
     "max_age": ("int", False),
     "lifecycle_stages": ("stages", False),
+    "daily_budget_eur": ("money", False),
     "channel": ("channel", True),
     "daily_capacity": ("int", True),
     "cost_per_contact_eur": ("money", True),
@@ -76,6 +77,7 @@ class Campaign:
     max_age: int | None
     lifecycle_stages: tuple[str, ...]
     channels: dict[str, tuple[int, float]]  # channel -> (daily capacity, cost per contact)
+    daily_budget_eur: float | None = None  # contact costs a day may not exceed it; None: capacity only
 
     def is_active(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
@@ -101,9 +103,12 @@ def load_catalogue(path: Path) -> dict[str, Campaign]:
         raise CatalogueError(f"{path}: not a readable CSV ({error})") from None
     frame.columns = [c.strip() for c in frame.columns]
     problems: list[str] = []
-    missing = [c for c, (_, required) in COLUMNS.items() if c not in frame.columns]
+    missing = [c for c, (_, required) in COLUMNS.items() if required and c not in frame.columns]
     if missing:
         raise CatalogueError(f"{path}: missing column(s) {missing}; expected {list(COLUMNS)}")
+    for column in COLUMNS:  # optional columns a catalogue may leave out
+        if column not in frame.columns:
+            frame[column] = ""
     unknown = [c for c in frame.columns if c not in COLUMNS]
     if unknown:
         problems.append(f"unknown column(s) {unknown}")

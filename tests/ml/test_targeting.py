@@ -268,3 +268,36 @@ def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
     rows = lists.loc[lists["campaign_id"] == "C-credit_card"]
     assert f"| target_list_C-credit_card.parquet | {len(rows)} | {(~rows['is_control']).sum()} |" in dictionary
     assert write_target_lists(lists, RUN_DATE, settings, everyone, counts) == paths
+
+
+def test_a_daily_budget_caps_the_contact_costs_and_moves_customers_to_cheaper_channels(customers, channels, scores):
+    """Budget 10 EUR, branch 8 EUR and e-mail 0.10 EUR: one branch contact at most, the rest by e-mail,
+    never more than the budget; controls cost nothing and are not counted."""
+    import dataclasses
+
+    branch_first = channels.assign(channel_rank=np.where(channels["channel"] == "branch", 1, 2))
+    unlimited = campaign("C-credit_card", "credit_card", channels=("email", "branch"))
+    budgeted = {"C-credit_card": dataclasses.replace(unlimited, daily_budget_eur=10.0)}
+    free, _ = build_target_lists(scores, customers, RUN_DATE, {"C-credit_card": unlimited}, branch_first)
+    capped, _ = build_target_lists(scores, customers, RUN_DATE, budgeted, branch_first)
+    spent = capped.loc[~capped["is_control"], "contact_cost"].sum()
+    assert free.loc[~free["is_control"], "contact_cost"].sum() > 100  # without a budget the branch takes many
+    assert spent <= 10.0 + 1e-9 and spent > 10.0 - 0.1 - 1e-9  # filled to within one e-mail
+    assert (capped.loc[~capped["is_control"], "channel"] == "branch").sum() == 1
+    assert (capped.loc[~capped["is_control"], "channel"] == "email").sum() == round((10.0 - 8.0) / 0.1)
+
+
+def test_the_catalogue_budget_column_is_optional_and_checked(tmp_path):
+    from bankmkt.campaigns import CatalogueError, load_catalogue, wave_catalogue, write_catalogue
+
+    path = tmp_path / "catalogue.csv"
+    frame = wave_catalogue(RUN_DATE, 14, 10)
+    write_catalogue(frame.drop(columns=["daily_budget_eur"]), path)  # an older catalogue without the column
+    assert all(c.daily_budget_eur is None for c in load_catalogue(path).values())
+    frame["daily_budget_eur"] = "250"
+    write_catalogue(frame, path)
+    assert {c.daily_budget_eur for c in load_catalogue(path).values()} == {250.0}
+    frame.loc[0, "daily_budget_eur"] = "a lot"
+    frame.to_csv(path, index=False)
+    with pytest.raises(CatalogueError, match="row 1, column daily_budget_eur: 'a lot'"):
+        load_catalogue(path)
