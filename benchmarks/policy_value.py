@@ -65,8 +65,9 @@ def main() -> int:
     parser.add_argument("--evaluate-days", type=int, default=14)
     parser.add_argument("--explore-capacity", type=int, default=400,
                         help="contacts a day per campaign while exploring (random lists: the models' training data)")
-    parser.add_argument("--capacity", type=int, default=100,
-                        help="contacts a day per campaign while the policies are compared (the contact budget)")
+    parser.add_argument("--capacity", type=int, nargs="+", default=[100],
+                        help="contacts a day per campaign while the policies are compared (the contact budget); "
+                             "several values compare the policies at each budget from the same exploration")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
@@ -76,7 +77,7 @@ def main() -> int:
     from bankmkt.generator.propensity import FEATURES, control_probability
     from bankmkt.settings import get_settings
     from ml import product_value
-    from ml.uplift import fit_t_learner, qini_coefficient
+    from ml.uplift import fit_x_learner, qini_coefficient
 
     work = Path(tempfile.mkdtemp(prefix="bench-policy-"))
     explored = work / "explored"
@@ -114,12 +115,14 @@ def main() -> int:
     data = pd.concat(rows, ignore_index=True)
     data["is_treated"] = ~data["is_control"]
     data["label"] = data["converted"].astype(int)
+    data.to_parquet(work / "explored_contacts.parquet", index=False)  # for comparing learners afterwards
     customers = data["customer_id"].unique()
     holdout_customers = set(np.random.default_rng(0).choice(customers, size=len(customers) // 4, replace=False))
     holdout = data["customer_id"].isin(holdout_customers)
     propensity_models, uplift_models = {}, {}
     print("\nModels on the explored contacts (customer holdout):")
-    print(f"{'product':<18} {'contacts':>8} {'controls':>8} {'Qini uplift':>12} {'Qini propensity':>16} {'Qini oracle':>12}")
+    print(f"{'product':<18} {'contacts':>8} {'controls':>8} {'Qini uplift':>12} {'Qini propensity':>16} {'Qini oracle':>12}"
+          f" {'corr(uplift, truth)':>20}")
     from lightgbm import LGBMClassifier
 
     from ml.uplift import TREES
@@ -127,7 +130,7 @@ def main() -> int:
     for product in PRODUCTS:
         part = data.loc[data["product_code"] == product]
         train, test = part.loc[~holdout.loc[part.index]], part.loc[holdout.loc[part.index]]
-        uplift_models[product] = fit_t_learner(train, list(FEATURES), seed=args.seed)
+        uplift_models[product] = fit_x_learner(train, list(FEATURES), seed=args.seed)
         treated = train.loc[train["is_treated"]]
         propensity_models[product] = LGBMClassifier(random_state=args.seed, **TREES).fit(
             treated[list(FEATURES)], treated["label"])
@@ -138,8 +141,10 @@ def main() -> int:
             "oracle": qini_coefficient(test["true_probability"] - test["true_probability_control"],
                                        test["is_treated"], test["label"]),
         }
+        correlation = np.corrcoef(uplift_models[product].predict(test)["uplift"],
+                                  test["true_probability"] - test["true_probability_control"])[0, 1]
         print(f"{product:<18} {len(part):>8,} {int(part['is_control'].sum()):>8,} {qini['uplift']:>12.4f} "
-              f"{qini['propensity']:>16.4f} {qini['oracle']:>12.4f}")
+              f"{qini['propensity']:>16.4f} {qini['oracle']:>12.4f} {correlation:>20.2f}")
 
     # ---- evaluation: the same weeks from the same state, one copy per policy
     def scorer(kind: str):
@@ -168,43 +173,56 @@ def main() -> int:
         return scores
 
     run_settings = {}
-    results = []
     evaluate_from = first + timedelta(days=args.explore_days)
-    for kind, policy in (("random", "propensity"), ("propensity", "propensity"), ("uplift", "uplift"),
-                         ("oracle", "uplift")):
-        folder = work / kind
-        shutil.copytree(explored, folder)
-        run_settings[kind] = dataclasses.replace(settings, data_dir=folder)
-        # The same campaigns, with the evaluation's contact budget.
-        write_catalogue(wave_catalogue(first, loop_days, args.capacity, control_share=0.3),
-                        run_settings[kind].campaign_catalogue_file)
-        began = time.perf_counter()
-        run_policy_loop(run_settings[kind], evaluate_from, args.evaluate_days, seed=args.seed, scores=scorer(kind),
-                        policy=policy)
-        evaluated = pd.read_parquet(run_settings[kind].truth_dir / "contact_truth.parquet")
-        evaluated = evaluated.loc[evaluated["list_row_id"].notna()
-                                  & (pd.to_datetime(evaluated["list_row_id"].str[:8]).dt.date >= evaluate_from)]
-        contacted = evaluated.loc[~evaluated["is_control"]]
-        lists = pd.concat(pd.read_parquet(f) for d in range(args.evaluate_days)
-                          for f in run_settings[kind].target_list_dir(evaluate_from + timedelta(days=d)).glob("*.parquet"))
-        cost = float(lists["contact_cost"].sum())
-        value = float((contacted["true_uplift"] * contacted["product_code"].map(product_value)).sum())
-        results.append({"policy": kind, "contacts": len(contacted), "incremental_conversions": contacted["true_uplift"].sum(),
-                        "incremental_value": value, "cost": cost, "net": value - cost,
-                        "seconds": time.perf_counter() - began})
-        print(f"  {kind}: {len(contacted):,} contacts in {time.perf_counter() - began:.0f}s", flush=True)
+    summary = []
+    for capacity in args.capacity:
+        results = []
+        for kind, policy in (("random", "propensity"), ("propensity", "propensity"), ("uplift", "uplift"),
+                             ("oracle", "uplift")):
+            folder = work / f"{kind}-{capacity}"
+            shutil.copytree(explored, folder)
+            run_settings[kind] = dataclasses.replace(settings, data_dir=folder)
+            # The same campaigns, with the evaluation's contact budget.
+            write_catalogue(wave_catalogue(first, loop_days, capacity, control_share=0.3),
+                            run_settings[kind].campaign_catalogue_file)
+            began = time.perf_counter()
+            run_policy_loop(run_settings[kind], evaluate_from, args.evaluate_days, seed=args.seed,
+                            scores=scorer(kind), policy=policy)
+            evaluated = pd.read_parquet(run_settings[kind].truth_dir / "contact_truth.parquet")
+            evaluated = evaluated.loc[evaluated["list_row_id"].notna()
+                                      & (pd.to_datetime(evaluated["list_row_id"].str[:8]).dt.date >= evaluate_from)]
+            contacted = evaluated.loc[~evaluated["is_control"]]
+            lists = pd.concat(pd.read_parquet(f) for d in range(args.evaluate_days)
+                              for f in run_settings[kind].target_list_dir(evaluate_from + timedelta(days=d)).glob("*.parquet"))
+            cost = float(lists["contact_cost"].sum())
+            value = float((contacted["true_uplift"] * contacted["product_code"].map(product_value)).sum())
+            results.append({"policy": kind, "contacts": len(contacted),
+                            "incremental_conversions": contacted["true_uplift"].sum(),
+                            "incremental_value": value, "cost": cost, "net": value - cost,
+                            "seconds": time.perf_counter() - began})
+            print(f"  {capacity} a day, {kind}: {len(contacted):,} contacts in {time.perf_counter() - began:.0f}s",
+                  flush=True)
+            shutil.rmtree(folder)
 
-    table = pd.DataFrame(results).set_index("policy")
-    oracle, propensity = table.loc["oracle", "net"], table.loc["propensity", "net"]
-    print(f"\nSame {args.evaluate_days} days, same catalogue, capacity and channels; value from the truth "
-          "(true uplift x value per conversion - contact cost, EUR):")
-    print(f"{'policy':<12} {'contacts':>9} {'incr. conv.':>12} {'incr. value':>12} {'cost':>9} {'net':>10} {'of oracle':>10}")
-    for policy, row in table.iterrows():
-        print(f"{policy:<12} {row['contacts']:>9,} {row['incremental_conversions']:>12.1f} {row['incremental_value']:>12,.0f} "
-              f"{row['cost']:>9,.0f} {row['net']:>10,.0f} {row['net'] / oracle:>10.0%}")
-    uplift = table.loc["uplift", "net"]
-    print(f"\nuplift targeting: {uplift / oracle:.0%} of the oracle's net incremental value (goal >= 70%), "
-          f"{(uplift - propensity) / abs(propensity):+.0%} against propensity targeting (goal >= +20%)")
+        table = pd.DataFrame(results).set_index("policy")
+        oracle, propensity = table.loc["oracle", "net"], table.loc["propensity", "net"]
+        print(f"\nContact budget {capacity} a day per campaign; same {args.evaluate_days} days, catalogue and "
+              "channels; value from the truth (true uplift x value per conversion - contact cost, EUR):")
+        print(f"{'policy':<12} {'contacts':>9} {'incr. conv.':>12} {'incr. value':>12} {'cost':>9} {'net':>10} "
+              f"{'of oracle':>10}")
+        for policy, row in table.iterrows():
+            print(f"{policy:<12} {row['contacts']:>9,} {row['incremental_conversions']:>12.1f} "
+                  f"{row['incremental_value']:>12,.0f} {row['cost']:>9,.0f} {row['net']:>10,.0f} "
+                  f"{row['net'] / oracle:>10.0%}")
+        uplift = table.loc["uplift", "net"]
+        summary.append((capacity, uplift / oracle, (uplift - propensity) / abs(propensity)))
+        print(f"uplift targeting: {uplift / oracle:.0%} of the oracle's net incremental value (goal >= 70%), "
+              f"{(uplift - propensity) / abs(propensity):+.0%} against propensity targeting (goal >= +20%)\n",
+              flush=True)
+    print("budget (contacts a day per campaign) -> uplift targeting's share of the oracle, gain over propensity:")
+    for capacity, share, gain in summary:
+        met = "both goals met" if share >= 0.7 and gain >= 0.2 else "goal missed"
+        print(f"  {capacity:>5}: {share:.0%} of the oracle, {gain:+.0%} against propensity ({met})")
     print(f"(state kept under {work})")
     return 0
 

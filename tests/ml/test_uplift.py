@@ -127,3 +127,15 @@ def test_uplift_training_skips_with_a_reason_when_controls_never_convert(isolate
     result = train_uplift_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns)
     assert result["status"] == "skipped" and "control arm has 0 conversions" in result["reason"]
     assert result["rows"] == 2_000 and result["labels_through"]
+
+
+def test_x_learner_tracks_the_true_effect_at_least_as_well_as_the_t_learner():
+    from ml.uplift import fit_x_learner
+
+    train, test = randomised(seed=5), randomised(seed=6)
+    x = fit_x_learner(train, ["x1", "x2", "x3"]).predict(test)["uplift"]
+    t = fit_t_learner(train, ["x1", "x2", "x3"]).predict(test)["uplift"]
+    truth = test["true_uplift"]
+    assert np.corrcoef(x, truth)[0, 1] > 0.6
+    assert np.corrcoef(x, truth)[0, 1] >= np.corrcoef(t, truth)[0, 1] - 0.02
+    assert abs(np.corrcoef(x, test["x3"])[0, 1]) < 0.3  # not fooled by who buys anyway
