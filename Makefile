@@ -102,9 +102,10 @@ bench-oracle: setup
 bench-loop: setup
 	$(RUN) python benchmarks/loop_coverage.py --customers 20000 --loop-days 56
 
-# 20,000 customers: 4 weeks of random lists to learn from, then 2 weeks per policy from the same state (~7 min).
+# 20,000 customers: 4 weeks of random lists to learn from (400 contacts a day per campaign), then 2 weeks per
+# policy from the same state at three contact budgets (~15 min).
 bench-policy: setup
-	$(RUN) python benchmarks/policy_value.py --customers 20000 --explore-days 28 --evaluate-days 14
+	$(RUN) python benchmarks/policy_value.py --customers 20000 --explore-days 28 --evaluate-days 14 --capacity 100 200 400
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init
