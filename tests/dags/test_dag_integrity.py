@@ -135,3 +135,18 @@ def test_the_daily_dbt_build_leaves_out_published_outputs_and_unit_tests():
     producer = _daily_dag().get_task("warehouse.dbt_producer_watcher")
     excluded = str(producer.exclude).replace(",", " ").split()
     assert set(excluded) == {"tag:published_outputs", "resource_type:unit_test"}
+
+
+def test_the_training_run_takes_its_date_from_the_monitoring_event():
+    """An asset-triggered run has no logical date: the run date is the one the daily run's event carries."""
+    import runpy
+    from types import SimpleNamespace
+
+    module = runpy.run_path(str(DAGS_DIR / "bank_training.py"))
+    run_date, monitoring = module["_run_date"], module["MONITORING"]
+    events = {monitoring: [SimpleNamespace(extra={"run_date": "2024-03-04"}),
+                           SimpleNamespace(extra={"run_date": "2024-03-05"})]}
+    assert run_date(None, events) == "2024-03-05"  # the latest event when several queued up
+    assert run_date("2024-03-09", {}) == "2024-03-09"  # a manual or `dags test` run: its logical date
+    with pytest.raises(ValueError, match="no run date"):
+        run_date(None, {monitoring: [SimpleNamespace(extra={})]})
