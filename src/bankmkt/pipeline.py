@@ -349,13 +349,17 @@ def score_and_target(run_date: str | date) -> dict:
             exploring[product] = {"reason": f"no champion for {model_name} yet: exploring at random",
                                   "prior_conversion_rate": prior}
             scores.append(exploration_scores(frame, product, day, prior))
+        # Churn risk does not depend on the product models: it is scored whenever its champion exists.
+        churn_risk = score_churn_risk(frame, feature_columns, day)
         if not scores:
-            result = {"status": "skipped", "reason": "no product has a champion model yet", "skipped": skipped}
+            result = {"status": "skipped", "reason": "no product has a champion model or a labelled contact yet",
+                      "skipped": skipped, "churn_risk_scored": len(churn_risk)}
+            if not churn_risk.empty:
+                result["churn_risk"] = str(write_churn_risk(churn_risk, day, settings))
             record_stage(day, "score_and_target", result, clock["seconds"], settings)
             return result
         all_scores = pd.concat(scores, ignore_index=True)
         all_scores, policy_used, policy_note = _with_uplift(all_scores, frame, settings)
-        churn_risk = score_churn_risk(frame, feature_columns, day)
         history, campaign_history = contact_history(day, settings)
         customers = frame.merge(history, on="customer_id", how="left")
         do_not_contact = do_not_contact_list(settings)
