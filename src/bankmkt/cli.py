@@ -61,7 +61,17 @@ def run_days(first: date, last: date) -> list[dict]:
     ``airflow dags test`` has no scheduler, so this plays its part: after each daily
     run the training DAG runs for the same day (it decides whether anything retrains).
     """
+    from bankmkt.runtime import RunLocked, run_lock
+
     settings = init_platform()
+    try:
+        with run_lock(settings, f"`run` for {first}..{last}"):
+            return _run_days(settings, first, last)
+    except RunLocked as error:
+        raise SystemExit(f"[run] {error}") from None
+
+
+def _run_days(settings: Settings, first: date, last: date) -> list[dict]:
     timings = []
     day = first
     while day <= last:
@@ -242,8 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         first = parse_run_date(args.date)
         run_days(first, parse_run_date(args.to) if args.to else first)
     elif args.command == "stage":
-        apply_environment()
-        print(json.dumps(run_stage(args.name, parse_run_date(args.date)), indent=2, default=str))
+        from bankmkt.runtime import RunLocked, run_lock
+
+        settings = apply_environment()
+        try:
+            with run_lock(settings, f"`stage {args.name}` for {args.date}"):
+                print(json.dumps(run_stage(args.name, parse_run_date(args.date)), indent=2, default=str))
+        except RunLocked as error:
+            raise SystemExit(f"[stage] {error}") from None
     elif args.command == "summary":
         settings = apply_environment()
         print(summary_text(parse_run_date(args.date), settings))

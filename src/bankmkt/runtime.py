@@ -91,3 +91,42 @@ def timed() -> Iterator[Clock]:
         yield clock
     finally:
         clock._stop = time.perf_counter()
+
+
+class RunLocked(RuntimeError):
+    """Another run holds DATA_DIR: the message names it."""
+
+
+@contextmanager
+def run_lock(settings: Settings, what: str) -> Iterator[Path]:
+    """Hold DATA_DIR's run lock for a run's life; a second run fails at once, naming the first.
+
+    An advisory ``flock`` on ``DATA_DIR/run.lock``: the kernel releases it when the holder
+    exits, even when killed, so a crashed run never leaves a stale lock behind. The file
+    keeps the holder's description (what, process id, since) for the message.
+    """
+    import fcntl
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "run.lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunLocked(f"{settings.data_dir} is in use by {holder}; wait for it to finish (or stop it) "
+                        f"before starting {what}") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{what} (process {os.getpid()}, since "
+                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})")
+        handle.flush()
+        yield path
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
