@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sqlite3
 import struct
 import sys
@@ -38,6 +39,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Optional, Union
 
 from fastapi import Body, FastAPI, HTTPException, Path, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from bankmkt.features import FEATURE_SERVICE, feature_store, settings_with_store_yaml
@@ -46,6 +48,9 @@ from bankmkt.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 MAX_CUSTOMERS_PER_REQUEST = 100
+# What a customer id may look like (settings: CUSTOMER_ID_PATTERN); anything else is answered 422
+# without reading the store, and error messages never repeat what the client sent.
+MAX_ERRORS_SHOWN = 5
 DEFAULT_HOST = "127.0.0.1"  # loopback unless the operator says otherwise
 DEFAULT_PORT = 6566  # the port of `feast serve`
 
@@ -437,6 +442,29 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
         lifespan=lifespan,
     )
 
+    id_pattern = re.compile((settings or get_settings()).customer_id_pattern)
+
+    def _bad_ids(customer_ids: list[str]) -> list[str]:
+        """Where and why ids break the pattern (the ids themselves are not repeated)."""
+        problems = []
+        for position, customer_id in enumerate(customer_ids):
+            if not id_pattern.fullmatch(customer_id):
+                problems.append(f"customer_ids[{position}] ({len(customer_id)} characters) does not match "
+                                f"{id_pattern.pattern}")
+        return problems
+
+    def _reject(problems: list[str]) -> None:
+        shown = problems[:MAX_ERRORS_SHOWN]
+        more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
+        raise HTTPException(status_code=422, detail="; ".join(shown) + more)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, error: RequestValidationError):
+        """FastAPI's 422 without the ``input`` it would echo (a 10,000-id body, a 5 MB id)."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in error.errors()[:MAX_ERRORS_SHOWN]]
+        return Response(json.dumps({"detail": errors}), status_code=422, media_type="application/json")
+
     def _json(payload) -> Response:
         # The records are built to the response models' shape; skipping re-validation keeps latency low.
         return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
@@ -445,6 +473,8 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
              responses={404: {"description": "The online store holds no features for this customer."}})
     async def customer_features(customer_id: Annotated[str, Path(examples=["C0000001"])]):
         """Features of one customer."""
+        if not id_pattern.fullmatch(customer_id):
+            _reject([f"the customer id ({len(customer_id)} characters) does not match {id_pattern.pattern}"])
         record = state["server"].read([customer_id])[0]
         if not record["found"]:
             raise HTTPException(status_code=404, detail=f"no online features for customer {customer_id}")
@@ -453,6 +483,9 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
     @app.post("/features", response_model=BatchResponse, tags=["features"])
     async def batch_features(request: Annotated[BatchRequest, Body()]):
         """Features of 1 to 100 customers, in the order asked (``found`` is false for unknown customers)."""
+        problems = _bad_ids(request.customer_ids)
+        if problems:
+            _reject(problems)
         srv = state["server"]
         return _json({"feature_service": srv.service, "customers": srv.read(request.customer_ids)})
 

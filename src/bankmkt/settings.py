@@ -50,6 +50,8 @@ class Settings:
     # Targeting (ml.targeting): "uplift" ranks offers by what a contact adds (uplift x value - cost)
     # once every scored product has an uplift champion; "propensity" by propensity x value - cost.
     targeting_policy: str = "uplift"
+    # The feature server answers 422 for customer ids that do not match (bounded length, no free text).
+    customer_id_pattern: str = r"[A-Za-z0-9_.-]{1,64}"
     # Retraining triggers (bankmkt.monitoring, the bank_training DAG): a model retrains only when
     # one of these holds. Label surplus: new labelled outcomes since the latest version's training
     # data reach max(retrain_min_new_labels, retrain_new_label_share x its training rows).
@@ -329,6 +331,15 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
     if kwargs.get("alert_smtp_host") and not kwargs.get("alert_email_to"):
         raise SettingsError("ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is not: who should the alerts go to?")
     kwargs.update(_retraining_settings(env))
+    if env.get("CUSTOMER_ID_PATTERN"):
+        import re
+
+        try:
+            re.compile(env["CUSTOMER_ID_PATTERN"])
+        except re.error as error:
+            raise SettingsError(f"CUSTOMER_ID_PATTERN={env['CUSTOMER_ID_PATTERN']!r} is not a regular expression: "
+                                f"{error}") from None
+        kwargs["customer_id_pattern"] = env["CUSTOMER_ID_PATTERN"]
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
