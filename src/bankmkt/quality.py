@@ -318,6 +318,8 @@ def target_lists_expectations(run_date: date, settings: Settings | None = None) 
         fail(E.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS))),
         fail(E.ExpectColumnValuesToBeBetween(column="rank", min_value=1)),
         fail(E.ExpectColumnValuesToBeBetween(column="propensity", min_value=0, max_value=1)),
+        fail(E.ExpectColumnValuesToBeBetween(column="uplift", min_value=-1, max_value=1),
+             check="an uplift is a difference of two probabilities (empty under propensity targeting)"),
         fail(E.ExpectColumnValuesToBeBetween(column="expected_value", min_value=0),
              check="no offer worth less than its contact"),
         fail(E.ExpectColumnValuesToBeBetween(column="contact_cost", min_value=0)),

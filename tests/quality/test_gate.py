@@ -113,7 +113,7 @@ def target_list_rows(day: date, per_product: int = 20) -> pd.DataFrame:
             rows.append({
                 "run_date": day, "list_row_id": f"{day:%Y%m%d}:{campaign}:{customer}", "campaign_id": campaign,
                 "product_code": product, "offer": "offer", "channel": "email", "customer_id": customer, "rank": rank,
-                "propensity": propensity, "expected_value": propensity * 100 - 0.1,
+                "propensity": propensity, "uplift": propensity / 4, "expected_value": propensity * 100 - 0.1,
                 "contact_cost": 0.0 if control else 0.1, "is_control": control,
                 "segment": "mature", "reason_1": "balance_total=1 (+0.3)", "reason_2": None, "reason_3": None,
                 "model_name": f"propensity_{product}", "model_version": "3",
@@ -354,3 +354,12 @@ def test_the_docs_table_names_every_comparison():
         for drift in drifts:
             if drift.column:
                 assert f"`{drift.column}`" in text, (suite, drift.column)
+
+
+def test_an_uplift_outside_minus_one_to_one_stops_the_lists(mart_settings):
+    good = target_list_rows(DAY)
+    assert quality.gate_target_lists(DAY, mart_settings, frame=good.assign(uplift=float("nan"))).success
+    bad = good.copy()
+    bad.loc[bad.index[0], "uplift"] = 1.7
+    with pytest.raises(QualityGateFailed, match="uplift"):
+        quality.gate_target_lists(DAY, mart_settings, frame=bad)
