@@ -211,3 +211,20 @@ def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_pa
     assert set(written.loc[written["fired"], "trigger"]) == {"feature_drift", "label_surplus"}
     assert written.groupby("model_name")["retrain"].first().to_dict() == {
         "propensity_credit_card": False, "propensity_term_deposit": True, "propensity_personal_loan": True}
+
+
+def test_expected_auc_matches_simulated_labels_and_sees_through_selection(settings):
+    """A healthy model judged on the customers it picked: lower AUC than on everyone, but as expected."""
+    rng = np.random.default_rng(8)
+    predicted = np.clip(rng.beta(2, 10, 40_000), 0.001, 0.999)
+    labels = (rng.random(len(predicted)) < predicted).astype(int)
+    everyone = monitoring.realised_performance(labels, predicted)
+    assert everyone["expected_auc"] == pytest.approx(everyone["auc"], abs=0.01)
+    picked = predicted >= np.quantile(predicted, 0.8)  # the top fifth: what targeting contacts
+    selected = monitoring.realised_performance(labels[picked], predicted[picked])
+    assert selected["auc"] < everyone["auc"] - 0.1  # selection alone lowers the AUC...
+    assert selected["expected_auc"] == pytest.approx(selected["auc"], abs=0.03)  # ...and the model expected it
+    triggers = {t.name: t for t in monitoring.decay_trigger(selected, {"roc_auc": everyone["auc"]}, settings)}
+    assert not triggers["auc_decay"].fired, triggers["auc_decay"].reason
+    # Ties count half: a constant score expects 0.5.
+    assert monitoring.expected_auc(np.full(100, 0.2)) == pytest.approx(0.5)

@@ -11,8 +11,11 @@ champion (the propensity, churn-risk and uplift models):
 * **prediction drift**: the PSI of the champion's scores of D against its scores on that
   reference population;
 * **realised performance** on the outcomes that matured since the champion's training
-  data: AUC (with its standard error), observed against predicted conversions, and for
-  an uplift model the Qini coefficient.
+  data: AUC (with its standard error) against the AUC the champion expects on those same
+  customers (:func:`expected_auc`: contacted customers are ones the models picked, whose
+  scores span a narrower range than a random holdout's, so their AUC is lower even for a
+  healthy model), observed against predicted conversions, and for an uplift model the
+  Qini coefficient.
 
 :func:`decide_retraining` turns these into one decision per model, each threshold a
 setting (:class:`bankmkt.settings.Settings`, ``RETRAIN_*``): retrain when there is no
@@ -132,15 +135,37 @@ def auc_with_error(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float
     return auc, float(math.sqrt(max(variance, 0.0)))
 
 
+def expected_auc(predicted: np.ndarray) -> float:
+    """The AUC a calibrated model expects on these rows: labels drawn as Bernoulli(predicted).
+
+    ``sum_{i != j} p_i (1 - p_j) [p_i > p_j] / sum_{i != j} p_i (1 - p_j)``, ties counted half.
+    Realised AUC on the customers a model picked is lower than on a random holdout (the
+    picked customers' scores span a narrower range); this expectation is computed on the
+    same customers, so the comparison measures the model, not the selection.
+    """
+    p = np.asarray(predicted, dtype=float)
+    if len(p) < 2:
+        return float("nan")
+    values, counts = np.unique(p, return_counts=True)
+    positive = values * counts  # sum of p per distinct value
+    negative = (1 - values) * counts  # sum of 1 - p per distinct value
+    below = np.cumsum(negative) - negative
+    ties = positive * negative - counts * values * (1 - values)
+    numerator = float(np.sum(positive * below) + 0.5 * np.sum(ties))
+    denominator = float(positive.sum() * negative.sum() - np.sum(p * (1 - p)))
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
 def realised_performance(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """AUC (and its standard error), observed and predicted conversions, and the 99% band of the latter."""
+    """AUC (with its standard error and the AUC the model expects on the same rows), observed and
+    predicted conversions, and the 99% band of the latter."""
     labels = np.asarray(labels, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     auc, se = auc_with_error(labels, predicted)
     expected = float(predicted.sum())
     spread = float(math.sqrt(float(np.sum(predicted * (1 - predicted)))))
     return {"matured": float(len(labels)), "positives": float(labels.sum()), "auc": auc, "auc_se": se,
-            "observed": float(labels.sum()), "predicted": expected,
+            "expected_auc": expected_auc(predicted), "observed": float(labels.sum()), "predicted": expected,
             "predicted_low": expected - 2.576 * spread, "predicted_high": expected + 2.576 * spread}
 
 
@@ -201,12 +226,20 @@ def decay_trigger(performance: dict | None, champion_metrics: dict, settings, up
                         f"{champion_metrics.get('qini', float('nan')):.4f})", qini, floor)]
     triggers = []
     auc, se = performance["auc"], performance["auc_se"]
-    baseline = champion_metrics.get("roc_auc", float("nan"))
+    holdout = champion_metrics.get("roc_auc", float("nan"))
+    # The lower of the holdout AUC and the champion's own expectation on these customers: the
+    # expectation discounts selection (targeted customers' scores span a narrower range), the
+    # holdout guards against a model whose overconfident probabilities inflate the expectation.
+    expected = performance.get("expected_auc")
+    baseline = holdout if expected is None or not np.isfinite(expected) else min(holdout, expected)
+    baseline = expected if not np.isfinite(baseline) else baseline
     drop = baseline - auc
     fired = bool(drop > settings.retrain_auc_drop and drop > 2 * se)
     triggers.append(Trigger("auc_decay", fired,
-                            f"realised AUC {auc:.3f} ± {se:.3f} on {int(matured)} outcomes against the holdout's "
-                            f"{baseline:.3f} (allowed drop {settings.retrain_auc_drop}, and two standard errors)",
+                            f"realised AUC {auc:.3f} ± {se:.3f} on {int(matured)} outcomes against {baseline:.3f}, "
+                            f"the lower of the champion's expectation on these customers ({expected or float('nan'):.3f}) "
+                            f"and its holdout AUC ({holdout:.3f}); allowed drop {settings.retrain_auc_drop}, and two "
+                            f"standard errors",
                             auc, baseline - settings.retrain_auc_drop))
     observed, predicted = performance["observed"], performance["predicted"]
     off = abs(observed - predicted) / max(predicted, 1e-9)
