@@ -41,3 +41,24 @@ def test_bad_settings_say_what_is_wrong(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         get_settings()
+
+
+def test_targeting_and_retraining_settings_come_from_the_environment(monkeypatch, tmp_path):
+    from bankmkt.settings import SettingsError, get_settings
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    for name, value in (("TARGETING_POLICY", "propensity"), ("RETRAIN_PSI_THRESHOLD", "0.1"),
+                        ("RETRAIN_MIN_NEW_LABELS", "50"), ("CUSTOMER_ID_PATTERN", "C[0-9]{7}")):
+        monkeypatch.setenv(name, value)
+    settings = get_settings()
+    assert (settings.targeting_policy, settings.retrain_psi_threshold, settings.retrain_min_new_labels,
+            settings.customer_id_pattern) == ("propensity", 0.1, 50, "C[0-9]{7}")
+    assert settings.environment()["RETRAIN_PSI_THRESHOLD"] == "0.1"  # handed on to Airflow's task processes
+    for name, value, message in (("RETRAIN_PSI_THRESHOLD", "abc", "is not a number"),
+                                 ("RETRAIN_MIN_NEW_LABELS", "0", "must be at least 1"),
+                                 ("TARGETING_POLICY", "magic", "is not one of uplift, propensity"),
+                                 ("CUSTOMER_ID_PATTERN", "[a-", "is not a regular expression")):
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            with pytest.raises(SettingsError, match=message):
+                get_settings()

@@ -403,6 +403,9 @@ def get_settings() -> Settings:
         "ALERT_SMTP_PORT",
         "ALERT_EMAIL_TO",
         "ALERT_EMAIL_FROM",
+        "TARGETING_POLICY",
+        "CUSTOMER_ID_PATTERN",
+        *RETRAINING_VARIABLES,
     )
     return _cached(tuple((n, os.environ.get(n, "")) for n in names))
 
