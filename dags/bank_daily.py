@@ -35,12 +35,10 @@ batch or a failed quality gate does not: retrying cannot fix data.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from bankmkt.alerts import PlatformNotifier
+from bankmkt.alerts import RETRY_WITH_BACKOFF, PlatformNotifier
 from bankmkt.dbt_tasks import warehouse_task_group
 
 LANDING = Asset("bankmkt://landing")
@@ -48,9 +46,6 @@ WAREHOUSE = Asset("bankmkt://warehouse/marts")
 ONLINE_FEATURES = Asset("bankmkt://feast/customer_features")
 MONITORING = Asset("bankmkt://monitoring/models")
 TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
-# For the tasks a retry can help: 30 s, then 60 s, then 120 s.
-RETRY_WITH_BACKOFF = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0,
-                      "max_retry_delay": timedelta(minutes=5)}
 
 
 @dag(

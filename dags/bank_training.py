@@ -25,7 +25,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from bankmkt.alerts import PlatformNotifier
+from bankmkt.alerts import RETRY_WITH_BACKOFF, PlatformNotifier
 
 MONITORING = Asset("bankmkt://monitoring/models")
 CHAMPIONS = Asset("bankmkt://mlflow/champions")
@@ -60,9 +60,7 @@ def bank_training():
         result = pipeline.decide_retraining(day)
         return {"run_date": day, "retrain": result["retrain"]}
 
-    # MLflow can be briefly away: 30 s, 60 s, 120 s.
-    @task(outlets=[CHAMPIONS], retries=3, retry_delay=pendulum.duration(seconds=30),
-          retry_exponential_backoff=2.0, max_retry_delay=pendulum.duration(minutes=5))
+    @task(outlets=[CHAMPIONS], **RETRY_WITH_BACKOFF)  # MLflow can be briefly away
     def train_models(decision: dict, run_id: str | None = None) -> dict:
         from bankmkt import pipeline
 

@@ -9,15 +9,22 @@ fails the caller: an alert about a failure must not become a second failure.
 :class:`PlatformNotifier` is the Airflow notifier the DAGs hand to ``on_failure_callback``:
 Airflow calls it once when a task has failed for good (after its retries).
 
+:data:`RETRY_WITH_BACKOFF` is the retry policy both DAGs give the tasks a retry can help
+(the ones that talk to a store that can be briefly away); the notifier fires after it.
+
 Kept light on imports: DAG files import this module at parse time.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import BaseNotifier
+
+# For the tasks a retry can help: 30 s, then 60 s, then 120 s (at most 5 minutes).
+RETRY_WITH_BACKOFF = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0,
+                      "max_retry_delay": timedelta(minutes=5)}
 
 
 def send_alert(alert: dict, settings=None) -> dict:

@@ -234,6 +234,8 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
     skipped, is remembered for the label-surplus trigger. On a synthetic bank each
     propensity model is compared with the true probabilities.
     """
+    import pandas as pd
+
     from bankmkt import features, monitoring
     from ml import CHURN, model_name
     from ml.training import train_and_register, train_churn_model
@@ -255,9 +257,12 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
         population = features.scoring_frame(day, settings)
         feature_columns = features.feature_names(settings)
         tags = {"airflow_run_id": run_id or "manual", **_dbt_run_tags(settings)}
-        frame = features.training_set(day, settings)
+        products = [p for p in PROMOTED_PRODUCTS
+                    if chosen(model_name(p, settings)) or chosen(uplift_model_name(p))]
+        # The contacts' point-in-time join only when a product model retrains (not for churn alone).
+        frame = features.training_set(day, settings) if products else pd.DataFrame()
         tags = {**tags, "feature_service": features.FEATURE_SERVICE, "training_rows": str(len(frame))}
-        for product in PROMOTED_PRODUCTS:
+        for product in products:
             if chosen(model_name(product, settings)):
                 trained[product] = train_and_register(frame, product_code=product, run_date=day,
                                                       feature_columns=feature_columns, tags=tags,
