@@ -11,7 +11,7 @@ SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
 
-.PHONY: setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy airflow-ui mlflow-ui clean help browser
+.PHONY: compose setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy bench-scheduler airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-oracle            propensity AUC / oracle AUC on synthetic banks of 3k-100k customers (~25 min)"
 	@echo "make bench-loop              measured campaign uplift against the simulator's truth: interval coverage"
 	@echo "make bench-policy            random, propensity, uplift and oracle targeting on the simulator's truth"
+	@echo "make bench-scheduler         scheduler-driven days of the production profile: LocalExecutor vs 2 Celery workers"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -37,7 +38,7 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 # Bytecode is compiled at install: every Airflow task, dbt call and test process
 # would otherwise compile Airflow, dbt and Feast again wherever Python does not write
 # .pyc files (PYTHONDONTWRITEBYTECODE, read-only images), several seconds each.
-setup: .venv/.synced $(MANIFEST) browser
+setup: .venv/.synced $(MANIFEST) browser compose
 
 # Headless Chromium renders the reports for their screenshot tests (Debian's package; needs root and
 # the package registry). Without it those tests skip and say why, except under CI where they fail.
@@ -46,6 +47,14 @@ browser:
 		&& echo "[setup] installing Debian's chromium for the report screenshots" \
 		&& (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } \
 		|| echo "[setup] chromium not installed: the report screenshot tests will skip"
+
+# Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine needed).
+# Without it that test skips and says why, except under CI where it fails.
+compose:
+	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& echo "[setup] installing Debian's docker-compose to validate docker-compose.yml" \
+		&& (apt-get install -y -qq docker-compose >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1)) ; } \
+		|| echo "[setup] docker-compose not installed: the compose file test will skip"
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==0.13.9"
@@ -106,6 +115,11 @@ bench-loop: setup
 # policy from the same state at three contact budgets (~15 min).
 bench-policy: setup
 	$(RUN) python benchmarks/policy_value.py --customers 20000 --explore-days 28 --evaluate-days 14 --capacity 100 200 400
+
+# The production profile's services as processes on the local PostgreSQL and Redis: one first load and
+# two incremental days through the REST API, with LocalExecutor, then with two Celery workers.
+bench-scheduler: setup
+	$(RUN) python benchmarks/scheduler_day.py --customers 3000 --days 60 --incremental-days 2 --workers 2
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init

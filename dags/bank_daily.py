@@ -39,7 +39,8 @@ import pendulum
 from airflow.sdk import Asset, dag, task
 
 from bankmkt.alerts import RETRY_WITH_BACKOFF, PlatformNotifier
-from bankmkt.dbt_tasks import warehouse_task_group
+from bankmkt.dbt_tasks import WAREHOUSE_WRITER, warehouse_task_group
+from bankmkt.settings import get_settings
 
 LANDING = Asset("bankmkt://landing")
 WAREHOUSE = Asset("bankmkt://warehouse/marts")
@@ -50,7 +51,7 @@ TARGET_LISTS = Asset("bankmkt://outputs/target_lists")
 
 @dag(
     dag_id="bank_daily",
-    schedule="@daily",
+    schedule=get_settings().daily_dag_schedule,  # DAILY_SCHEDULE; "none": triggered runs only
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -65,13 +66,13 @@ def bank_daily():
 
         return pipeline.check_landing(ds)
 
-    @task(outlets=[WAREHOUSE])
+    @task(outlets=[WAREHOUSE], **WAREHOUSE_WRITER)
     def build_warehouse(ds: str | None = None) -> dict:
         from bankmkt import pipeline
 
         return pipeline.record_warehouse(ds)
 
-    @task
+    @task(**WAREHOUSE_WRITER)  # reads the warehouse as written, then publishes its snapshot
     def validate_features(ds: str | None = None) -> dict:
         from bankmkt import pipeline
 
@@ -98,7 +99,7 @@ def bank_daily():
 
         return pipeline.score_and_target(ds)
 
-    @task(outlets=[TARGET_LISTS])
+    @task(outlets=[TARGET_LISTS], **WAREHOUSE_WRITER)
     def load_target_lists(ds: str | None = None) -> dict:
         from bankmkt import pipeline
 

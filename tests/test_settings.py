@@ -19,15 +19,70 @@ def test_paths_derive_from_data_dir(tmp_path, monkeypatch):
     assert all(str(tmp_path) in env[k] for k in ("WAREHOUSE_PATH", "FEAST_ONLINE_PATH", "FEAST_REGISTRY_PATH"))
 
 
-def test_prod_profile_uses_postgres_redis_and_mlflow_server(tmp_path, monkeypatch):
+PROD_SECRETS = {"POSTGRES_URL": "postgresql://platform:pg-secret@db.internal:5432/postgres",
+                "AIRFLOW_JWT_SECRET": "jwt-secret", "AIRFLOW_FERNET_KEY": "fernet-key",
+                "AIRFLOW_ADMIN_PASSWORD": "admin-pw", "MLFLOW_ADMIN_PASSWORD": "mlflow-pw",
+                "MLFLOW_SECRET_KEY": "flask-key", "PII_HASH_KEY": "pii-key"}
+
+
+def _prod(monkeypatch, tmp_path, **extra):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PLATFORM_ENV", "prod")
-    monkeypatch.setenv("REDIS_URL", "redis.internal:6379")
+    for name, value in {**PROD_SECRETS, **extra}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_prod_profile_uses_postgres_redis_and_mlflow_server(tmp_path, monkeypatch):
+    _prod(monkeypatch, tmp_path, REDIS_URL="redis.internal:6379", REDIS_PASSWORD="r-pw")
     settings = get_settings()
     assert settings.feature_store_yaml.name == "feature_store.prod.yaml"
     assert settings.mlflow_tracking_uri.startswith("http://")
-    assert settings.airflow_sql_alchemy_conn.startswith("postgresql+psycopg://")
-    assert settings.environment()["FEAST_REDIS_URL"] == "redis.internal:6379"
+    env = settings.environment()
+    assert env["FEAST_REDIS_URL"] == "redis.internal:6379,password=r-pw"
+    # One database per tool on the one server: no shared alembic_version table.
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg://platform:pg-secret@db.internal:5432/airflow"
+    assert settings.mlflow_backend_store_uri.endswith("@db.internal:5432/mlflow")
+    assert env["FEAST_SQL_REGISTRY_URL"].endswith("@db.internal:5432/feast")
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "jwt-secret" and env["PII_HASH_KEY"] == "pii-key"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor" and "AIRFLOW__CELERY__BROKER_URL" not in env
+    assert settings.online_store_location == "redis://redis.internal:6379"  # the run records, without a password
+
+
+def test_prod_celery_executor_uses_redis_broker_and_postgres_results(tmp_path, monkeypatch):
+    _prod(monkeypatch, tmp_path, REDIS_URL="redis.internal:6379", AIRFLOW_EXECUTOR="CeleryExecutor")
+    env = get_settings().environment()
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis.internal:6379/1"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg://platform:pg-secret@db.internal:5432/airflow"
+
+
+def test_prod_refuses_to_start_without_its_secrets(tmp_path, monkeypatch):
+    _prod(monkeypatch, tmp_path)
+    monkeypatch.delenv("PII_HASH_KEY")
+    monkeypatch.delenv("AIRFLOW_JWT_SECRET")
+    with pytest.raises(SettingsError, match=r"needs AIRFLOW_JWT_SECRET, PII_HASH_KEY.*\.env\.example"):
+        get_settings()
+    monkeypatch.setenv("PII_HASH_KEY", "change-me")
+    monkeypatch.setenv("AIRFLOW_JWT_SECRET", "jwt")
+    with pytest.raises(SettingsError, match="PII_HASH_KEY still hold the example's placeholder"):
+        get_settings()
+    monkeypatch.setenv("PII_HASH_KEY", "pii")
+    monkeypatch.setenv("AIRFLOW_EXECUTOR", "SequentialExecutor")
+    with pytest.raises(SettingsError, match="AIRFLOW_EXECUTOR"):
+        get_settings()
+
+
+def test_settings_printout_masks_secrets(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    _prod(monkeypatch, tmp_path)
+    printed = subprocess.run([sys.executable, "-m", "bankmkt.settings"], capture_output=True, text=True,
+                             check=True).stdout
+    assert "AIRFLOW__API_AUTH__JWT_SECRET=********" in printed
+    assert not any(secret in printed for secret in ("jwt-secret", "admin-pw", "mlflow-pw", "pii-key", "pg-secret"))
 
 
 def test_default_data_dir_is_the_git_ignored_data_folder(monkeypatch):

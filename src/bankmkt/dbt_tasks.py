@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from bankmkt.settings import get_settings
+from bankmkt.settings import WAREHOUSE_POOL, get_settings
 from bankmkt.warehouse import DBT_PROFILE, OUTPUT_SELECTOR, UNIT_TEST_SELECTOR, run_date_environment
+
+# Task arguments of everything that writes the DuckDB file (one writer per file): the one-slot
+# pool keeps two such tasks from overlapping, the queue sends them to the one worker that has the
+# warehouse's disk (CeleryExecutor; LocalExecutor ignores queues).
+WAREHOUSE_WRITER = {"pool": WAREHOUSE_POOL, "queue": get_settings().warehouse_queue}
 
 
 def warehouse_task_group():
@@ -60,6 +65,7 @@ def warehouse_task_group():
     )
     roots = list(group.get_roots())
     producer = next(t for t in roots if t.task_id.endswith("dbt_producer_watcher"))
+    producer.pool, producer.queue = WAREHOUSE_WRITER["pool"], WAREHOUSE_WRITER["queue"]
     for task_ in roots:
         if task_ is not producer:
             producer >> task_

@@ -27,6 +27,7 @@ import pandas as pd
 
 from bankmkt.runtime import apply_environment
 from bankmkt.settings import Settings, get_settings
+from bankmkt.warehouse import read_only_connection
 
 FEATURE_SERVICE = "propensity_v2"
 CHURN_FEATURE_SERVICE = "churn_v1"
@@ -69,10 +70,8 @@ def export_feature_mart(run_date: date, settings: Settings | None = None) -> dic
     every earlier feature date so that training sets can look back in time.
     Re-running a day overwrites that day's file, so the export is idempotent.
     """
-    import duckdb
-
     settings = settings or get_settings()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with read_only_connection(settings, snapshot=True) as con:
         dates = [
             row[0]
             for row in con.execute(
@@ -329,9 +328,7 @@ def training_set(run_date: date, settings: Settings | None = None, service: str 
     matured since a model's training data, for monitoring.
     """
     settings = settings or get_settings()
-    import duckdb
-
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with read_only_connection(settings, snapshot=True) as con:
         labels = con.execute(
             """
             select contact_id, campaign_id, customer_id, product_code, is_control,
@@ -374,9 +371,7 @@ def churn_training_set(run_date: date, settings: Settings | None = None, service
     of the day after the snapshot (when its features became known).
     """
     settings = settings or get_settings()
-    import duckdb
-
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with read_only_connection(settings, snapshot=True) as con:
         labels = con.execute(
             """
             select customer_id, snapshot_date, event_timestamp, label

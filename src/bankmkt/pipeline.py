@@ -71,7 +71,7 @@ def warehouse_rows(run_date: str | date) -> dict:
 
     day = parse_run_date(run_date)
     settings = apply_environment()
-    with warehouse.read_only_connection(settings) as con:
+    with warehouse.read_only_connection(settings) as con:  # as written: the gate has not run yet
         rows = {
             table: con.execute(f"select count(*) from {table}").fetchone()[0]
             for table in ("dim_customers", "fct_transactions", "customer_features", "training_labels")
@@ -106,12 +106,15 @@ def validate_features(run_date: str | date) -> dict:
     Every suite runs, then a failure-level miss in any of them fails the run
     with one message listing them all, before anything is published.
     """
+    from bankmkt import warehouse
     from bankmkt.quality import gate_marts
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
         result = gate_marts(day, settings).as_dict()
+        # Passed: readers (the training DAG, analysts, the feature export) move to this day.
+        result["snapshot"] = warehouse.publish_snapshot(settings)
     record_stage(day, "validate_features", result, clock["seconds"], settings)
     return result
 
@@ -127,7 +130,7 @@ def publish_features(run_date: str | date) -> dict:
             "export": features.export_feature_mart(day, settings),
             "apply": features.apply_feature_repo(settings),
             "materialize": features.materialize_day(day, settings),
-            "online_store": str(settings.feast_online_path),
+            "online_store": settings.online_store_location,
         }
     record_stage(day, "publish_features", result, clock["seconds"], settings)
     return result
@@ -429,7 +432,7 @@ def observed_conversion_rate(product: str, run_date: date, settings) -> float | 
     """Share of contacted customers who converted, over the product's labelled contacts (None without any)."""
     from bankmkt import warehouse
 
-    with warehouse.read_only_connection(settings) as con:
+    with warehouse.read_only_connection(settings, snapshot=True) as con:
         rate, contacts = con.execute(
             "select avg(label), count(*) from training_labels where product_code = ? and not is_control",
             [product],
@@ -476,7 +479,7 @@ def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataF
     """
     from bankmkt import warehouse
 
-    with warehouse.read_only_connection(settings) as con:
+    with warehouse.read_only_connection(settings, snapshot=True) as con:
         has_lists = bool(con.execute(
             "select count(*) from information_schema.tables where table_name = 'fct_target_lists'"
         ).fetchall()[0][0])
@@ -517,7 +520,7 @@ def policy_inputs(run_date: date, settings) -> dict:
     """D's eligibility (customer_product_gaps) and reachable channels (customer_contact_channels)."""
     from bankmkt import warehouse
 
-    with warehouse.read_only_connection(settings) as con:
+    with warehouse.read_only_connection(settings, snapshot=True) as con:
         eligibility = con.execute(
             "select customer_id, product_code, ineligibility_reason from customer_product_gaps where as_of_date = ?",
             [run_date],
@@ -560,7 +563,9 @@ def load_target_lists(run_date: str | date) -> dict:
     if "fct_target_lists" in summary["models"]:
         with warehouse.read_only_connection(settings) as con:
             rows = con.execute("select count(*) from fct_target_lists where run_date = ?", [day]).fetchall()[0][0]
-    result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows, "loaded": summary["models"]}
+    snapshot = warehouse.publish_snapshot(settings)  # analysts read the lists from the snapshot
+    result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows, "loaded": summary["models"],
+              "snapshot": snapshot}
     record_stage(day, "load_target_lists", result, clock["seconds"], settings)
     return result
 

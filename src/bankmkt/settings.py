@@ -32,10 +32,39 @@ class Settings:
     platform_env: str
     data_dir: Path
     project_root: Path = PROJECT_ROOT
-    # Production-profile endpoints (ignored by the local profile).
+    # Production-profile endpoints (ignored by the local profile). POSTGRES_URL names the server,
+    # its credentials and a maintenance database; Airflow, MLflow (and its users) and Feast's
+    # registry each get a database of their own on it (created by `bankmkt.cli init`): one
+    # schema history per tool, never a shared alembic_version table.
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    airflow_database: str = "airflow"
+    mlflow_database: str = "mlflow"
+    mlflow_auth_database: str = "mlflow_auth"
+    feast_database: str = "feast"
     redis_url: str = "127.0.0.1:6379"
+    redis_password: str = ""
     mlflow_server_uri: str = "http://127.0.0.1:5000"
+    # Airflow under a scheduler (prod): LocalExecutor, or CeleryExecutor with workers that take
+    # tasks from Redis (broker: Redis database 1; results in Airflow's database). Tasks that
+    # write the DuckDB warehouse run in the one-slot pool WAREHOUSE_POOL on the queue
+    # warehouse_queue: exactly one worker (the host with the warehouse's disk) listens to it.
+    airflow_executor: str = "LocalExecutor"
+    airflow_api_url: str = "http://127.0.0.1:8080"
+    celery_broker_url: str = ""
+    warehouse_queue: str = "warehouse"
+    # Secrets of the production profile: read from the environment (the env file of
+    # docker-compose, never committed); PLATFORM_ENV=prod refuses to start without them.
+    airflow_jwt_secret: str = ""
+    airflow_fernet_key: str = ""
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: str = ""
+    mlflow_admin_user: str = "admin"
+    mlflow_admin_password: str = ""
+    mlflow_secret_key: str = ""
+    pii_hash_key: str = ""
+    # bank_daily's schedule: a cron preset or expression, or "none" (runs only when triggered: by
+    # the REST API, `airflow dags trigger`, or `make run`).
+    daily_schedule: str = "@daily"
     target_list_size: int = 500
     control_share: float = 0.1
     model_prefix: str = "propensity"
@@ -157,6 +186,11 @@ class Settings:
         return self.data_dir / "warehouse.duckdb"
 
     @property
+    def warehouse_snapshot_path(self) -> Path:
+        """The last validated warehouse, for readers while dbt writes (bankmkt.warehouse.publish_snapshot)."""
+        return self.data_dir / "snapshots" / "warehouse.duckdb"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return self.project_root / "dbt_project"
 
@@ -237,11 +271,81 @@ class Settings:
     def dags_dir(self) -> Path:
         return self.project_root / "dags"
 
+    def database_url(self, database: str, driver: str = "postgresql+psycopg") -> str:
+        """URL of one database on the production PostgreSQL server (POSTGRES_URL's server and user)."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.postgres_url)
+        return urlunsplit((driver, parts.netloc, "/" + database, parts.query, ""))
+
     @property
     def airflow_sql_alchemy_conn(self) -> str:
         if self.platform_env == "prod":
-            return self.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+            return self.database_url(self.airflow_database)
         return f"sqlite:///{self.airflow_home / 'airflow.db'}"
+
+    @property
+    def mlflow_backend_store_uri(self) -> str:
+        """The MLflow server's tracking and registry database (prod)."""
+        return self.database_url(self.mlflow_database)
+
+    @property
+    def mlflow_auth_config_path(self) -> Path:
+        """basic_auth.ini of the MLflow server (written by `bankmkt.cli init`; holds no password)."""
+        return self.mlflow_dir / "basic_auth.ini"
+
+    @property
+    def feast_sql_registry_url(self) -> str:
+        return self.database_url(self.feast_database)
+
+    @property
+    def feast_redis_connection(self) -> str:
+        """Feast's Redis connection string (host:port[,password=...])."""
+        return self.redis_url + (f",password={self.redis_password}" if self.redis_password else "")
+
+    @property
+    def online_store_location(self) -> str:
+        """Where the online features live, for run records (never a password)."""
+        if self.platform_env == "prod":
+            return f"redis://{self.redis_url}"
+        return str(self.feast_online_path)
+
+    @property
+    def celery_broker(self) -> str:
+        if self.celery_broker_url:
+            return self.celery_broker_url
+        auth = f":{self.redis_password}@" if self.redis_password else ""
+        return f"redis://{auth}{self.redis_url}/1"
+
+    def production_environment(self) -> dict[str, str]:
+        """Airflow, MLflow and PII settings of the production profile (services and workers)."""
+        executor = self.airflow_executor
+        values = {
+            "AIRFLOW__CORE__EXECUTOR": executor,
+            "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": self.airflow_api_url.rstrip("/") + "/execution/",
+            "AIRFLOW__API__BASE_URL": self.airflow_api_url.rstrip("/"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.airflow_jwt_secret,
+            "AIRFLOW__API__SECRET_KEY": self.airflow_jwt_secret,
+            "AIRFLOW__CORE__FERNET_KEY": self.airflow_fernet_key,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            # Deployed DAGs run: bank_training must be active for monitor_models' asset to schedule it.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "MLFLOW_TRACKING_USERNAME": self.mlflow_admin_user,
+            "MLFLOW_TRACKING_PASSWORD": self.mlflow_admin_password,
+            "MLFLOW_AUTH_CONFIG_PATH": str(self.mlflow_auth_config_path),
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": self.mlflow_secret_key,
+            "PII_HASH_KEY": self.pii_hash_key,
+            "WAREHOUSE_QUEUE": self.warehouse_queue,
+        }
+        if executor == "CeleryExecutor":
+            values.update({
+                "AIRFLOW__CELERY__BROKER_URL": self.celery_broker,
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database_url(self.airflow_database),
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "default",
+            })
+        return values
 
     def environment(self) -> dict[str, str]:
         """Environment variables that hand these settings to Airflow, dbt, Feast and MLflow.
@@ -267,10 +371,8 @@ class Settings:
             "LANDING_DIR": str(self.landing_dir),
             "FEAST_REGISTRY_PATH": str(self.feast_registry_path),
             "FEAST_ONLINE_PATH": str(self.feast_online_path),
-            "FEAST_REDIS_URL": self.redis_url,
-            "FEAST_SQL_REGISTRY_URL": self.postgres_url.replace(
-                "postgresql://", "postgresql+psycopg://", 1
-            ),
+            "FEAST_REDIS_URL": self.feast_redis_connection,
+            "FEAST_SQL_REGISTRY_URL": self.feast_sql_registry_url,
             "FEAST_USAGE": "False",
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
             "GX_ANALYTICS_ENABLED": "False",
@@ -282,7 +384,14 @@ class Settings:
             "DO_NOT_TRACK": "1",
             "TARGETING_POLICY": self.targeting_policy,
             **{name: str(getattr(self, key)) for name, (key, _, _) in RETRAINING_VARIABLES.items()},
+            **(self.production_environment() if self.platform_env == "prod" else {}),
         }
+
+    @property
+    def daily_dag_schedule(self) -> str | None:
+        """bank_daily's schedule for Airflow (None: only triggered runs)."""
+        value = self.daily_schedule.strip()
+        return None if value.lower() in ("", "none", "manual") else value
 
     def ensure_dirs(self) -> None:
         for folder in (
@@ -309,12 +418,13 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         )
     data_dir = Path(env.get("DATA_DIR", "") or PROJECT_ROOT / "data").expanduser().resolve()
     kwargs = {}
-    if env.get("POSTGRES_URL"):
-        kwargs["postgres_url"] = env["POSTGRES_URL"]
-    if env.get("REDIS_URL"):
-        kwargs["redis_url"] = env["REDIS_URL"]
-    if env.get("MLFLOW_SERVER_URI"):
-        kwargs["mlflow_server_uri"] = env["MLFLOW_SERVER_URI"]
+    for name, key in PRODUCTION_VARIABLES.items():
+        if env.get(name):
+            kwargs[key] = env[name].strip()
+    if kwargs.get("airflow_executor", "LocalExecutor") not in EXECUTORS:
+        raise SettingsError(f"AIRFLOW_EXECUTOR={kwargs['airflow_executor']!r} is not one of {', '.join(EXECUTORS)}")
+    if platform_env == "prod":
+        _check_production(env, kwargs)
     if env.get("BERKA_DIR"):
         kwargs["berka_dir"] = Path(env["BERKA_DIR"]).expanduser().resolve()
     if env.get("TARGET_LIST_SIZE"):
@@ -346,6 +456,57 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"CONTROL_SHARE={share} must be in [0, 1)")
         kwargs["control_share"] = share
     return Settings(platform_env=platform_env, data_dir=data_dir, **kwargs)
+
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+# The one-slot Airflow pool of the tasks that write the DuckDB warehouse (one writer per file).
+WAREHOUSE_POOL = "warehouse_writer"
+# Environment variable -> field of the production profile's settings (plain strings).
+PRODUCTION_VARIABLES = {
+    "POSTGRES_URL": "postgres_url",
+    "AIRFLOW_DATABASE": "airflow_database",
+    "MLFLOW_DATABASE": "mlflow_database",
+    "MLFLOW_AUTH_DATABASE": "mlflow_auth_database",
+    "FEAST_DATABASE": "feast_database",
+    "REDIS_URL": "redis_url",
+    "REDIS_PASSWORD": "redis_password",
+    "MLFLOW_SERVER_URI": "mlflow_server_uri",
+    "AIRFLOW_EXECUTOR": "airflow_executor",
+    "AIRFLOW_API_URL": "airflow_api_url",
+    "CELERY_BROKER_URL": "celery_broker_url",
+    "WAREHOUSE_QUEUE": "warehouse_queue",
+    "AIRFLOW_JWT_SECRET": "airflow_jwt_secret",
+    "AIRFLOW_FERNET_KEY": "airflow_fernet_key",
+    "AIRFLOW_ADMIN_USER": "airflow_admin_user",
+    "AIRFLOW_ADMIN_PASSWORD": "airflow_admin_password",
+    "MLFLOW_ADMIN_USER": "mlflow_admin_user",
+    "MLFLOW_ADMIN_PASSWORD": "mlflow_admin_password",
+    "MLFLOW_SECRET_KEY": "mlflow_secret_key",
+    "PII_HASH_KEY": "pii_hash_key",
+    "DAILY_SCHEDULE": "daily_schedule",
+}
+# Secrets PLATFORM_ENV=prod cannot start without (the env file; .env.example lists them).
+PRODUCTION_SECRETS = ("POSTGRES_URL", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD",
+                      "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY", "PII_HASH_KEY")
+# Secret values that are only placeholders (as in .env.example): refused like a missing secret.
+PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-me")
+
+
+def _check_production(env, kwargs: dict) -> None:
+    missing = [name for name in PRODUCTION_SECRETS if not (env.get(name) or "").strip()]
+    if missing:
+        raise SettingsError(
+            f"PLATFORM_ENV=prod needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not set. "
+            "Secrets come from the environment: copy .env.example to .env, fill it in (never commit it) "
+            "and start the services with it (docker-compose reads .env; elsewhere `set -a; . ./.env`)."
+        )
+    placeholders = [name for name in PRODUCTION_SECRETS
+                    if env[name].strip().lower().startswith(PLACEHOLDER_PREFIXES)
+                    or "change-me" in env[name].lower()]
+    if placeholders:
+        raise SettingsError(f"PLATFORM_ENV=prod: {', '.join(placeholders)} still hold the example's placeholder; "
+                            "set real secrets in .env")
 
 
 # Environment variable -> (field, type, lowest allowed value) of the targeting and retraining settings.
@@ -392,9 +553,7 @@ def get_settings() -> Settings:
     names = (
         "PLATFORM_ENV",
         "DATA_DIR",
-        "POSTGRES_URL",
-        "REDIS_URL",
-        "MLFLOW_SERVER_URI",
+        *PRODUCTION_VARIABLES,
         "TARGET_LIST_SIZE",
         "CONTROL_SHARE",
         "BERKA_DIR",
@@ -424,5 +583,9 @@ if __name__ == "__main__":
     if "--shell" in sys.argv:
         _print_shell_exports()
     else:
+        import re
+
         for name, value in get_settings().environment().items():
-            print(f"{name}={value}")
+            secret = any(word in name for word in ("SECRET", "PASSWORD", "FERNET", "KEY")) and value
+            value = re.sub(r"(://[^:/@]+:)[^@]+@", r"\1********@", value)  # a password inside a URL
+            print(f"{name}={'********' if secret else value}")

@@ -134,12 +134,43 @@ def load_published_outputs(run_date: date, settings: Settings | None = None) -> 
     return {**run_dbt(["build", "--select", *models], settings, run_date=run_date), "models": models}
 
 
-def read_only_connection(settings: Settings | None = None):
-    """A read-only DuckDB connection to the warehouse (readers never take the writer's lock)."""
+def read_only_connection(settings: Settings | None = None, snapshot: bool = False):
+    """A read-only DuckDB connection to the warehouse.
+
+    ``snapshot=True``: the published snapshot (:func:`publish_snapshot`), the last validated day,
+    which can be read while dbt writes the warehouse (DuckDB locks the file being written, even
+    against readers): the training DAG, the feature export, analysts. Until a first snapshot
+    exists, the warehouse itself.
+    """
     import duckdb
 
     settings = settings or get_settings()
-    return duckdb.connect(str(settings.warehouse_path), read_only=True)
+    path = settings.warehouse_snapshot_path if snapshot and settings.warehouse_snapshot_path.exists() \
+        else settings.warehouse_path
+    return duckdb.connect(str(path), read_only=True)
+
+
+def publish_snapshot(settings: Settings | None = None) -> dict:
+    """Copy the warehouse to its read snapshot, atomically: readers see the previous snapshot or
+    this one, never a file being written. Called by the writer's own run between writes (after the
+    gate passed, after the published outputs were loaded), so the copy is consistent."""
+    import os
+    import shutil
+    import time
+
+    import duckdb
+
+    settings = settings or get_settings()
+    start = time.perf_counter()
+    if settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal").exists():
+        with duckdb.connect(str(settings.warehouse_path)) as con:  # fold the write-ahead log into the file
+            con.execute("checkpoint")
+    target = settings.warehouse_snapshot_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(settings.warehouse_path, partial)
+    os.replace(partial, target)
+    return {"snapshot": str(target), "bytes": target.stat().st_size, "seconds": round(time.perf_counter() - start, 2)}
 
 
 def parse_project(settings: Settings | None = None) -> Path:

@@ -21,7 +21,7 @@ import pytest
 from feast.types import Float32, Float64
 
 from bankmkt import features
-from bankmkt.settings import get_settings
+from bankmkt.settings import PRODUCTION_SECRETS, get_settings
 
 DAY_BEFORE = date(2024, 3, 4)
 RUN_DAY = date(2024, 3, 5)
@@ -76,6 +76,10 @@ def isolated_environment(data_dir, platform_env: str = "local", **extra: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATA_DIR", str(data_dir))
         patch.setenv("PLATFORM_ENV", platform_env)
+        if platform_env == "prod":  # the secrets the production profile refuses to start without
+            for name in PRODUCTION_SECRETS:
+                patch.setenv(name, f"test-{name.lower()}")
+            patch.setenv("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
         for name, value in extra.items():
             patch.setenv(name, value)
         for name, value in get_settings().environment().items():

@@ -131,7 +131,8 @@ def test_served_features_equal_the_sdk_values(project, days, reader):
 @pytest.mark.needs_postgres
 def test_prod_profile_with_the_sql_registry(redis_server, postgres_server, tmp_path, days):
     """PLATFORM_ENV=prod as deployed: SQL registry on PostgreSQL, Redis online store."""
-    with days.isolated_environment(tmp_path, platform_env="prod", REDIS_URL=redis_server, POSTGRES_URL=postgres_server) as prod:
+    with days.isolated_environment(tmp_path, platform_env="prod", REDIS_URL=redis_server, POSTGRES_URL=postgres_server,
+                                   FEAST_DATABASE=postgres_server.rsplit("/", 1)[1]) as prod:
         days.write_partition(prod, days.partition(days.RUN_DAY), days.RUN_DAY)
         settings = features.settings_for_project(days.unique_project("prod"), tmp_path, prod)
         days.quiet_apply(settings)
