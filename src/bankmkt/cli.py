@@ -1,6 +1,6 @@
 """Command line of the platform: `python -m bankmkt.cli <command>` (the Makefile's targets call it).
 
-    init                           prepare DATA_DIR and the Airflow metadata database
+    init                           prepare DATA_DIR and the Airflow metadata database (prod: bankmkt.deploy init)
     run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day, each
                                    day followed by the training DAG its monitoring asset schedules
     stage NAME --date D            run one stage's library function outside Airflow
@@ -47,8 +47,17 @@ def _airflow(settings: Settings, *args: str, quiet: bool = False) -> None:
 
 
 def init_platform() -> Settings:
+    """Prepare DATA_DIR and Airflow's metadata database (prod: everything `bankmkt.deploy init` does)."""
     settings = apply_environment()
-    if settings.platform_env == "local" and not (settings.airflow_home / "airflow.db").exists():
+    if settings.platform_env == "prod":
+        from bankmkt.deploy import DeployError, init
+
+        try:
+            init(settings)
+        except DeployError as error:
+            raise SystemExit(f"[init] {error}") from None
+        return settings
+    if not (settings.airflow_home / "airflow.db").exists():
         print(f"[init] creating the Airflow metadata database in {settings.airflow_home}", flush=True)
         _airflow(settings, "db", "migrate", quiet=True)
     return settings
