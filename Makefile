@@ -119,7 +119,7 @@ bench-policy: setup
 # The production profile's services as processes on the local PostgreSQL and Redis: one first load and
 # two incremental days through the REST API, with LocalExecutor, then with two Celery workers.
 bench-scheduler: setup
-	$(RUN) python benchmarks/scheduler_day.py --customers 3000 --days 60 --incremental-days 2 --workers 2
+	$(RUN) python benchmarks/scheduler_day.py --customers 3000 --days 80 --incremental-days 2 --workers 2
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init

@@ -5,7 +5,7 @@ PostgreSQL, the services started as processes (bankmkt.stack, the compose file's
 the first day (full load) and the incremental days after it triggered through the REST API; each
 daily run's monitoring asset schedules the training DAG, which the benchmark waits for too.
 
-    python benchmarks/scheduler_day.py --customers 3000 --days 60 --incremental-days 2 --workers 2
+    python benchmarks/scheduler_day.py --customers 3000 --days 80 --incremental-days 2 --workers 2
 
 Prints the wall seconds of each day (bank_daily, bank_training) and of the start-up, per executor.
 Needs PostgreSQL and Redis on 127.0.0.1 (trust auth, as on the CI machine).
@@ -79,20 +79,27 @@ def run_executor(label: str, workers: int, args, root: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--days", type=int, default=80)
     parser.add_argument("--incremental-days", type=int, default=2)
     parser.add_argument("--start-date", default="2024-01-01")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (the first also takes the warehouse queue)")
     parser.add_argument("--concurrency", type=int, default=4, help="task slots per Celery worker")
+    parser.add_argument("--executors", nargs="+", choices=("local", "celery"), default=["local", "celery"])
     parser.add_argument("--keep", action="store_true", help="keep the DATA_DIRs (their service logs)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
     rows = []
+    failed = False
     try:
-        rows += run_executor("local", 0, args, root)
-        rows += run_executor("celery", args.workers, args, root)
+        for executor in args.executors:
+            rows += run_executor(executor, args.workers if executor == "celery" else 0, args, root)
+    except BaseException:
+        failed = True
+        raise
     finally:
-        if not args.keep:
+        if failed or args.keep:
+            print(f"DATA_DIRs and service logs kept in {root}", flush=True)
+        else:
             shutil.rmtree(root, ignore_errors=True)
     load = os.getloadavg()
     print(f"\n{args.customers} customers, {args.days} days; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")

@@ -361,3 +361,57 @@ def test_uplift_champions_turn_the_lists_to_incremental_value(daily_runs):
     assert (contacted["expected_value"] <= contacted["uplift"] * value - contacted["contact_cost"] + 1e-9).all()
     assert (contacted["uplift"] * value > contacted["contact_cost"]).all()  # no contact worth less than it costs
     pipeline.score_and_target(LAST_DAY)  # restore the day's propensity lists for anything that reads them later
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file() and not path.is_symlink()}
+
+
+def test_a_copied_data_dir_runs_on_its_own_files_and_never_touches_the_source(daily_runs, tmp_path):
+    """`cp -a A C`, then a day on C: C adopts its state (Feast infra, MLflow paths); A stays byte for byte."""
+    import shutil
+    import sqlite3
+
+    settings, _ = daily_runs
+    source, copy = settings.data_dir, tmp_path / "copy"
+    shutil.copytree(source, copy, symlinks=True)
+    before = _digests(source)
+    completed = subprocess.run([sys.executable, "-m", "bankmkt.cli", "run", "--date", LAST_DAY.isoformat()],
+                               env={**__import__("os").environ, "DATA_DIR": str(copy)}, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert f"was made as {source}: adopted it" in completed.stdout
+    assert _digests(source) == before, "the run on the copy changed the source DATA_DIR"
+
+    with sqlite3.connect(copy / "feast" / "online_store.db") as con:  # the copy's online store kept its tables
+        tables = [row[0] for row in con.execute("select name from sqlite_master where type = 'table'")]
+    assert len(tables) >= 7
+    with sqlite3.connect(copy / "mlflow" / "mlflow.db") as con:
+        locations = [row[0] for row in con.execute("select artifact_location from experiments where name != 'Default'")]
+        sources = [row[0] for row in con.execute("select source from model_versions")]
+    assert locations and all(str(copy) in location for location in locations)
+    assert sources and not any(str(source) in path for path in sources)
+    assert json.loads((copy / ".bankmkt-data-dir").read_text())["data_dir"] == str(copy)
+
+
+def test_a_rerun_of_a_finished_day_reuses_the_versions_it_registered(daily_runs):
+    """Same day, same data, same code: the rerun's training returns the registered version, adds none."""
+    from bankmkt import pipeline
+    from ml import model_name
+    from ml.registry import use_tracking
+
+    settings, _ = daily_runs
+    client = use_tracking(settings)
+    names = [model_name(product, settings) for product in pipeline.PROMOTED_PRODUCTS]
+    first = pipeline.train_models(LAST_DAY, models=names)
+    trained = {product: outcome for product, outcome in first["models"].items()  # or reused: the day ran before
+               if outcome["status"] in ("trained", "reused")}
+    assert trained, first["models"]
+    counts = {name: len(client.search_model_versions(f"name = '{name}'")) for name in names}
+    second = pipeline.train_models(LAST_DAY, models=names)
+    for product, outcome in trained.items():
+        assert second["models"][product]["status"] == "reused", second["models"][product]
+        assert second["models"][product]["version"] == outcome["version"]
+    assert {name: len(client.search_model_versions(f"name = '{name}'")) for name in names} == counts

@@ -52,3 +52,39 @@ def test_a_second_run_fails_naming_the_first_and_the_lock_dies_with_its_holder(t
             time.sleep(0.2)
     with run_lock(settings, "sequential runs"):  # released on exit: the next run takes it
         pass
+
+
+PARENT = """
+import subprocess, sys, time
+# As Cosmos starts dbt: a session of its own, so a kill of the run's process group misses it.
+child = subprocess.Popen([sys.argv[1], "parse", "--no-partial-parse", "--project-dir", sys.argv[2],
+                          "--profiles-dir", sys.argv[2], "--target-path", sys.argv[3], "--log-path", sys.argv[3]],
+                         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("launcher", [True, False], ids=["bankmkt-dbt", "plain dbt"])
+def test_dbt_dies_with_the_process_that_started_it(tmp_path, launcher):
+    """Killing a run (its parent) takes dbt with it through bankmkt-dbt; plain dbt outlives its parent."""
+    import psutil
+
+    from bankmkt.settings import get_settings
+
+    settings = get_settings()
+    executable = settings.dbt_executable if launcher else settings.dbt_executable.with_name("dbt")
+    assert executable.name == ("bankmkt-dbt" if launcher else "dbt")
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(executable), str(settings.dbt_project_dir),
+                               str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    child = psutil.Process(int(parent.stdout.readline()))
+    try:
+        time.sleep(1.0)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE, "dbt finished before the test killed its parent"
+        parent.kill()
+        parent.wait()
+        gone, _ = psutil.wait_procs([child], timeout=5)
+        assert bool(gone) is launcher
+    finally:
+        if child.is_running():
+            child.kill()

@@ -117,3 +117,15 @@ def test_targeting_and_retraining_settings_come_from_the_environment(monkeypatch
             patch.setenv(name, value)
             with pytest.raises(SettingsError, match=message):
                 get_settings()
+
+
+def test_a_copied_checkout_does_not_write_into_the_original(tmp_path, monkeypatch):
+    """A checkout copied with its .venv imports the original package: refuse its default DATA_DIR."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "bankmkt"\n')
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    monkeypatch.delenv("DATA_DIR", raising=False)
+    with pytest.raises(SettingsError, match=rf"checkout {tmp_path}.*make setup"):
+        get_settings()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))  # an explicit DATA_DIR is the user's choice
+    assert get_settings().data_dir == tmp_path / "data"

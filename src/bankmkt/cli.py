@@ -195,6 +195,8 @@ def _headline(stage: str, result: dict) -> str:
                 if truth.get("auc_ratio") is not None:
                     text += f" ({truth['auc_ratio']:.2f} of oracle {truth['oracle_roc_auc']:.3f})"
                 parts.append(text + (" champion" if model.get("promoted") else ""))
+            elif model.get("status") == "reused":
+                parts.append(f"{product} v{model['version']} reused (same day, data and code)")
             else:
                 parts.append(f"{product} skipped ({model.get('reason', 'no reason recorded')})")
         return "; ".join(parts)

@@ -57,7 +57,7 @@ def warehouse_task_group():
         ),
         operator_args={
             # D as an environment variable, not --vars: dbt keeps its partial parse (bankmkt.warehouse).
-            "env": {**settings.environment(), **run_date_environment("{{ ds }}")},
+            "env": {**settings.dbt_environment(), **run_date_environment("{{ ds }}")},
             "append_env": True,
             "deferrable": False,
             "poke_interval": 1,

@@ -185,6 +185,9 @@ def service_environment(service: str, settings: Settings) -> dict[str, str]:
     if service == "mlflow":
         # The auth app creates the admin from this the first time it starts on an empty user store.
         env["MLFLOW_AUTH_ADMIN_PASSWORD"] = settings.mlflow_admin_password
+        # No server-side job runner (GenAI scoring, trace archival; the platform uses neither):
+        # it would start five more processes, about 1.2 GB.
+        env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     return env
 
 

@@ -24,12 +24,14 @@ def check_landing(run_date: str | date) -> dict:
     """
     from bankmkt.campaigns import ensure_catalogue
     from bankmkt.contract import enforce_landing_contract, load_contract
-    from bankmkt.contract.ledger import accepted_days
+    from bankmkt.contract.ledger import accepted_days, verify_accepted_files
     from bankmkt.contract.schema import landed_days
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     with timed() as clock:
+        # Accepted files are immutable: a file changed behind the platform's back stops the run first.
+        verified = verify_accepted_files(settings)
         # Marketing's catalogue is checked like a landing file: a bad one stops the run here.
         campaigns, catalogue_note = ensure_catalogue(settings)
         accepted = accepted_days(settings)
@@ -43,6 +45,7 @@ def check_landing(run_date: str | date) -> dict:
             rows += sum(report.rows_per_source.values())
             print(report.message(), flush=True)
     result = {"days_checked": len(days), "first_day": days[0].isoformat(), "rows": rows,
+              "accepted_files_rehashed": verified["files_hashed"],
               "campaign_catalogue": {"campaigns": len(campaigns), "note": catalogue_note}}
     record_stage(day, "check_landing", result, clock["seconds"], settings)
     return result
@@ -267,23 +270,31 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
         tags = {**tags, "feature_service": features.FEATURE_SERVICE, "training_rows": str(len(frame))}
         for product in products:
             if chosen(model_name(product, settings)):
-                trained[product] = train_and_register(frame, product_code=product, run_date=day,
-                                                      feature_columns=feature_columns, tags=tags,
-                                                      population=population)
+                trained[product] = _train_once(
+                    model_name(product, settings), day, frame, feature_columns,
+                    lambda tagged, product=product: train_and_register(
+                        frame, product_code=product, run_date=day, feature_columns=feature_columns, tags=tagged,
+                        population=population),
+                    tags)
             if chosen(uplift_model_name(product)):
-                trained[f"uplift_{product}"] = train_uplift_and_register(
-                    frame, product, day, feature_columns, tags=tags, population=population)
+                trained[f"uplift_{product}"] = _train_once(
+                    uplift_model_name(product), day, frame, feature_columns,
+                    lambda tagged, product=product: train_uplift_and_register(
+                        frame, product, day, feature_columns, tags=tagged, population=population),
+                    tags)
         churn_rows = 0
         if chosen(model_name(CHURN, settings)):
             churn_frame = features.churn_training_set(day, settings)
             churn_rows = len(churn_frame)
-            trained[CHURN] = train_churn_model(
-                churn_frame, run_date=day,
-                feature_columns=features.feature_names(settings, features.CHURN_FEATURE_SERVICE),
-                tags={**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)},
-                population=population,
-            )
+            churn_columns = features.feature_names(settings, features.CHURN_FEATURE_SERVICE)
+            trained[CHURN] = _train_once(
+                model_name(CHURN, settings), day, churn_frame, churn_columns,
+                lambda tagged: train_churn_model(churn_frame, run_date=day, feature_columns=churn_columns,
+                                                 tags=tagged, population=population),
+                {**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)})
         for key, outcome in trained.items():
+            if outcome.get("status") == "reused":  # its attempt was recorded when it was trained
+                continue
             name = (uplift_model_name(key.removeprefix("uplift_")) if key.startswith("uplift_")
                     else model_name(key, settings))
             monitoring.record_training_attempt(settings, name, day, outcome.get("status", "?"),
@@ -299,6 +310,62 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
     })
     record_stage(day, "train_models", result, clock["seconds"], settings)
     return result
+
+
+FINGERPRINT_TAG = "training_fingerprint"
+
+
+def _train_once(name: str, day: date, frame, feature_columns, train, tags: dict) -> dict:
+    """Train ``name`` unless a version was already trained for this day on the same data with the
+    same code (a rerun of a finished day): then that version is reused, not registered again."""
+    fingerprint = training_fingerprint(name, day, frame, feature_columns)
+    version = _version_with_fingerprint(name, fingerprint)
+    if version is not None:
+        return {"status": "reused", "model_name": name, "version": version,
+                "reason": f"version {version} was trained for {day} on the same data with the same code"}
+    return train({**tags, FINGERPRINT_TAG: fingerprint})
+
+
+def training_fingerprint(name: str, day: date, frame, feature_columns) -> str:
+    """What a model version is a function of: its name and day, the training rows, the features, the code."""
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha256(f"{name}|{day.isoformat()}|{','.join(feature_columns)}".encode())
+    if len(frame):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+        digest.update(",".join(map(str, frame.columns)).encode())
+    digest.update(_code_digest().encode())
+    return digest.hexdigest()[:40]
+
+
+def _code_digest() -> str:
+    """The training code's content (ml/*.py): a change to it makes a new model even on the same data."""
+    import hashlib
+    from pathlib import Path
+
+    import ml
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(ml.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _version_with_fingerprint(name: str, fingerprint: str) -> str | None:
+    import mlflow
+
+    from ml.registry import use_tracking
+
+    client = use_tracking()
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                              filter_string=f"tags.{FINGERPRINT_TAG} = '{fingerprint}' and attributes.status = 'FINISHED'")
+    for run in runs:
+        for version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+            if version.name == name:
+                return version.version
+    return None
 
 
 def _dbt_run_tags(settings) -> dict:

@@ -15,9 +15,12 @@ from bankmkt.settings import Settings, get_settings
 
 def apply_environment(settings: Settings | None = None) -> Settings:
     """Export the settings as the variables dbt, Feast, MLflow and Airflow read."""
+    from bankmkt.relocation import adopt_data_dir
+
     settings = settings or get_settings()
     os.environ.update(settings.environment())
     settings.ensure_dirs()
+    adopt_data_dir(settings)  # a copied or moved DATA_DIR first points its own state at itself
     return settings
 
 

@@ -203,7 +203,9 @@ class Settings:
     def dbt_executable(self) -> Path:
         import sys
 
-        return Path(sys.executable).with_name("dbt")
+        # bankmkt-dbt execs dbt after asking the kernel to kill it with its parent (bankmkt/dbt_launcher.py).
+        launcher = Path(sys.executable).with_name("bankmkt-dbt")
+        return launcher if launcher.exists() else Path(sys.executable).with_name("dbt")
 
     @property
     def dbt_target_dir(self) -> Path:
@@ -330,6 +332,9 @@ class Settings:
             "AIRFLOW__CORE__FERNET_KEY": self.airflow_fernet_key,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            # Masked in task logs and rendered fields, beside Airflow's own names (password, secret, ...).
+            "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": "fernet,pii_hash_key,sql_alchemy_conn,registry_url,broker_url,"
+                                                       "result_backend,postgres_url",
             # Deployed DAGs run: bank_training must be active for monitor_models' asset to schedule it.
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "MLFLOW_TRACKING_USERNAME": self.mlflow_admin_user,
@@ -393,6 +398,14 @@ class Settings:
         value = self.daily_schedule.strip()
         return None if value.lower() in ("", "none", "manual") else value
 
+    def dbt_environment(self) -> dict[str, str]:
+        """What dbt needs of the settings (paths, profile, flags): no Airflow, MLflow or database
+        secrets, because a task's environment shows among its rendered fields. dbt's children
+        inherit the worker's environment (PII_HASH_KEY among it)."""
+        return {name: value for name, value in self.environment().items()
+                if name.startswith(("DBT_", "DO_NOT_TRACK")) or name in ("PLATFORM_ENV", "DATA_DIR", "WAREHOUSE_PATH",
+                                                                         "LANDING_DIR")}
+
     def ensure_dirs(self) -> None:
         for folder in (
             self.landing_dir,
@@ -416,6 +429,8 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         raise SettingsError(
             f"PLATFORM_ENV={platform_env!r} is not one of {', '.join(ENVIRONMENTS)}"
         )
+    if not env.get("DATA_DIR"):
+        _check_checkout()
     data_dir = Path(env.get("DATA_DIR", "") or PROJECT_ROOT / "data").expanduser().resolve()
     kwargs = {}
     for name, key in PRODUCTION_VARIABLES.items():
@@ -456,6 +471,28 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"CONTROL_SHARE={share} must be in [0, 1)")
         kwargs["control_share"] = share
     return Settings(platform_env=platform_env, data_dir=data_dir, **kwargs)
+
+
+def _checkout_of(folder: Path) -> Path | None:
+    """The platform checkout (pyproject.toml of the bankmkt project) that holds ``folder``, if any."""
+    for candidate in (folder, *folder.parents):
+        project = candidate / "pyproject.toml"
+        if project.is_file() and 'name = "bankmkt"' in project.read_text(errors="replace"):
+            return candidate
+    return None
+
+
+def _check_checkout() -> None:
+    """Refuse to default DATA_DIR to another checkout's data/ (a copied checkout with the original's .venv)."""
+    try:
+        here = _checkout_of(Path.cwd())
+    except OSError:  # a working directory that no longer exists
+        return
+    if here is not None and here.resolve() != PROJECT_ROOT:
+        raise SettingsError(
+            f"this shell is in the checkout {here}, but the bankmkt installed in this environment is {PROJECT_ROOT}: "
+            f"its code, DAGs and dbt project would run, and its data/ would take the writes. Run `make setup` in "
+            f"{here} (it gets its own .venv) or set DATA_DIR")
 
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -545,7 +582,7 @@ def _retraining_settings(env) -> dict:
 
 @lru_cache(maxsize=None)
 def _cached(key: tuple) -> Settings:
-    return _read(dict(key))
+    return _read({name: value for name, value in key if name != "cwd"})
 
 
 def get_settings() -> Settings:
@@ -566,7 +603,13 @@ def get_settings() -> Settings:
         "CUSTOMER_ID_PATTERN",
         *RETRAINING_VARIABLES,
     )
-    return _cached(tuple((n, os.environ.get(n, "")) for n in names))
+    key = tuple((n, os.environ.get(n, "")) for n in names)
+    if not os.environ.get("DATA_DIR"):  # the default DATA_DIR depends on the checkout the shell is in
+        try:
+            key += (("cwd", os.getcwd()),)
+        except OSError:
+            pass
+    return _cached(key)
 
 
 def _print_shell_exports() -> None:

@@ -141,3 +141,14 @@ def test_the_warehouse_writers_are_pinned_in_the_dag():
     pinned = {t.task_id for t in daily.tasks if t.pool == WAREHOUSE_POOL}
     assert pinned == {"warehouse.dbt_producer_watcher", "build_warehouse", "validate_features", "load_target_lists"}
     assert all(daily.get_task(t).queue == "warehouse" for t in pinned)
+
+
+def test_dbt_tasks_carry_no_secret_in_their_rendered_environment():
+    settings = _prod_settings(AIRFLOW_EXECUTOR="CeleryExecutor")
+    env = settings.dbt_environment()
+    assert {"WAREHOUSE_PATH", "LANDING_DIR", "DBT_PROFILES_DIR", "PLATFORM_ENV"} <= set(env)
+    secrets = [settings.airflow_jwt_secret, settings.airflow_fernet_key, settings.mlflow_admin_password,
+               settings.airflow_admin_password, settings.pii_hash_key, "platform:pw@"]
+    assert not any(secret in value for value in env.values() for secret in secrets)
+    names = settings.environment()["AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES"].split(",")
+    assert {"fernet", "pii_hash_key", "sql_alchemy_conn", "broker_url"} <= set(names)

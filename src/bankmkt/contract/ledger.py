@@ -26,6 +26,7 @@ from bankmkt.contract.index import forget_in_index, indexed_sources, key_index_p
 from bankmkt.settings import Settings
 
 __all__ = [
+    "LandingChanged",
     "accepted_days",
     "forget_day",
     "indexed_sources",
@@ -34,6 +35,7 @@ __all__ = [
     "legacy_key_dir",
     "read_ledger",
     "record_accepted",
+    "verify_accepted_files",
 ]
 
 
@@ -143,3 +145,70 @@ def forget_day(settings: Settings, day: date) -> None:
         _cache.pop(ledger_path(settings), None)
         raise
     forget_in_index(settings, day)
+
+
+# ---- accepted files never change ----------------------------------------------------------
+
+
+class LandingChanged(RuntimeError):
+    """A landing file accepted earlier is not the file that was accepted; the message names each."""
+
+
+def _stat_cache_path(settings: Settings) -> Path:
+    return settings.runs_dir / "landing_file_stats.json"
+
+
+def verify_accepted_files(settings: Settings) -> dict:
+    """Check that every accepted day's files are still byte for byte what was accepted.
+
+    A file is hashed again when its size, modification time, change time or inode differ from
+    those of its last verification (the change time moves with any write to the file and cannot
+    be set back by tools such as ``touch``), so a daily run re-hashes only what was touched, and
+    a copied DATA_DIR once. Raises :class:`LandingChanged` naming each changed or missing file
+    with its accepted and current SHA-256.
+    """
+    import hashlib
+
+    cache_path = _stat_cache_path(settings)
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    changed, hashed, updated = [], 0, False
+    for day, entry in sorted(accepted_days(settings).items()):
+        for source, accepted in sorted(entry["files"].items()):
+            if not accepted.get("sha256"):
+                continue
+            path = settings.data_dir / accepted["file"]
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                changed.append((day, accepted, entry, None))
+                continue
+            key = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, accepted["sha256"]]
+            if cache.get(accepted["file"]) == key:
+                continue
+            hashed += 1
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() != accepted["sha256"]:
+                changed.append((day, accepted, entry, digest.hexdigest()))
+                continue
+            cache[accepted["file"]] = key
+            updated = True
+    if updated:
+        partial = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(cache, sort_keys=True))
+        os.replace(partial, cache_path)
+    if changed:
+        lines = [f"{len(changed)} accepted landing file(s) changed after they were accepted; nothing was run:"]
+        for day, accepted, entry, now in changed:
+            state = f"now {now}" if now else "now missing"
+            lines.append(f"  - {accepted['file']} (accepted {entry.get('accepted_at', '?')} for {day}): "
+                         f"accepted sha256 {accepted['sha256']}, {state}")
+        lines.append(
+            "Accepted landing files never change. Restore each file as it was accepted (the source system's "
+            "archive has it; the checksum above identifies it). A correction is a new delivery in a later day's "
+            "batch: a new version of the record (customers, accounts, product holdings: a later updated_at) or a "
+            "reversing entry (transactions), which the warehouse applies and the ledger records with that day.")
+        raise LandingChanged("\n".join(lines))
+    return {"files_hashed": hashed}
