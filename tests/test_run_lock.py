@@ -88,3 +88,27 @@ def test_dbt_dies_with_the_process_that_started_it(tmp_path, launcher):
     finally:
         if child.is_running():
             child.kill()
+
+
+def test_a_failed_run_shows_the_whole_failure_text(tmp_path):
+    """`make run` used to cut a gate's message to its first line: the details are what a person needs."""
+    from bankmkt.cli import _failure_excerpt
+
+    log = tmp_path / "2024-03-05.log"
+    log.write_text(
+        "2026-12-07T06:58:39.1Z [info     ] Task started validate_features\n"
+        "Traceback (most recent call last):\n"
+        '  File "pipeline.py", line 1, in validate_features\n'
+        "bankmkt.quality.QualityGateFailed: quality gate failed for 2024-03-05:\n"
+        "customer_segments: 2 failure-level expectation(s) failed\n"
+        "  - lifecycle_stage: expect_column_values_to_be_in_set ['mature'] for at least 76.5% of rows\n"
+        "  Data Docs: /data/reports/data_docs/validations/customer_segments.html\n"
+        "report: /data/reports/quality/dt=2024-03-05/summary.html\n"
+        "2026-12-07T06:58:40.2Z [error    ] Task failed with exception\n")
+    excerpt = _failure_excerpt(log)
+    assert excerpt.splitlines()[-5:] == [
+        "bankmkt.quality.QualityGateFailed: quality gate failed for 2024-03-05:",
+        "customer_segments: 2 failure-level expectation(s) failed",
+        "  - lifecycle_stage: expect_column_values_to_be_in_set ['mature'] for at least 76.5% of rows",
+        "  Data Docs: /data/reports/data_docs/validations/customer_segments.html",
+        "report: /data/reports/quality/dt=2024-03-05/summary.html"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -123,16 +124,31 @@ def _dags_test(settings: Settings, dag_id: str, day: date) -> None:
                          f"full log: {log_path}")
 
 
+# The platform's own errors: their whole message says what and where (file, row, value, report).
+PLATFORM_ERRORS = ("QualityGateFailed", "ContractViolation", "LandingChanged", "WarehouseBuildError", "DataDirMoved",
+                   "FeaturePublicationError", "SettingsError")
+LOG_RECORD = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
 def _failure_excerpt(log_path) -> str:
-    """The lines of an Airflow log that say why a task failed."""
+    """The lines of an Airflow log that say why a task failed: the failure markers, then the whole
+    message of the last platform error (a gate's or the contract's message spans many lines)."""
     if not log_path.exists():
         return f"(no log at {log_path}: it was removed while the run wrote it)"
     lines = log_path.read_text(errors="replace").splitlines()
     keep = [
         line for line in lines
         if any(marker in line for marker in ("Error", "error:", "failed", "Violation", "Traceback", "Task failed"))
-    ]
-    return "\n".join(keep[-25:])
+    ][-25:]
+    starts = [i for i, line in enumerate(lines) if any(f"{name}:" in line for name in PLATFORM_ERRORS)]
+    if starts:
+        block = [lines[starts[-1]]]
+        for line in lines[starts[-1] + 1:]:
+            if LOG_RECORD.match(line) or not line.strip():
+                break
+            block.append(line)
+        keep = [line for line in keep if line not in block] + ["", "What failed:", *block]
+    return "\n".join(keep)
 
 
 def summary_text(day: date, settings: Settings) -> str:

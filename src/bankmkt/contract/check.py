@@ -70,6 +70,8 @@ TYPE_FORMATS = {
     "decimal": "a decimal like -123.45",
     "boolean": "true or false",
 }
+QUOTE = "''''"  # SQL for a quote character (samples show values in quotes)
+PLAUSIBILITY_HISTORY_DAYS = 7  # accepted days with a band before the implausible rule judges a day
 OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
 
 
@@ -157,6 +159,7 @@ class _BatchCheck:
         self.contracts = load_contract()
         self.files: dict[str, FileSummary] = {}
         self.violations: list[Violation] = []
+        self.bands: dict[str, dict[str, list]] = {}
         self.columns: dict[str, list[str]] = {}  # contract columns present in each parsed file
         self._earlier: dict[tuple[str, tuple[str, ...]], str | None] = {}
         # Key checks wait here, (rule, contract, column, query yielding __row and sample, detail),
@@ -240,6 +243,7 @@ class _BatchCheck:
             files=self.files,
             violations=self.violations,
             rerun=rerun,
+            bands=self.bands,
         )
 
     def _rel(self, path: Path) -> str:
@@ -516,10 +520,16 @@ class _BatchCheck:
                     condition, bound = f"({typed}) >= TIMESTAMP '{end_of_day}'", f"after the end of {self.day} (UTC)"
                 what = "a negative age" if name == "birth_date" else "in the future"
                 where("in_future", condition, f"{what}: {bound}")
-        if not checks:
+        if not checks and not any(contract.column(n).plausible_factor for n in self.columns[contract.source]):
             return
         table = f"(SELECT *, {', '.join(typed_columns)} FROM {table_name(contract.source)})" if typed_columns \
             else table_name(contract.source)
+        for name in self.columns[contract.source]:
+            column = contract.column(name)
+            if column.plausible_factor and column.type in ("integer", "decimal"):
+                checks.extend(self._plausibility(contract, column, table))
+        if not checks:
+            return
         # One pass tells whether any rule fails (DuckDB plans one condition faster than
         # one count per rule); only then are the rules counted, and the failing ones queried for rows.
         failing = self.con.execute(
@@ -534,6 +544,39 @@ class _BatchCheck:
             if count:
                 query = f"SELECT {ROW}, {sample} AS sample FROM {table} WHERE {condition}"
                 self._collect(rule, contract, name, query, detail)
+
+    def _plausibility(self, contract: SourceContract, column: ColumnSpec, table: str) -> list[tuple]:
+        """The day's band of a plausibility column (kept in the ledger), and the rule against history.
+
+        History is the accepted days before D: their lowest 0.1st and highest 99.9th percentile,
+        widened by the column's factor on the side where it lies away from zero. Until seven
+        days are accepted there is no history to judge by and only the contract's min and max apply.
+        """
+        typed = _q("__typed_" + column.name)
+        low, high, values = self.con.execute(
+            f"SELECT quantile_cont({typed}, 0.001), quantile_cont({typed}, 0.999), count({typed}) FROM {table}"
+        ).fetchone()
+        if values:
+            self.bands.setdefault(contract.source, {})[column.name] = [low, high, values]
+        history = [self.accepted[day].get("bands", {}).get(contract.source, {}).get(column.name)
+                   for day in self._accepted_before]
+        history = [band for band in history if band]
+        if len(history) < PLAUSIBILITY_HISTORY_DAYS:
+            return []
+        factor = column.plausible_factor
+        lowest, highest = min(band[0] for band in history), max(band[1] for band in history)
+        basis = f"{factor:g} x the extreme percentiles of the {len(history)} accepted days before"
+        ref = _q(column.name)
+        checks = []
+        if highest > 0:
+            checks.append(("implausible", column.name, f"({typed}) > {highest * factor!r}",
+                           f"above {highest * factor:,.2f} ({basis}: 99.9th percentile up to {highest:,.2f})",
+                           QUOTE + " || " + ref + " || " + QUOTE))
+        if lowest < 0:
+            checks.append(("implausible", column.name, f"({typed}) < {lowest * factor!r}",
+                           f"below {lowest * factor:,.2f} ({basis}: 0.1st percentile down to {lowest:,.2f})",
+                           QUOTE + " || " + ref + " || " + QUOTE))
+        return checks
 
     # ---- keys ------------------------------------------------------------------
     def _check_keys(self, contract: SourceContract) -> None:

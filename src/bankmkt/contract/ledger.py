@@ -125,6 +125,8 @@ def record_accepted(settings: Settings, report) -> None:
             for source, s in report.files.items()
         },
     }
+    if getattr(report, "bands", None):  # what the next days' plausibility is judged by
+        entry["bands"] = report.bands
     try:
         cached.ledger["accepted"][day.isoformat()] = entry
         cached.accepted[day] = entry

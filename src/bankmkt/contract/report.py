@@ -32,6 +32,8 @@ RULES: dict[str, str] = {
     "orphan_key": "Each foreign key exists in the referenced source's file of the same day "
     "or an earlier day.",
     "duplicate_file": "The file is not byte-identical to an earlier day's file with rows.",
+    "implausible": "Values of a column with a plausible_factor stay within that many times the extreme "
+    "0.1st / 99.9th percentiles of the accepted days before D (from the 7th accepted day on).",
     "out_of_order": "Days arrive in order: no earlier day since the first landed day lacks a "
     "source file, and D is not before the last accepted day (a rerun of an accepted day "
     "with the same files is fine).",
@@ -92,6 +94,9 @@ class BatchReport:
     files: dict[str, FileSummary]
     violations: list[Violation]
     rerun: bool = False
+    # Per source and plausibility column, the day's [0.1st percentile, 99.9th percentile, values]:
+    # the ledger keeps them, later days are checked against them.
+    bands: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -113,6 +118,7 @@ class BatchReport:
             "seconds": round(self.seconds, 3),
             "files": {source: asdict(summary) for source, summary in self.files.items()},
             "violations": [asdict(v) for v in self.violations],
+            "bands": self.bands,
         }
 
     def message(self, limit: int = 20) -> str:

@@ -46,6 +46,9 @@ class ColumnSpec:
     min: float | str | None = None
     max: float | str | None = None
     pattern: str | None = None
+    # Plausibility against history (rule implausible): values beyond this many times the extreme
+    # 99.9th percentiles of the accepted days before stop the batch.
+    plausible_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def _parse(raw: dict) -> SourceContract:
                 min=col.get("min"),
                 max=col.get("max"),
                 pattern=col.get("pattern"),
+                plausible_factor=col.get("plausible_factor"),
             )
         )
     foreign_keys = {
