@@ -71,7 +71,8 @@ TYPE_FORMATS = {
     "boolean": "true or false",
 }
 QUOTE = "''''"  # SQL for a quote character (samples show values in quotes)
-PLAUSIBILITY_HISTORY_DAYS = 7  # accepted days with a band before the implausible rule judges a day
+PLAUSIBILITY_HISTORY_DAYS = 7
+POWERS_OF_TEN = ", ".join(f"1e{k}" for k in range(6, 16))  # accepted days with a band before the implausible rule judges a day
 OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
 
 
@@ -507,6 +508,10 @@ class _BatchCheck:
                 where("range", f"({typed}) < {_bound(column, column.min)}", f"below the minimum {column.min}")
             if column.max is not None:
                 where("range", f"({typed}) > {_bound(column, column.max)}", f"above the maximum {column.max}")
+            if column.reject_placeholders:
+                where("placeholder_value",
+                      f"(regexp_full_match({ref}, '-?9{{6,}}(\\.9+)?') OR abs({typed}) IN ({POWERS_OF_TEN}))",
+                      "a placeholder, not an amount: six or more 9s, or an exact power of ten from a million up")
             if name == contract.day_column:
                 if column.type == "date":
                     condition = f"({typed}) <> DATE '{self.day}'"

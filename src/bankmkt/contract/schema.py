@@ -49,6 +49,8 @@ class ColumnSpec:
     # Plausibility against history (rule implausible): values beyond this many times the extreme
     # 99.9th percentiles of the accepted days before stop the batch.
     plausible_factor: float | None = None
+    # Rule placeholder_value: 999999-like values and exact powers of ten from a million up.
+    reject_placeholders: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def _parse(raw: dict) -> SourceContract:
                 max=col.get("max"),
                 pattern=col.get("pattern"),
                 plausible_factor=col.get("plausible_factor"),
+                reject_placeholders=bool(col.get("reject_placeholders", False)),
             )
         )
     foreign_keys = {
