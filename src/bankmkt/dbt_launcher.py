@@ -27,7 +27,8 @@ def main() -> None:
         pass
     if parent == 1 or os.getppid() != parent:  # the parent died before the request took effect
         raise SystemExit(1)
-    dbt = str(Path(sys.executable).with_name("dbt"))
+    # DBT_EXECUTABLE: another dbt than the one installed beside this Python (an absolute path).
+    dbt = os.environ.get("DBT_EXECUTABLE") or str(Path(sys.executable).with_name("dbt"))
     os.execv(dbt, [dbt, *sys.argv[1:]])
 
 
