@@ -129,3 +129,23 @@ def test_a_copied_checkout_does_not_write_into_the_original(tmp_path, monkeypatc
         get_settings()
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))  # an explicit DATA_DIR is the user's choice
     assert get_settings().data_dir == tmp_path / "data"
+
+
+def test_the_local_pii_key_is_generated_per_data_dir_and_never_a_known_one(tmp_path):
+    from bankmkt.settings import _read
+
+    first, second = (_read({"DATA_DIR": str(tmp_path / name), "PLATFORM_ENV": "local"}) for name in ("a", "b"))
+    for settings in (first, second):
+        settings.ensure_pii_key()
+        assert settings.pii_key_file.stat().st_mode & 0o077 == 0  # its owner's only
+    keys = {first.effective_pii_hash_key, second.effective_pii_hash_key}
+    assert len(keys) == 2 and "local-development-key" not in keys and all(len(k) >= 32 for k in keys)
+    assert first.environment()["PII_HASH_KEY"] == first.effective_pii_hash_key
+    first.ensure_pii_key()  # kept, not regenerated: the warehouse's hashes stay comparable
+    assert first.effective_pii_hash_key in keys
+
+    built = _read({"DATA_DIR": str(tmp_path / "built"), "PLATFORM_ENV": "local"})
+    built.data_dir.mkdir()
+    built.warehouse_path.write_bytes(b"")  # a warehouse hashed with the old development key
+    built.ensure_pii_key()
+    assert built.effective_pii_hash_key == "local-development-key"

@@ -18,8 +18,9 @@ def apply_environment(settings: Settings | None = None) -> Settings:
     from bankmkt.relocation import adopt_data_dir
 
     settings = settings or get_settings()
-    os.environ.update(settings.environment())
     settings.ensure_dirs()
+    settings.ensure_pii_key()
+    os.environ.update(settings.environment())
     adopt_data_dir(settings)  # a copied or moved DATA_DIR first points its own state at itself
     return settings
 

@@ -390,7 +390,40 @@ class Settings:
             "TARGETING_POLICY": self.targeting_policy,
             **{name: str(getattr(self, key)) for name, (key, _, _) in RETRAINING_VARIABLES.items()},
             **(self.production_environment() if self.platform_env == "prod" else {}),
+            **({"PII_HASH_KEY": self.effective_pii_hash_key} if self.effective_pii_hash_key else {}),
         }
+
+    @property
+    def pii_key_file(self) -> Path:
+        """The local profile's PII hash key, generated per DATA_DIR (never committed; prod sets PII_HASH_KEY)."""
+        return self.data_dir / "secrets" / "pii_hash_key"
+
+    @property
+    def effective_pii_hash_key(self) -> str:
+        if self.pii_hash_key:
+            return self.pii_hash_key
+        try:
+            return self.pii_key_file.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def ensure_pii_key(self) -> None:
+        """Local profile without PII_HASH_KEY: a random key of this DATA_DIR's own (readable by its owner only).
+
+        A DATA_DIR whose warehouse was built before keys were generated keeps the old development
+        key, so that its hashed identifiers stay comparable; a new one never uses a known key.
+        """
+        if self.pii_hash_key or self.pii_key_file.exists():
+            return
+        import secrets
+
+        legacy = self.warehouse_path.exists()
+        self.pii_key_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pii_key_file.parent.chmod(0o700)
+        partial = self.pii_key_file.with_name(f".{self.pii_key_file.name}.{os.getpid()}")
+        partial.write_text("local-development-key\n" if legacy else secrets.token_urlsafe(32) + "\n")
+        partial.chmod(0o600)
+        os.replace(partial, self.pii_key_file)
 
     @property
     def daily_dag_schedule(self) -> str | None:
