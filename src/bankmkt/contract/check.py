@@ -107,6 +107,18 @@ def table_name(source: str) -> str:
     return f"day_{source}"
 
 
+# E-mail addresses, phone numbers (eight or more digits, spaces and dashes allowed) and
+# identity numbers such as 123-45-6789 or 850412/1234.
+PERSONAL_DATA_RE = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}|\+?\d[\d \-]{6,}\d|\d{3}-\d{2}-\d{4}|\d{6}/\d{3,4}"
+
+
+def mask_personal(sample: str) -> str:
+    """A sample of personal data as its shape: letters and digits become '*' (quotes and separators stay)."""
+    import re
+
+    return re.sub(r"[A-Za-z0-9]", "*", sample)
+
+
 def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
@@ -464,6 +476,9 @@ class _BatchCheck:
         if not found:
             return
         samples = list(dict.fromkeys(s for _, _, s in found if s))[:SAMPLE_SIZE]
+        spec = contract.column(column) if column in self.columns.get(contract.source, []) else None
+        if spec is not None and (spec.personal or spec.free_text):
+            samples = [mask_personal(sample) for sample in samples]  # logs and reports show the shape only
         self._fail(
             rule, contract, self.files[contract.source].file, column=column, row_count=found[0][0],
             rows=[r for _, r, _ in found], sample=samples, detail=detail,
@@ -499,6 +514,9 @@ class _BatchCheck:
                 allowed = ", ".join(_lit(a) for a in column.allowed)
                 where("allowed_values", f"{ref} <> '' AND {ref} NOT IN ({allowed})",
                       f"allowed: {', '.join(column.allowed)}")
+            if column.free_text:
+                where("personal_data_in_free_text", f"regexp_matches({ref}, {_lit(PERSONAL_DATA_RE)})",
+                      "looks like an e-mail address, a phone number or an identity number")
             if column.pattern:
                 where("pattern", f"{ref} <> '' AND NOT regexp_full_match({ref}, {_lit(column.pattern)})",
                       f"must match {column.pattern}")

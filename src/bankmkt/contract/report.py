@@ -36,6 +36,8 @@ RULES: dict[str, str] = {
     "0.1st / 99.9th percentiles of the accepted days before D (from the 7th accepted day on).",
     "placeholder_value": "Amounts, incomes and balances are not placeholder patterns: six or more 9s "
     "(999999, -999999.99) or an exact power of ten from 1,000,000 up.",
+    "personal_data_in_free_text": "Free-text columns (region, campaign name) hold no e-mail address, phone "
+    "number or identity number: personal data stays in the columns that are hashed in staging.",
     "out_of_order": "Days arrive in order: no earlier day since the first landed day lacks a "
     "source file, and D is not before the last accepted day (a rerun of an accepted day "
     "with the same files is fine).",

@@ -51,6 +51,9 @@ class ColumnSpec:
     plausible_factor: float | None = None
     # Rule placeholder_value: 999999-like values and exact powers of ten from a million up.
     reject_placeholders: bool = False
+    # Personal data: samples in reports are masked (shape only). Free text: rule personal_data_in_free_text.
+    personal: bool = False
+    free_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ def _parse(raw: dict) -> SourceContract:
                 pattern=col.get("pattern"),
                 plausible_factor=col.get("plausible_factor"),
                 reject_placeholders=bool(col.get("reject_placeholders", False)),
+                personal=bool(col.get("personal", False)),
+                free_text=bool(col.get("free_text", False)),
             )
         )
     foreign_keys = {
