@@ -217,7 +217,7 @@ def orphan_transaction(b: Batch) -> list[str]:
 def negative_age(b: Batch) -> list[str]:
     b.redeliver_customer(birth_date="2031-05-01")
     return [violation(b.rel("customers"), "in_future", f"a negative age: after {BAD_DAY}", "birth_date", [1],
-                      ["'2031-05-01'"])]
+                      ["'****-**-**'"])]  # a personal column's sample shows its shape only
 
 
 def future_date(b: Batch) -> list[str]:

@@ -8,7 +8,7 @@ select
     national_id_hash,
     email_hash,
     phone_hash,
-    birth_date,
+    birth_month,
     gender,
     region,
     occupation,

@@ -102,7 +102,7 @@ profiles as (
 with_profile as (
     select
         in_scope.*,
-        profiles.birth_date,
+        profiles.birth_month,
         profiles.gender,
         profiles.monthly_income,
         profiles.customer_since,
@@ -154,7 +154,7 @@ select
     with_nps.feature_date,
     cast(with_nps.feature_date + interval 1 day as timestamp) as event_timestamp,
     -- date_sub counts whole years; date_diff would count year boundaries crossed.
-    cast(date_sub('year', with_nps.birth_date, with_nps.feature_date) as integer) as age,
+    cast(date_sub('year', with_nps.birth_month, with_nps.feature_date) as integer) as age,
     cast(with_nps.feature_date - with_nps.customer_since as integer) as tenure_days,
     cast(with_nps.monthly_income as double) as monthly_income,
     cast(with_nps.gender = 'F' as integer) as is_female,

@@ -10,7 +10,8 @@ renamed as (
         {{ pii_hash('national_id') }} as national_id_hash,
         {{ pii_hash('email') }} as email_hash,
         {{ pii_hash('phone') }} as phone_hash,
-        cast(birth_date as date) as birth_date,
+        -- the month of birth only: the exact date is personal data and no model needs it
+        cast(date_trunc('month', cast(birth_date as date)) as date) as birth_month,
         gender,
         region,
         occupation,
