@@ -189,6 +189,28 @@ def render_contract_markdown() -> str:
         "a day that arrives after later days were accepted, and gives `duplicate_file` the "
         "hashes of earlier files without reading them.",
         "",
+        "**Accepted files never change.** Every daily run first verifies every accepted file "
+        "against its recorded sha256 (a file is hashed again only when its size, modification "
+        "time, change time or inode moved since its last verification; "
+        "`<DATA_DIR>/runs/landing_file_stats.json`). A file edited in place, re-delivered "
+        "with a difference, or removed stops the run before anything is read, with a message "
+        "naming the file, the accepted and the current checksum. A correction is a new "
+        "delivery in a later day's batch: a new version of the record (customers, accounts, "
+        "product holdings: a later `updated_at`) or a reversing entry (transactions).",
+        "",
+        "**Plausibility.** Each accepted day also records, per column with a "
+        "`plausible_factor` (monthly income), its 0.1st and 99.9th percentiles; from the "
+        "seventh accepted day on, `implausible` stops values beyond that factor times the "
+        "extreme percentiles of the days before. Amounts are heavy-tailed (transfers and "
+        "investments reach hundreds of thousands), so a band does not judge them; "
+        "`placeholder_value` stops 999999-like values and exact powers of ten from a million "
+        "on amounts, incomes and balances.",
+        "",
+        "**Personal data.** Samples of personal columns (`personal`) appear in messages and "
+        "reports as their shape only (`'****-**-**'`); free-text columns (`free_text`) must "
+        "not hold an e-mail address, phone or identity number (`personal_data_in_free_text`). "
+        "Staging keeps only keyed hashes of identifiers and the month of birth.",
+        "",
         "The keys that later days look up (the primary keys of event sources, whose keys must "
         "not repeat, and the keys foreign keys point to: `customer_id`, `account_id`, "
         "`campaign_id`, `contact_id`) are kept in one DuckDB file, "
