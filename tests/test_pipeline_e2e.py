@@ -415,3 +415,47 @@ def test_a_rerun_of_a_finished_day_reuses_the_versions_it_registered(daily_runs)
         assert second["models"][product]["status"] == "reused", second["models"][product]
         assert second["models"][product]["version"] == outcome["version"]
     assert {name: len(client.search_model_versions(f"name = '{name}'")) for name in names} == counts
+
+
+def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_store_or_lists(daily_runs):
+    """Searched by value, not by column name: names, identity numbers, e-mails, phones, exact birth dates."""
+    import re
+
+    settings, _ = daily_runs
+    people = duckdb.connect().execute(f"""
+        select distinct value from (
+            unpivot (select first_name, last_name, national_id, email, phone, birth_date
+                     from read_csv('{settings.landing_dir}/customers/dt=*/customers.csv', all_varchar=true))
+            on first_name, last_name, national_id, email, phone, birth_date into name field value value)
+        where length(value) >= 4 and not (field = 'birth_date' and value like '%-01')""").fetchall()
+    values = sorted({row[0] for row in people})
+    birth_dates = sum(1 for v in values if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v))
+    assert len(values) > 1000 and any("@" in v for v in values)
+
+    def tables_holding(con, relations: dict[str, str]) -> list[str]:
+        con.execute("create or replace temp table personal as select unnest(?::varchar[]) as value", [values])
+        hits = []
+        for label, relation in relations.items():
+            for column, kind in con.execute(f"select column_name, column_type from (describe {relation})").fetchall():
+                if kind not in ("VARCHAR", "DATE"):
+                    continue
+                count = con.execute(f'select count(distinct "{column}") from {relation} where cast("{column}" as varchar) '
+                                    "in (select value from personal)").fetchall()[0][0]
+                # Text: any hit. Dates: a birth-date column matches most customers; another date column
+                # (customer_since, ...) may share a few days with birth dates by chance.
+                if count > (0 if kind == "VARCHAR" else max(5, birth_dates // 20)):
+                    hits.append(f"{label}.{column} ({count} values)")
+        return hits
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = [row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()]
+        found = tables_holding(con, {f"warehouse {t}": f'"{t}"' for t in tables})
+    folders = (settings.exports_dir, settings.outputs_dir, settings.feast_dir, settings.reports_dir / "effectiveness")
+    files = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    found += tables_holding(duckdb.connect(), {str(p.relative_to(settings.data_dir)): f"read_parquet('{p}')"
+                                              for p in files if p.suffix == ".parquet"})
+    pattern = re.compile("|".join(re.escape(v) for v in values).encode())
+    found += [str(p.relative_to(settings.data_dir)) for p in files
+              if p.suffix != ".parquet" and pattern.search(p.read_bytes())]
+    assert not found, found
