@@ -107,9 +107,10 @@ def table_name(source: str) -> str:
     return f"day_{source}"
 
 
-# E-mail addresses, phone numbers (eight or more digits, spaces and dashes allowed) and
-# identity numbers such as 123-45-6789 or 850412/1234.
-PERSONAL_DATA_RE = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}|\+?\d[\d \-]{6,}\d|\d{3}-\d{2}-\d{4}|\d{6}/\d{3,4}"
+# E-mail addresses, phone numbers and identity numbers such as 123-45-6789 or 850412/1234.
+PERSONAL_DATA_RE = (r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"  # e-mail
+                    r"|\+\d[\d ]{7,}\d|\d{9,}|\d{3}[ -]\d{3}[ -]\d{3,4}"  # phone numbers (not dates: 2024-01-31)
+                    r"|\d{3}-\d{2}-\d{4}|\d{6}/\d{3,4}")  # identity numbers
 
 
 def mask_personal(sample: str) -> str:
