@@ -436,7 +436,7 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
         con.execute("create or replace temp table personal as select unnest(?::varchar[]) as value", [values])
         hits = []
         for label, relation in relations.items():
-            for column, kind in con.execute(f"select column_name, column_type from (describe {relation})").fetchall():
+            for column, kind, *_ in con.execute(f"describe select * from {relation}").fetchall():
                 if kind not in ("VARCHAR", "DATE"):
                     continue
                 count = con.execute(f'select count(distinct "{column}") from {relation} where cast("{column}" as varchar) '

@@ -364,7 +364,7 @@ def _version_with_fingerprint(name: str, fingerprint: str) -> str | None:
     for run in runs:
         for version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
             if version.name == name:
-                return version.version
+                return str(version.version)  # as training reports it
     return None
 
 

@@ -27,7 +27,10 @@ def _compose(*args: str, env_file: Path = EXAMPLE) -> subprocess.CompletedProces
             pytest.fail("CI must have docker-compose (make setup installs Debian's package)")
         pytest.skip("docker-compose is not installed (make setup installs it where it can)")
     return subprocess.run(["docker-compose", "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
-                           "--env-file", str(env_file), *args], capture_output=True, text=True, cwd=ROOT)
+                           "--env-file", str(env_file), *args], capture_output=True, text=True, cwd=ROOT,
+                          # only the env file: the process environment would override it (and this session's
+                          # environment holds the local profile's generated PII key)
+                          env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")})
 
 
 @pytest.fixture(scope="module")
