@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -24,10 +23,8 @@ from pathlib import Path
 
 
 def run_executor(label: str, workers: int, args, root: Path) -> list[dict]:
-    from cryptography.fernet import Fernet
-
     from bankmkt.generator import generate_bank
-    from bankmkt.stack import ServiceStack, drop_databases, free_port
+    from bankmkt.stack import ServiceStack, drop_databases, trial_environment
 
     data_dir = root / label
     start = date.fromisoformat(args.start_date)
@@ -36,18 +33,7 @@ def run_executor(label: str, workers: int, args, root: Path) -> list[dict]:
     generate_bank(customers=args.customers, days=args.days, start_date=start, seed=11, data_dir=data_dir,
                   contact_rate=0.15)
     prefix = f"bankmkt_bench_{label}_{os.getpid()}"
-    env = {
-        "DATA_DIR": str(data_dir), "POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
-        "AIRFLOW_DATABASE": f"{prefix}_airflow", "MLFLOW_DATABASE": f"{prefix}_mlflow",
-        "MLFLOW_AUTH_DATABASE": f"{prefix}_mlflow_auth", "FEAST_DATABASE": f"{prefix}_feast",
-        "REDIS_URL": f"127.0.0.1:6379,db={6 + bool(workers)}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/8",
-        "AIRFLOW_API_URL": f"http://127.0.0.1:{free_port()}", "MLFLOW_SERVER_URI": f"http://127.0.0.1:{free_port()}",
-        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12), "MLFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-        "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24), "PII_HASH_KEY": secrets.token_urlsafe(24),
-        "DAILY_SCHEDULE": "none",
-    }
+    env = trial_environment(data_dir, prefix, online_db=6 + bool(workers), broker_db=8)
     stack = ServiceStack(env, data_dir / "service-logs", celery_workers=workers, worker_concurrency=args.concurrency)
     rows = []
     clock = time.perf_counter()

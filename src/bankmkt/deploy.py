@@ -53,13 +53,11 @@ def create_databases(settings: Settings) -> list[str]:
     """Create the databases of Airflow, MLflow, MLflow's users and Feast's registry when missing."""
     import psycopg
 
-    wanted = [settings.airflow_database, settings.mlflow_database, settings.mlflow_auth_database,
-              settings.feast_database]
     created = []
     try:
         with psycopg.connect(settings.postgres_url, autocommit=True, connect_timeout=10) as con:
             existing = {row[0] for row in con.execute("select datname from pg_database").fetchall()}
-            for name in dict.fromkeys(wanted):
+            for name in settings.postgres_databases:
                 if name not in existing:
                     con.execute(f'create database "{name}"')
                     created.append(name)

@@ -7,6 +7,7 @@ produced, where and how long it took under DATA_DIR/runs/dt=D/.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from bankmkt.runtime import apply_environment, json_safe, parse_run_date, record_stage, timed
@@ -340,6 +341,7 @@ def training_fingerprint(name: str, day: date, frame, feature_columns) -> str:
     return digest.hexdigest()[:40]
 
 
+@functools.lru_cache(maxsize=1)
 def _code_digest() -> str:
     """The training code's content (ml/*.py): a change to it makes a new model even on the same data."""
     import hashlib

@@ -22,7 +22,6 @@ with the reason.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
@@ -55,10 +54,10 @@ def recorded_data_dir(settings: Settings) -> Path | None:
 
 
 def _write_marker(settings: Settings) -> None:
-    path = marker_path(settings)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # concurrent tasks each rename their own
-    partial.write_text(json.dumps({"data_dir": str(settings.data_dir)}) + "\n")
-    os.replace(partial, path)
+    from bankmkt.runtime import write_atomically
+
+    write_atomically(marker_path(settings),
+                     lambda partial: partial.write_text(json.dumps({"data_dir": str(settings.data_dir)}) + "\n"))
 
 
 def adopt_data_dir(settings: Settings, log=print) -> dict | None:

@@ -37,7 +37,7 @@ def parse_run_date(value: str | date) -> date:
 def write_atomically(path: Path, write) -> None:
     """Call ``write(partial_path)`` then rename onto ``path``: readers (marketing tools, the
     simulator, dbt) never see a half-written file."""
-    partial = path.with_name(f".{path.name}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # concurrent writers each rename their own
     write(partial)
     os.replace(partial, path)
 

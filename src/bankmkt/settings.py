@@ -273,6 +273,12 @@ class Settings:
     def dags_dir(self) -> Path:
         return self.project_root / "dags"
 
+    @property
+    def postgres_databases(self) -> list[str]:
+        """The production databases on the one PostgreSQL server, one per tool (distinct names)."""
+        return list(dict.fromkeys([self.airflow_database, self.mlflow_database, self.mlflow_auth_database,
+                                   self.feast_database]))
+
     def database_url(self, database: str, driver: str = "postgresql+psycopg") -> str:
         """URL of one database on the production PostgreSQL server (POSTGRES_URL's server and user)."""
         from urllib.parse import urlsplit, urlunsplit
@@ -420,10 +426,13 @@ class Settings:
         legacy = self.warehouse_path.exists()
         self.pii_key_file.parent.mkdir(parents=True, exist_ok=True)
         self.pii_key_file.parent.chmod(0o700)
-        partial = self.pii_key_file.with_name(f".{self.pii_key_file.name}.{os.getpid()}")
-        partial.write_text("local-development-key\n" if legacy else secrets.token_urlsafe(32) + "\n")
-        partial.chmod(0o600)
-        os.replace(partial, self.pii_key_file)
+        from bankmkt.runtime import write_atomically
+
+        def write(partial: Path) -> None:
+            partial.touch(mode=0o600)
+            partial.write_text("local-development-key\n" if legacy else secrets.token_urlsafe(32) + "\n")
+
+        write_atomically(self.pii_key_file, write)
 
     @property
     def daily_dag_schedule(self) -> str | None:

@@ -222,11 +222,32 @@ class ServiceStack:
         return (end - start).total_seconds()
 
 
+def trial_environment(data_dir: Path, prefix: str, redis: str = "127.0.0.1:6379", online_db: int = 4,
+                      broker_db: int = 5, postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres",
+                      **extra: str) -> dict[str, str]:
+    """Settings of a throw-away production stack: its own databases (named from ``prefix``), Redis
+    databases, free ports and freshly generated secrets; bank_daily runs only when triggered."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    return {
+        "DATA_DIR": str(data_dir), "POSTGRES_URL": postgres_url,
+        "AIRFLOW_DATABASE": f"{prefix}_airflow", "MLFLOW_DATABASE": f"{prefix}_mlflow",
+        "MLFLOW_AUTH_DATABASE": f"{prefix}_mlflow_auth", "FEAST_DATABASE": f"{prefix}_feast",
+        "REDIS_URL": f"{redis},db={online_db}", "CELERY_BROKER_URL": f"redis://{redis}/{broker_db}",
+        "AIRFLOW_API_URL": f"http://127.0.0.1:{free_port()}", "MLFLOW_SERVER_URI": f"http://127.0.0.1:{free_port()}",
+        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12), "MLFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24), "PII_HASH_KEY": secrets.token_urlsafe(24),
+        "DAILY_SCHEDULE": "none", **extra,
+    }
+
+
 def drop_databases(settings: Settings) -> None:
     """Remove the stack's databases (tests and benchmarks name their own)."""
     import psycopg
 
     with psycopg.connect(settings.postgres_url, autocommit=True) as con:
-        for name in dict.fromkeys([settings.airflow_database, settings.mlflow_database,
-                                   settings.mlflow_auth_database, settings.feast_database]):
+        for name in settings.postgres_databases:
             con.execute(f'drop database if exists "{name}" with (force)')

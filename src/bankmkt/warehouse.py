@@ -154,11 +154,12 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
     """Copy the warehouse to its read snapshot, atomically: readers see the previous snapshot or
     this one, never a file being written. Called by the writer's own run between writes (after the
     gate passed, after the published outputs were loaded), so the copy is consistent."""
-    import os
     import shutil
     import time
 
     import duckdb
+
+    from bankmkt.runtime import write_atomically
 
     settings = settings or get_settings()
     start = time.perf_counter()
@@ -167,9 +168,7 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
             con.execute("checkpoint")
     target = settings.warehouse_snapshot_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(settings.warehouse_path, partial)
-    os.replace(partial, target)
+    write_atomically(target, lambda partial: shutil.copyfile(settings.warehouse_path, partial))
     return {"snapshot": str(target), "bytes": target.stat().st_size, "seconds": round(time.perf_counter() - start, 2)}
 
 

@@ -13,7 +13,6 @@ the target lists. The databases and the Redis databases are dropped afterwards.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -45,29 +44,15 @@ def environment_of(settings):
 
 @pytest.fixture(scope="module")
 def stack(postgres_server, redis_server, tmp_path_factory):
-    from cryptography.fernet import Fernet
-
     from bankmkt.generator import generate_bank
-    from bankmkt.stack import ServiceStack, drop_databases, free_port
+    from bankmkt.stack import ServiceStack, drop_databases, trial_environment
 
     data_dir = tmp_path_factory.mktemp("prod-stack")
     generate_bank(customers=CUSTOMERS, days=DAYS, start_date=START, seed=7, data_dir=data_dir, contact_rate=0.15)
     prefix = f"bankmkt_ci_{os.getpid()}"
     host = redis_server.split(":")[0]
-    env = {
-        "DATA_DIR": str(data_dir),
-        "POSTGRES_URL": postgres_server.rsplit("/", 1)[0] + "/postgres",
-        "AIRFLOW_DATABASE": f"{prefix}_airflow", "MLFLOW_DATABASE": f"{prefix}_mlflow",
-        "MLFLOW_AUTH_DATABASE": f"{prefix}_mlflow_auth", "FEAST_DATABASE": f"{prefix}_feast",
-        "REDIS_URL": f"{redis_server},db={REDIS_ONLINE_DB}",
-        "CELERY_BROKER_URL": f"redis://{redis_server}/{REDIS_BROKER_DB}",
-        "AIRFLOW_API_URL": f"http://127.0.0.1:{free_port()}",
-        "MLFLOW_SERVER_URI": f"http://127.0.0.1:{free_port()}",
-        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12), "MLFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-        "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24), "PII_HASH_KEY": secrets.token_urlsafe(24),
-        "DAILY_SCHEDULE": "none", "TARGET_LIST_SIZE": "20",
-    }
+    env = trial_environment(data_dir, prefix, redis=redis_server, online_db=REDIS_ONLINE_DB, broker_db=REDIS_BROKER_DB,
+                            postgres_url=postgres_server.rsplit("/", 1)[0] + "/postgres", TARGET_LIST_SIZE="20")
     stack = ServiceStack(env, data_dir / "service-logs", celery_workers=2, worker_concurrency=2)
     try:
         stack.start()

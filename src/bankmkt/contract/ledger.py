@@ -198,9 +198,9 @@ def verify_accepted_files(settings: Settings) -> dict:
             cache[accepted["file"]] = key
             updated = True
     if updated:
-        partial = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(cache, sort_keys=True))
-        os.replace(partial, cache_path)
+        from bankmkt.runtime import write_atomically
+
+        write_atomically(cache_path, lambda partial: partial.write_text(json.dumps(cache, sort_keys=True)))
     if changed:
         lines = [f"{len(changed)} accepted landing file(s) changed after they were accepted; nothing was run:"]
         for day, accepted, entry, now in changed:
