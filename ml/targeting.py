@@ -36,11 +36,15 @@ import numpy as np
 import pandas as pd
 
 from bankmkt.campaigns import Campaign, is_control
+from bankmkt.pseudonyms import customer_keys, write_lookup
 from bankmkt.runtime import write_atomically
 from ml import PRODUCTS, REASON_COLUMNS, as_date, flag_is_set, holding_flag, product_value
 
 log = logging.getLogger(__name__)
 
+# The columns of a published list. ``customer_key`` is the customer's pseudonym
+# (:mod:`bankmkt.pseudonyms`); the lists built here carry ``customer_id`` in its place
+# (:data:`LIST_COLUMNS`) until :func:`published_lists` swaps it.
 TARGET_COLUMNS: tuple[str, ...] = (
     "run_date",
     "list_row_id",
@@ -48,7 +52,7 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "product_code",
     "offer",
     "channel",
-    "customer_id",
+    "customer_key",
     "rank",
     "propensity",
     "uplift",
@@ -60,6 +64,7 @@ TARGET_COLUMNS: tuple[str, ...] = (
     "model_name",
     "model_version",
 )
+LIST_COLUMNS: tuple[str, ...] = tuple("customer_id" if c == "customer_key" else c for c in TARGET_COLUMNS)
 
 # Why an offer was not made, in the order the rules are checked (the first failed rule counts).
 EXCLUSION_REASONS: tuple[str, ...] = (
@@ -94,7 +99,7 @@ appears in at most one campaign's list (next-best offer).
 | product_code | product the campaign promotes |
 | offer | what the customer is offered |
 | channel | the channel to use for this customer: the first of the customer's own channels (app, e-mail, phone, branch activity) that the campaign uses and that had capacity |
-| customer_id | the bank's customer number |
+| customer_key | the customer's pseudonym (not the customer number); the marketing tool that executes the list maps it back through the access-controlled customer lookup (`CUSTOMER_LOOKUP_DIR`, one file per day) |
 | rank | 1 = best offer of the campaign's list, by expected value |
 | propensity | calibrated probability that the customer converts within the response window if contacted |
 | uplift | what the contact adds to the conversion probability (uplift champion, `ml.uplift`); empty under propensity targeting |
@@ -215,14 +220,14 @@ def build_target_lists(
     ``policy="uplift"`` values an offer by what the contact adds, ``uplift x value``
     (``scores`` then carry an ``uplift`` column, :mod:`ml.uplift`), instead of
     ``propensity x value``: a customer who buys anyway is not worth a contact.
-    Returns :data:`TARGET_COLUMNS` sorted by campaign and rank, and ``{reason: offers}``
+    Returns :data:`LIST_COLUMNS` sorted by campaign and rank, and ``{reason: offers}``
     over :data:`EXCLUSION_REASONS` plus ``offers`` (all candidate offers) and
     ``not_selected`` (eligible offers left out by capacity, value or a better offer).
     """
     run_day = as_date(run_date)
     active = {cid: c for cid, c in campaigns.items() if c.is_active(run_day)}
     counts = {reason: 0 for reason in EXCLUSION_REASONS}
-    empty = pd.DataFrame(columns=list(TARGET_COLUMNS))
+    empty = pd.DataFrame(columns=list(LIST_COLUMNS))
     if scores.empty or not active:
         return empty, {**counts, "offers": 0, "not_selected": 0}
 
@@ -322,8 +327,9 @@ def build_target_lists(
     target_list["expected_value"] = target_list["gross_value"] - np.asarray(listed_cost)
     target_list["rank"] = target_list.groupby("campaign_id").cumcount() + 1
     target_list["run_date"] = run_day
-    target_list["list_row_id"] = [f"{run_day:%Y%m%d}:{c}:{k}" for c, k in zip(target_list["campaign_id"],
-                                                                            target_list["customer_id"])]
+    # Day, campaign and rank: unique, and nothing of the customer in the reference.
+    target_list["list_row_id"] = [f"{run_day:%Y%m%d}:{c}:{r}" for c, r in zip(target_list["campaign_id"],
+                                                                            target_list["rank"])]
     if "segment" not in target_list.columns:
         target_list["segment"] = None
     if "uplift" not in target_list.columns:  # propensity targeting: no uplift model scored the offer
@@ -334,9 +340,16 @@ def build_target_lists(
     log.info("target lists for %s: %s offers, %s selected, excluded %s", run_day, len(offers), len(chosen_rows),
              {k: v for k, v in counts.items() if v})
     return (
-        target_list[list(TARGET_COLUMNS)].sort_values(["campaign_id", "rank"], kind="stable").reset_index(drop=True),
+        target_list[list(LIST_COLUMNS)].sort_values(["campaign_id", "rank"], kind="stable").reset_index(drop=True),
         counts,
     )
+
+
+def published_lists(target_list: pd.DataFrame, settings) -> pd.DataFrame:
+    """The lists as they leave the platform: :data:`TARGET_COLUMNS`, the customer number replaced
+    by its pseudonymous ``customer_key``."""
+    published = target_list.assign(customer_key=customer_keys(target_list["customer_id"], settings))
+    return published[list(TARGET_COLUMNS)]
 
 
 def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns: dict[str, Campaign],
@@ -344,16 +357,21 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns:
     """Write each active campaign's list as Parquet and CSV, plus ``data_dictionary.md``, for day D.
 
     Files go to ``settings.target_list_dir(D)``; every campaign active on D gets a file
-    (empty when nobody is targeted). Returns file name -> path.
+    (empty when nobody is targeted). ``target_list`` is :func:`build_target_lists`'s (with
+    ``customer_id``); the files carry the pseudonymous ``customer_key`` instead, and D's lookup
+    back to the customer number is written first (:mod:`bankmkt.pseudonyms`). Returns file name -> path.
     """
     run_day = as_date(run_date)
     folder = settings.target_list_dir(run_day)
     folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
+    published = published_lists(target_list, settings)
+    # The lookup first: a list is never readable before the key that maps it back.
+    paths: dict[str, Path] = {"customer_keys.parquet": write_lookup(
+        target_list["customer_id"], published["customer_key"], run_day, settings)}
     counts = []
-    active = sorted({cid for cid, c in campaigns.items() if c.is_active(run_day)} | set(target_list["campaign_id"]))
+    active = sorted({cid for cid, c in campaigns.items() if c.is_active(run_day)} | set(published["campaign_id"]))
     for campaign_id in active:
-        rows = target_list.loc[target_list["campaign_id"] == campaign_id, list(TARGET_COLUMNS)].reset_index(drop=True)
+        rows = published.loc[published["campaign_id"] == campaign_id].reset_index(drop=True)
         stem = f"target_list_{campaign_id}"
         for suffix, write in (
             (".parquet", lambda path, rows=rows: rows.to_parquet(path, index=False)),
@@ -374,5 +392,6 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns:
     return paths
 
 
-__all__ = ["EXCLUSION_REASONS", "PRODUCTS", "TARGET_COLUMNS", "build_target_lists", "exclusion_reasons",
+__all__ = ["EXCLUSION_REASONS", "LIST_COLUMNS", "PRODUCTS", "TARGET_COLUMNS", "build_target_lists",
+           "exclusion_reasons", "published_lists",
            "write_target_lists"]

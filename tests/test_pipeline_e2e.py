@@ -10,7 +10,9 @@ back. Assertions follow each stage's output.
 
 from __future__ import annotations
 
+import gc
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -66,6 +68,14 @@ def daily_runs(monkeypatch_module):
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+def _lists(settings, day) -> pd.DataFrame:
+    """D's published lists as the marketing tool sees them: pseudonyms mapped back through D's lookup."""
+    from bankmkt.pseudonyms import read_lookup
+
+    lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(day).glob("target_list_*.parquet"))
+    return lists.merge(read_lookup(day, settings), on="customer_key", how="left", validate="many_to_one")
 
 
 def _stage(settings, day, stage):
@@ -170,7 +180,7 @@ def test_target_lists_per_campaign_within_capacity(daily_runs):
         frame = pd.read_parquet(settings.target_list_dir(LAST_DAY) / f"target_list_{campaign_id}.parquet")
         contacted = frame.loc[~frame["is_control"]]
         assert 0 < len(contacted) <= LIST_SIZE, campaign_id
-        assert frame["customer_id"].is_unique and frame["list_row_id"].is_unique
+        assert frame["customer_key"].is_unique and frame["list_row_id"].is_unique and "customer_id" not in frame
         assert set(frame["channel"]) <= {"email", "push", "sms", "phone", "branch"}
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         loaded = con.execute("select count(*) from fct_target_lists where run_date = ?", [LAST_DAY]).fetchone()[0]
@@ -187,8 +197,8 @@ def test_target_lists_per_campaign_within_capacity(daily_runs):
 def test_the_first_days_lists_came_back_as_contacts_and_count_the_next_day(daily_runs):
     """The loop: D's lists are executed on D+1, read back by the contract and dbt, and D+1's policy counts them."""
     settings, _ = daily_runs
-    first = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(RUN_DAYS[0]).glob("target_list_*.parquet"))
-    second = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
+    first, second = _lists(settings, RUN_DAYS[0]), _lists(settings, LAST_DAY)
+    assert first["customer_id"].notna().all() and second["customer_id"].notna().all()
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         landed = con.execute(
             "select list_row_id, is_control, delivery_status from stg_core_banking__campaign_contacts "
@@ -289,7 +299,7 @@ def test_target_lists_respect_the_contact_policy(daily_runs):
     settings, _ = daily_runs
     history = pipeline.contact_history(LAST_DAY, settings)[0].set_index("customer_id")
     assert len(history) > 50  # the tiny bank contacts 15 % of its customers per campaign: the check bites
-    lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
+    lists = _lists(settings, LAST_DAY)
     on_lists = history.reindex(lists["customer_id"]).dropna(how="all")
     last = pd.to_datetime(on_lists["last_contacted_at"]).dt.normalize()
     assert (on_lists["contacts_30d"] < 2).all()
@@ -303,14 +313,13 @@ def test_do_not_contact_list_removes_customers(daily_runs):
     from bankmkt import pipeline
 
     settings, _ = daily_runs
-    folder = settings.target_list_dir(LAST_DAY)
-    listed = pd.concat(pd.read_parquet(p) for p in folder.glob("target_list_*.parquet"))
+    listed = _lists(settings, LAST_DAY)
     barred = sorted(listed.sort_values("rank")["customer_id"].head(5))
     settings.do_not_contact_file.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"customer_id": barred}).to_csv(settings.do_not_contact_file, index=False)
     try:
         result = pipeline.score_and_target(LAST_DAY)
-        relisted = pd.concat(pd.read_parquet(p) for p in folder.glob("target_list_*.parquet"))
+        relisted = _lists(settings, LAST_DAY)
     finally:
         settings.do_not_contact_file.unlink()
     assert barred, "nobody listed: the check would be vacuous"
@@ -451,8 +460,16 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
         tables = [row[0] for row in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main'").fetchall()]
         found = tables_holding(con, {f"warehouse {t}": f'"{t}"' for t in tables})
+    # An online-store connection still open elsewhere in the session keeps a SQLite write-ahead log that is
+    # folded into the database and removed when it closes: close such connections first, and search the
+    # database itself rather than its transient -wal / -shm files.
+    gc.collect()
+    for database in settings.feast_dir.rglob("*.db"):
+        with sqlite3.connect(database) as con:
+            con.execute("pragma wal_checkpoint(truncate)")
     folders = (settings.exports_dir, settings.outputs_dir, settings.feast_dir, settings.reports_dir / "effectiveness")
-    files = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    files = [path for folder in folders for path in folder.rglob("*")
+             if path.is_file() and not path.name.endswith(("-wal", "-shm", "-journal"))]
     found += tables_holding(duckdb.connect(), {str(p.relative_to(settings.data_dir)): f"read_parquet('{p}')"
                                               for p in files if p.suffix == ".parquet"})
     pattern = re.compile("|".join(re.escape(v) for v in values).encode())

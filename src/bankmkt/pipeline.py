@@ -403,7 +403,7 @@ def score_and_target(run_date: str | date) -> dict:
     from ml.registry import alias_version
     from ml.report import write_run_report
     from ml.scoring import exploration_scores, score_churn_risk, score_customers, write_churn_risk
-    from ml.targeting import build_target_lists, write_target_lists
+    from ml.targeting import build_target_lists, published_lists, write_target_lists
 
     day = parse_run_date(run_date)
     settings = apply_environment()
@@ -454,7 +454,7 @@ def score_and_target(run_date: str | date) -> dict:
             policy=policy_used,
         )
         # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
-        gate = gate_target_lists(day, settings, frame=target_list).as_dict()
+        gate = gate_target_lists(day, settings, frame=published_lists(target_list, settings)).as_dict()
         paths = write_target_lists(target_list, day, settings, campaigns, exclusions)
         if not churn_risk.empty:
             paths["churn_risk.parquet"] = write_churn_risk(churn_risk, day, settings)
@@ -547,18 +547,23 @@ def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataF
     already listed or contacted, controls included: a customer enters a campaign once.
     """
     from bankmkt import warehouse
+    from bankmkt.pseudonyms import customer_key_sql
 
     with warehouse.read_only_connection(settings, snapshot=True) as con:
         has_lists = bool(con.execute(
             "select count(*) from information_schema.tables where table_name = 'fct_target_lists'"
         ).fetchall()[0][0])
+        # The lists carry the customer's pseudonym: the customers' own keys map it back.
+        key, key_parameter = customer_key_sql("customer_id", settings)
         published = (
-            "select list_row_id, customer_id, campaign_id, is_control, cast(run_date as timestamp) as contacted_at "
-            "from fct_target_lists where run_date < cast($day as date)"
+            "select list_row_id, c.customer_id, campaign_id, is_control, cast(run_date as timestamp) as contacted_at "
+            f"from fct_target_lists join (select customer_id, {key} as customer_key from dim_customers) c "
+            "using (customer_key) where run_date < cast($day as date)"
             if has_lists else
             "select null::varchar as list_row_id, null::varchar as customer_id, null::varchar as campaign_id, "
             "null::boolean as is_control, null::timestamp as contacted_at where false"
         )
+        parameters = {"day": run_date, **(key_parameter if has_lists else {})}
         events = f"""
             with published as ({published}),
             landed as (
@@ -577,10 +582,10 @@ def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataF
                    max(contacted_at) as last_contacted_at
             from events where not is_control group by customer_id
             """,
-            {"day": run_date},
+            parameters,
         ).df()
         campaign_history = con.execute(
-            f"with events as ({events}) select distinct customer_id, campaign_id from events", {"day": run_date}
+            f"with events as ({events}) select distinct customer_id, campaign_id from events", parameters
         ).df()
     return per_customer, campaign_history
 

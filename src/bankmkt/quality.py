@@ -309,9 +309,11 @@ def target_lists_expectations(run_date: date, settings: Settings | None = None) 
         fail(E.ExpectColumnValuesToBeBetween(column="run_date", min_value=day, max_value=day),
              check="freshness: every row belongs to the run date"),
         *[fail(E.ExpectColumnValuesToNotBeNull(column=c))
-          for c in ("run_date", "list_row_id", "campaign_id", "product_code", "channel", "customer_id", "rank",
+          for c in ("run_date", "list_row_id", "campaign_id", "product_code", "channel", "customer_key", "rank",
                     "propensity", "expected_value", "contact_cost", "is_control", "model_name", "model_version")],
-        fail(E.ExpectColumnValuesToBeUnique(column="customer_id"), check="next-best offer: one list per customer"),
+        fail(E.ExpectColumnValuesToBeUnique(column="customer_key"), check="next-best offer: one list per customer"),
+        fail(E.ExpectColumnValuesToMatchRegex(column="customer_key", regex=r"^P[0-9a-f]{20}$"),
+             check="customers by pseudonym only: never the customer number"),
         fail(E.ExpectColumnValuesToBeUnique(column="list_row_id"), check="a list row is referenced by its id"),
         fail(E.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "rank"])),
         fail(E.ExpectColumnValuesToBeInSet(column="product_code", value_set=list(PRODUCTS))),

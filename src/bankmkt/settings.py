@@ -62,6 +62,10 @@ class Settings:
     mlflow_admin_password: str = ""
     mlflow_secret_key: str = ""
     pii_hash_key: str = ""
+    # Where the lookup from the target lists' pseudonymous customer_key back to the bank's customer
+    # number is written (bankmkt.pseudonyms): DATA_DIR/restricted/customer_lookup unless
+    # CUSTOMER_LOOKUP_DIR puts it on storage only the marketing tool can read.
+    customer_lookup_dir: Path | None = None
     # bank_daily's schedule: a cron preset or expression, or "none" (runs only when triggered: by
     # the REST API, `airflow dags trigger`, or `make run`).
     daily_schedule: str = "@daily"
@@ -131,6 +135,11 @@ class Settings:
     def training_state_file(self) -> Path:
         """Per model: the labelled outcomes its latest training attempt saw (label-surplus trigger)."""
         return self.data_dir / "models" / "training_state.json"
+
+    @property
+    def customer_lookup_root(self) -> Path:
+        """The access-controlled lookup customer_key -> customer_id of the target lists (owner-only)."""
+        return self.customer_lookup_dir or self.data_dir / "restricted" / "customer_lookup"
 
     def target_list_dir(self, run_date) -> Path:
         """Per-campaign target lists of one run (Parquet, CSV and their data dictionary)."""
@@ -394,6 +403,8 @@ class Settings:
             "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
             "DO_NOT_TRACK": "1",
             "TARGETING_POLICY": self.targeting_policy,
+            # Only when set: exported by default it would tie a later DATA_DIR to this one's lookup.
+            **({"CUSTOMER_LOOKUP_DIR": str(self.customer_lookup_dir)} if self.customer_lookup_dir else {}),
             **{name: str(getattr(self, key)) for name, (key, _, _) in RETRAINING_VARIABLES.items()},
             **(self.production_environment() if self.platform_env == "prod" else {}),
             **({"PII_HASH_KEY": self.effective_pii_hash_key} if self.effective_pii_hash_key else {}),
@@ -484,6 +495,8 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         _check_production(env, kwargs)
     if env.get("BERKA_DIR"):
         kwargs["berka_dir"] = Path(env["BERKA_DIR"]).expanduser().resolve()
+    if env.get("CUSTOMER_LOOKUP_DIR"):
+        kwargs["customer_lookup_dir"] = Path(env["CUSTOMER_LOOKUP_DIR"]).expanduser().resolve()
     if env.get("TARGET_LIST_SIZE"):
         kwargs["target_list_size"] = int(env["TARGET_LIST_SIZE"])
     for name, key in (("ALERT_WEBHOOK_URL", "alert_webhook_url"), ("ALERT_SMTP_HOST", "alert_smtp_host"),
@@ -634,6 +647,7 @@ def get_settings() -> Settings:
         "DATA_DIR",
         *PRODUCTION_VARIABLES,
         "TARGET_LIST_SIZE",
+        "CUSTOMER_LOOKUP_DIR",
         "CONTROL_SHARE",
         "BERKA_DIR",
         "ALERT_WEBHOOK_URL",

@@ -132,7 +132,7 @@ def test_target_lists_are_published(stack):
     lists = sorted(settings.target_list_dir(DAY).glob("target_list_*.parquet"))
     assert lists
     frame = pd.concat(pd.read_parquet(path) for path in lists)
-    assert len(frame) > 0 and frame["customer_id"].is_unique
+    assert len(frame) > 0 and frame["customer_key"].is_unique and "customer_id" not in frame
 
 
 def test_the_api_wants_a_user_and_respects_roles(stack):

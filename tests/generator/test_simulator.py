@@ -68,7 +68,11 @@ def _landed(settings, source: str, day: date) -> pd.DataFrame:
 
 
 def _lists(settings, day: date) -> pd.DataFrame:
-    return pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(day).glob("target_list_*.parquet"))
+    """The day's lists, their pseudonyms mapped back to customer numbers through the day's lookup."""
+    from bankmkt.pseudonyms import read_lookup
+
+    lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(day).glob("target_list_*.parquet"))
+    return lists.merge(read_lookup(day, settings), on="customer_key", how="left", validate="many_to_one")
 
 
 def test_every_published_row_is_executed_the_next_day(loop_bank):

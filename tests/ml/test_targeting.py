@@ -11,7 +11,7 @@ import pytest
 
 from bankmkt.campaigns import Campaign, is_control
 from ml import PRODUCT_VALUE, PRODUCTS
-from ml.targeting import EXCLUSION_REASONS, TARGET_COLUMNS, build_target_lists, write_target_lists
+from ml.targeting import EXCLUSION_REASONS, LIST_COLUMNS, TARGET_COLUMNS, build_target_lists, write_target_lists
 
 RUN_DATE = date(2024, 3, 2)
 SCORED = ("credit_card", "personal_loan", "term_deposit")
@@ -93,7 +93,7 @@ def build(scores, customers, campaigns, channels, **policy):
 
 def test_columns_value_and_row_ids(scores, customers, campaigns, channels):
     lists, counts = build(scores, customers, campaigns, channels)
-    assert list(lists.columns) == list(TARGET_COLUMNS)
+    assert list(lists.columns) == list(LIST_COLUMNS)
     gross = lists["propensity"] * lists["product_code"].map(PRODUCT_VALUE)
     cost = lists["channel"].map(CHANNEL_COST)
     np.testing.assert_allclose(lists["expected_value"], gross - cost)
@@ -237,7 +237,7 @@ def test_inactive_campaigns_and_empty_scores(scores, customers, campaigns, chann
     later = {k: Campaign(**{**v.__dict__, "start_date": RUN_DATE + timedelta(days=1)}) for k, v in campaigns.items()}
     assert build(scores, customers, later, channels)[0].empty
     lists, _ = build(scores.iloc[0:0], customers, campaigns, channels)
-    assert lists.empty and list(lists.columns) == list(TARGET_COLUMNS)
+    assert lists.empty and list(lists.columns) == list(LIST_COLUMNS)
 
 
 def test_churn_risk_discounts_the_value(scores, customers, campaigns, channels):
@@ -257,11 +257,27 @@ def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
     settings = dataclasses.replace(get_settings(), data_dir=tmp_path)
     lists, counts = build(scores, customers, campaigns, channels, do_not_contact={"C0000001"})
     everyone = {**campaigns, "C-wealth": campaign("C-wealth", "wealth_management")}
+    settings.ensure_pii_key()
     paths = write_target_lists(lists, RUN_DATE, settings, everyone, counts)
-    expected = {f"target_list_{c}.{ext}" for c in everyone for ext in ("parquet", "csv")} | {"data_dictionary.md"}
+    expected = {f"target_list_{c}.{ext}" for c in everyone for ext in ("parquet", "csv")} | {
+        "data_dictionary.md", "customer_keys.parquet"}
     assert set(paths) == expected
     written = pd.read_parquet(paths["target_list_C-credit_card.parquet"])
-    pd.testing.assert_frame_equal(written, lists[lists["campaign_id"] == "C-credit_card"].reset_index(drop=True))
+    assert list(written.columns) == list(TARGET_COLUMNS) and "customer_id" not in written.columns
+    # The files name customers by pseudonym only; the day's lookup, readable by its owner only, maps them back.
+    lookup = pd.read_parquet(paths["customer_keys.parquet"])
+    assert paths["customer_keys.parquet"].parent.parent == settings.customer_lookup_root
+    assert not paths["customer_keys.parquet"].is_relative_to(settings.outputs_dir)
+    assert paths["customer_keys.parquet"].stat().st_mode & 0o777 == 0o600
+    assert settings.customer_lookup_root.stat().st_mode & 0o777 == 0o700
+    assert written["customer_key"].str.fullmatch(r"P[0-9a-f]{20}").all()
+    restored = written.merge(lookup, on="customer_key", how="left").drop(columns="customer_key")
+    expected_rows = lists[lists["campaign_id"] == "C-credit_card"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(restored[expected_rows.columns.drop("customer_id")].assign(
+        customer_id=restored["customer_id"]), expected_rows.drop(columns="customer_id").assign(
+        customer_id=expected_rows["customer_id"]))
+    every_file = b"".join(path.read_bytes() for name, path in paths.items() if name != "customer_keys.parquet")
+    assert not any(customer.encode() in every_file for customer in lists["customer_id"])
     assert pd.read_parquet(paths["target_list_C-wealth.parquet"]).empty
     dictionary = paths["data_dictionary.md"].read_text()
     assert "| do_not_contact | 3 |" in dictionary and "| frequency_cap | 0 |" in dictionary

@@ -100,25 +100,26 @@ def label_rows(day: date, n: int = 40) -> pd.DataFrame:
     })
 
 
-def target_list_rows(day: date, per_product: int = 20) -> pd.DataFrame:
-    from ml.targeting import TARGET_COLUMNS
+def target_list_rows(day: date, per_product: int = 20, built: bool = False) -> pd.DataFrame:
+    """Published rows (customer_key), or, ``built``, rows as targeting builds them (customer_id)."""
+    from ml.targeting import LIST_COLUMNS, TARGET_COLUMNS
 
     rows = []
     for p, product in enumerate(("credit_card", "term_deposit")):
         campaign = f"CMP-{product}"
         for rank in range(1, per_product + 1):
             propensity = 0.5 / rank
-            customer = f"C{p * 1000 + rank:07d}"
+            customer = f"C{p * 1000 + rank:07d}" if built else f"P{p * 1000 + rank:020x}"
             control = rank % 10 == 3
             rows.append({
-                "run_date": day, "list_row_id": f"{day:%Y%m%d}:{campaign}:{customer}", "campaign_id": campaign,
-                "product_code": product, "offer": "offer", "channel": "email", "customer_id": customer, "rank": rank,
+                "run_date": day, "list_row_id": f"{day:%Y%m%d}:{campaign}:{rank}", "campaign_id": campaign,
+                "product_code": product, "offer": "offer", "channel": "email", "customer_id" if built else "customer_key": customer, "rank": rank,
                 "propensity": propensity, "uplift": propensity / 4, "expected_value": propensity * 100 - 0.1,
                 "contact_cost": 0.0 if control else 0.1, "is_control": control,
                 "segment": "mature", "reason_1": "balance_total=1 (+0.3)", "reason_2": None, "reason_3": None,
                 "model_name": f"propensity_{product}", "model_version": "3",
             })
-    return pd.DataFrame(rows)[list(TARGET_COLUMNS)]
+    return pd.DataFrame(rows)[list(LIST_COLUMNS if built else TARGET_COLUMNS)]
 
 
 def test_a_good_mart_passes_and_leaves_results_data_docs_profile_and_summary(mart_settings, write_marts):
@@ -337,14 +338,18 @@ def test_target_lists_are_gated_before_and_after_they_are_written(mart_settings)
     assert quality.gate_target_lists(DAY, mart_settings, frame=good).success
     assert quality.run_gate("target_lists", DAY, mart_settings).status == "skipped"  # nothing written yet
 
-    bad = good.copy()
-    bad.loc[bad["product_code"] == "term_deposit", "customer_id"] = good["customer_id"].iloc[:20].to_numpy()
+    bad = target_list_rows(DAY, built=True)
+    bad.loc[bad["product_code"] == "term_deposit", "customer_id"] = bad["customer_id"].iloc[:20].to_numpy()
     write_target_lists(bad, DAY, mart_settings, campaigns)
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_target_lists(DAY, mart_settings)
 
-    assert "  - customer_id: expect_column_values_to_be_unique: 40 of 40 rows unexpected (100.00%)" \
+    assert "  - customer_key: expect_column_values_to_be_unique: 40 of 40 rows unexpected (100.00%)" \
         in str(failure.value)
+    # A list that names customers by their number is refused.
+    numbered = good.assign(customer_key=[f"C{i:07d}" for i in range(len(good))])
+    with pytest.raises(QualityGateFailed, match="customer_key: expect_column_values_to_match_regex"):
+        quality.gate_target_lists(DAY, mart_settings, frame=numbered)
 
 
 def test_the_docs_table_names_every_comparison():

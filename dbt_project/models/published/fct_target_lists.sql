@@ -3,6 +3,8 @@
 -- flagged). Loaded after scoring; a rerun replaces its day. The contact policy of later
 -- days reads it: a published row counts as a contact from its run date. Text columns are cast:
 -- a day whose lists all come from exploration has no reasons (an all-null Parquet column).
+-- Customers appear by their pseudonymous customer_key, as in the published files (bankmkt.pseudonyms);
+-- A warehouse whose lists still carried customer_id needs `dbt build --select fct_target_lists --full-refresh`.
 select
     cast(run_date as date) as run_date,
     cast(list_row_id as varchar) as list_row_id,
@@ -10,7 +12,7 @@ select
     cast(product_code as varchar) as product_code,
     cast(offer as varchar) as offer,
     cast(channel as varchar) as channel,
-    cast(customer_id as varchar) as customer_id,
+    cast(customer_key as varchar) as customer_key,
     cast("rank" as integer) as target_rank,
     cast(propensity as double) as propensity,
     cast(uplift as double) as uplift,

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from bankmkt.pseudonyms import LookupMissing, read_lookup
 from bankmkt.runtime import write_atomically
 from bankmkt.settings import Settings, get_settings
 
 STATE_FILE = "bank.pkl"
-LIST_COLUMNS = ("list_row_id", "campaign_id", "product_code", "channel", "customer_id", "is_control")
+LIST_COLUMNS = ("list_row_id", "campaign_id", "product_code", "channel", "customer_key", "is_control")
 
 
 class SimulatorError(RuntimeError):
@@ -64,11 +65,22 @@ def published_lists(run_date: dt.date, settings: Settings) -> pd.DataFrame:
     """Every row of the lists published for ``run_date`` (empty when none were)."""
     files = sorted(settings.target_list_dir(run_date).glob("target_list_*.parquet"))
     if not files:
-        return pd.DataFrame(columns=list(LIST_COLUMNS))
+        return pd.DataFrame(columns=[*LIST_COLUMNS, "customer_id"])
     lists = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     missing = [c for c in LIST_COLUMNS if c not in lists.columns]
     if missing:
         raise SimulatorError(f"{settings.target_list_dir(run_date)}: the lists lack column(s) {missing}")
+    # Like a bank's marketing tool, the simulator reaches customers by their number: it maps the
+    # lists' pseudonyms back through the day's access-controlled lookup.
+    try:
+        lookup = read_lookup(run_date, settings)
+    except LookupMissing as error:
+        raise SimulatorError(str(error)) from None
+    lists = lists.merge(lookup, on="customer_key", how="left")
+    unknown = lists["customer_id"].isna()
+    if unknown.any():
+        raise SimulatorError(f"{settings.target_list_dir(run_date)}: {int(unknown.sum())} list row(s) name a "
+                             f"customer_key the day's lookup does not map (first: {lists.loc[unknown, 'customer_key'].iloc[0]})")
     return lists
 
 
