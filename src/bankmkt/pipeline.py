@@ -24,9 +24,9 @@ def check_landing(run_date: str | date) -> dict:
     goes to quarantine with a report) before anything reaches the warehouse.
     """
     from bankmkt.campaigns import ensure_catalogue
-    from bankmkt.contract import enforce_landing_contract, load_contract
+    from bankmkt.contract import enforce_landing_contract
     from bankmkt.contract.ledger import accepted_days, verify_accepted_files
-    from bankmkt.contract.schema import landed_days
+    from bankmkt.contract.schema import landed_days, landing_sources
 
     day = parse_run_date(run_date)
     settings = apply_environment()
@@ -37,7 +37,7 @@ def check_landing(run_date: str | date) -> dict:
         campaigns, catalogue_note = ensure_catalogue(settings)
         accepted = accepted_days(settings)
         landed = set()
-        for source in load_contract():
+        for source in landing_sources():
             landed |= {d for d in landed_days(settings, source) if d < day}
         days = sorted(d for d in landed if d not in accepted) + [day]
         rows = 0

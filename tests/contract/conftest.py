@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bankmkt.contract.schema import landing_file, load_contract
+from bankmkt.contract.schema import landing_file, landing_sources, load_contract
 from bankmkt.settings import Settings
 
 def _ts(day: date, clock: str) -> str:
@@ -119,7 +119,7 @@ class LandingFactory:
         return valid_rows(source, day)
 
     def columns(self, source: str) -> list[str]:
-        return load_contract()[source].column_names
+        return landing_sources()[source].column_names
 
     def render(self, source: str, rows: list[dict], columns: list[str] | None = None,
                delimiter: str = ",", newline: str = "\n") -> bytes:

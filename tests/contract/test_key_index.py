@@ -10,7 +10,13 @@ from datetime import date
 import duckdb
 import pytest
 
-from bankmkt.contract import ContractViolation, check_landing_batch, enforce_landing_contract, load_contract
+from bankmkt.contract import (
+    ContractViolation,
+    check_landing_batch,
+    enforce_landing_contract,
+    landing_sources,
+    load_contract,
+)
 from bankmkt.contract import index as key_index
 from bankmkt.contract.index import indexed_sources, key_index_path, legacy_key_dir, release
 from bankmkt.contract.ledger import accepted_days, forget_day
@@ -120,7 +126,7 @@ def test_a_days_work_does_not_grow_with_history(landing, io_log):
     short, long = work[3], work[24]
     assert len(long["opened"]) == len(short["opened"])
     assert len(long["stat"]) == len(short["stat"])
-    assert len(long["listdir"]) == len(short["listdir"]) == len(load_contract())
+    assert len(long["listdir"]) == len(short["listdir"]) == len(landing_sources())  # one per source folder
     assert len(long["sql"]) == len(short["sql"])
     assert not legacy_key_dir(settings).exists()
     assert _index_days(settings) == [_jan(n) for n in range(1, 25)]

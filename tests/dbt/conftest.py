@@ -130,7 +130,31 @@ def small_bank(tmp_path_factory) -> Bank:
         for source in REDELIVERED_SOURCES
     }
     assert all(redelivered.values()), f"nothing to re-deliver: {redelivered}"
+    _correct(root / "landing", REDELIVERED_ON)
     return Bank(root)
+
+
+# The corrections delivered on REDELIVERED_ON (landing/<source>_corrections/): the first converted
+# response of an earlier day was a visit, the first delivered contact of an earlier day failed.
+CORRECTED = {"campaign_responses": ("response_type", "converted", "visited"),
+             "campaign_contacts": ("delivery_status", "delivered", "failed")}
+
+
+def _correct(landing_dir: Path, day: date) -> None:
+    import pandas as pd
+
+    for source, (column, wrong, right) in CORRECTED.items():
+        earlier = pd.concat(pd.read_csv(path, dtype=str, keep_default_na=False)
+                            for path in sorted((landing_dir / source).glob("dt=*/*.csv")) if path.parent.name < f"dt={day}")
+        row = earlier.loc[earlier[column] == wrong].head(1).copy()
+        assert len(row) == 1, f"no {source} row with {column} = {wrong} to correct"
+        row[column] = right
+        if source == "campaign_responses":
+            row["amount"] = ""  # a visit has no amount
+        row["correction_reason"] = f"{column} was recorded as {wrong}"
+        folder = landing_dir / f"{source}_corrections" / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True)
+        row.to_csv(folder / f"{source}_corrections.csv", index=False)
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,31 @@ def test_redelivered_files_count_once(warehouse, small_bank):
     assert redelivered_later == 0
 
 
+def test_corrections_replace_the_records_they_name(warehouse, small_bank):
+    """A contact or response corrected by a later delivery (landing/<source>_corrections/) is replaced in
+    staging, keeps its first delivery day, and the models built on it follow."""
+    from tests.dbt.conftest import CORRECTED
+
+    for source, (column, wrong, right) in CORRECTED.items():
+        key = "response_id" if source == "campaign_responses" else "contact_id"
+        folder = small_bank.landing_dir / f"{source}_corrections"
+        (correction,) = [pd.read_csv(path, dtype=str) for path in folder.glob("dt=*/*.csv")]
+        record = correction[key].iloc[0]
+        row = warehouse.execute(
+            f"select {column}, delivered_on, corrected_on from stg_core_banking__{source} where {key} = ?", [record]
+        ).fetchall()
+        assert row == [(right, row[0][1], small_bank.redelivered_on)], (source, row)
+        assert row[0][1] < small_bank.redelivered_on  # the first delivery's day
+        assert warehouse.execute(f"select count(*) from stg_core_banking__{source} where corrected_on is not null"
+                                 ).fetchall() == [(1,)]
+    # The effectiveness evaluation reads the corrected contact: it no longer counts as delivered.
+    contact = pd.read_csv(next((small_bank.landing_dir / "campaign_contacts_corrections").glob("dt=*/*.csv")),
+                          dtype=str)["contact_id"].iloc[0]
+    status = warehouse.execute("select delivery_status from int_campaign_contacts_evaluated where contact_id = ?",
+                               [contact]).fetchall()
+    assert status == [("failed",)], status
+
+
 def test_profile_history_is_a_type_2_dimension(warehouse):
     history = warehouse.execute(
         "select * from customer_profile_history order by customer_id, profile_version"
@@ -152,8 +177,13 @@ def test_training_labels_agree_with_the_ground_truth(warehouse, small_bank):
     truth = pd.read_parquet(small_bank.truth_dir / "contact_truth.parquet")
     joined = labels.merge(truth, on="contact_id")
     assert len(joined) == len(labels) > 0
-    # Every window closed by the last day, so a landed response is a conversion within it.
-    assert (joined["label"] == joined["responded_at"].notna().astype(int)).all()
+    # Every window closed by the last day, so a landed response is a conversion within it, except the
+    # conversion a later delivery corrected to a visit (conftest.CORRECTED): the labels follow the correction.
+    corrected = pd.read_csv(next((small_bank.landing_dir / "campaign_responses_corrections").glob("dt=*/*.csv")),
+                            dtype=str)["contact_id"].iloc[0]
+    differs = joined.loc[joined["label"] != joined["responded_at"].notna().astype(int)]
+    assert differs["contact_id"].tolist() == [corrected], differs
+    assert joined.loc[joined["contact_id"] == corrected, "label"].tolist() == [0]
 
 
 def _newcombe(x1: int, n1: int, x2: int, n2: int, z: float = 1.959964) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from bankmkt.contract.check import (
 )
 from bankmkt.contract.quarantine import quarantine_batch, restore_quarantined
 from bankmkt.contract.report import RULES, BatchReport, ContractViolation, Violation
-from bankmkt.contract.schema import SourceContract, load_contract
+from bankmkt.contract.schema import SourceContract, landing_sources, load_contract, load_corrections
 
 __all__ = [
     "RULES",
@@ -23,7 +23,9 @@ __all__ = [
     "Violation",
     "check_landing_batch",
     "enforce_landing_contract",
+    "landing_sources",
     "load_contract",
+    "load_corrections",
     "quarantine_batch",
     "restore_quarantined",
 ]

@@ -45,7 +45,7 @@ from bankmkt.contract.report import (
     FileSummary,
     Violation,
 )
-from bankmkt.contract.schema import ColumnSpec, SourceContract, landing_file, load_contract
+from bankmkt.contract.schema import ColumnSpec, SourceContract, landing_file, landing_sources
 from bankmkt.settings import Settings, get_settings
 
 __all__ = [
@@ -170,7 +170,7 @@ class _BatchCheck:
         self.day = day
         self.settings = settings
         self.enforce = enforce
-        self.contracts = load_contract()
+        self.contracts = landing_sources()  # the daily sources, then the optional corrections
         self.files: dict[str, FileSummary] = {}
         self.violations: list[Violation] = []
         self.bands: dict[str, dict[str, list]] = {}
@@ -277,7 +277,8 @@ class _BatchCheck:
         rel = self._rel(path)
         if not path.is_file():
             self.files[contract.source] = FileSummary(contract.source, rel, exists=False)
-            self._fail("file_missing", contract, rel, detail=f"no {contract.source} file for {self.day}")
+            if not contract.optional:
+                self._fail("file_missing", contract, rel, detail=f"no {contract.source} file for {self.day}")
             return
         data = path.read_bytes()
         summary = FileSummary(
@@ -580,9 +581,10 @@ class _BatchCheck:
         low, high, values = self.con.execute(
             f"SELECT quantile_cont({typed}, 0.001), quantile_cont({typed}, 0.999), count({typed}) FROM {table}"
         ).fetchone()
-        if values:
+        if values and not contract.optional:
             self.bands.setdefault(contract.source, {})[column.name] = [low, high, values]
-        history = [self.accepted[day].get("bands", {}).get(contract.source, {}).get(column.name)
+        judged_by = contract.corrects or contract.source  # a corrected row is judged as its source's rows
+        history = [self.accepted[day].get("bands", {}).get(judged_by, {}).get(column.name)
                    for day in self._accepted_before]
         history = [band for band in history if band]
         if len(history) < PLAUSIBILITY_HISTORY_DAYS:
@@ -640,7 +642,11 @@ class _BatchCheck:
                     f"SEMI JOIN {earlier} USING ({key_sql})) "
                     f"SELECT h.{ROW}, {label} || ' (dt=' || min(e.dt) || ')' AS sample "
                     f"FROM hits h JOIN {earlier} e USING ({key_sql}) GROUP BY h.{ROW}, {key_sql}",
-                    "an event's key was already delivered on an earlier day",
+                    "an event's key was already delivered on an earlier day"
+                    + (f"; to change an earlier record, deliver the corrected row in "
+                       f"landing/{source}_corrections/dt=YYYY-MM-DD/{source}_corrections.csv "
+                       "with a correction_reason (docs/landing_contract.md, Corrections)"
+                       if f"{source}_corrections" in self.contracts else ""),
                 ))
         for column, (ref_source, ref_column) in contract.foreign_keys.items():
             if column not in present or ref_column not in self.columns.get(ref_source, []):
@@ -743,7 +749,7 @@ class _BatchCheck:
         if entry is None:
             return False
         hashes = {s: f.get("sha256") for s, f in entry["files"].items()}
-        return hashes == {s: f.sha256 for s, f in self.files.items()}
+        return hashes == {s: f.sha256 for s, f in self.files.items() if f.exists or not self.contracts[s].optional}
 
     def _check_order(self, rerun: bool) -> None:
         batch_file = f"{self._rel(self.settings.landing_dir)}/*/dt={self.day}/"
@@ -758,7 +764,8 @@ class _BatchCheck:
         if not any(summary.exists for summary in self.files.values()):
             return  # nothing delivered for D yet: file_missing says so, gaps would only add noise
         first = min(
-            [min(days) for days in self._unaccepted.values() if days] + self._accepted_before[:1],
+            [min(days) for source, days in self._unaccepted.items() if days and not self.contracts[source].optional]
+            + self._accepted_before[:1],
             default=None,
         )
         if first is None:
@@ -771,8 +778,8 @@ class _BatchCheck:
             if day not in accepted_before:
                 gaps += [
                     landing_file(self.settings, source, day)
-                    for source in self.contracts
-                    if day not in self._unaccepted[source]
+                    for source, contract in self.contracts.items()
+                    if day not in self._unaccepted[source] and not contract.optional
                 ]
         for path in gaps[:10]:
             self._fail(

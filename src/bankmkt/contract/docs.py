@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bankmkt.contract.report import RULES
-from bankmkt.contract.schema import ColumnSpec, SourceContract, load_contract
+from bankmkt.contract.schema import ColumnSpec, SourceContract, load_contract, load_corrections
 from bankmkt.settings import Settings
 
 TYPE_FORMATS = {
@@ -124,7 +124,35 @@ def render_contract_markdown() -> str:
                 f"{_cell(_column_rules(c, col))} | {_cell(col.description)} |"
             )
         out.append("")
+    corrections = load_corrections()
     out += [
+        "## Corrections",
+        "",
+        "Accepted files never change, and an event's key never reappears in a later day's file "
+        "(`key_already_delivered`). A contact or a response recorded wrongly is corrected by an "
+        "explicit delivery in a later day's batch (or the same day's), an optional file beside the "
+        "day's others:",
+        "",
+        "```",
+        *(f"<DATA_DIR>/landing/{name}/dt=YYYY-MM-DD/{name}.csv" for name in corrections),
+        "```",
+        "",
+        "Each row is the whole corrected record (every column of the source, in its order) followed "
+        "by `correction_reason` (not null; free text, checked for personal data). The contract checks "
+        "a corrected row like any row of its source, and its primary key must name a record "
+        "delivered before (`orphan_key`), once per file. The ledger records the file with the day "
+        "(sha256, rows) and verifies it like any accepted file; the day goes to quarantine as a "
+        "whole if the correction breaks a rule. In the warehouse the latest correction replaces the "
+        "record: staging keeps the first delivery's day as `delivered_on` and the correction's as "
+        "`corrected_on`, and every model built on it (effectiveness, training labels) follows. "
+        "Customers, accounts and product holdings are corrected by a new version (a later "
+        "`updated_at`), transactions by a reversing entry.",
+        "",
+        "| corrections source | corrects | primary key → the corrected record |",
+        "|---|---|---|",
+        *(f"| `{name}` | `{c.corrects}` | `{c.primary_key[0]}` → `{c.corrects}.{c.primary_key[0]}` |"
+          for name, c in corrections.items()),
+        "",
         "Value formats by type: "
         + "; ".join(f"{t}: {f}" for t, f in TYPE_FORMATS.items())
         + ".",
@@ -195,8 +223,7 @@ def render_contract_markdown() -> str:
         "`<DATA_DIR>/runs/landing_file_stats.json`). A file edited in place, re-delivered "
         "with a difference, or removed stops the run before anything is read, with a message "
         "naming the file, the accepted and the current checksum. A correction is a new "
-        "delivery in a later day's batch: a new version of the record (customers, accounts, "
-        "product holdings: a later `updated_at`) or a reversing entry (transactions).",
+        "delivery in a later day's batch (see Corrections).",
         "",
         "**Plausibility.** Each accepted day also records, per column with a "
         "`plausible_factor` (monthly income), its 0.1st and 99.9th percentiles; from the "

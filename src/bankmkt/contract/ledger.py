@@ -122,7 +122,7 @@ def record_accepted(settings: Settings, report) -> None:
         "accepted_at": report.checked_at,
         "files": {
             source: {"file": s.file, "sha256": s.sha256, "bytes": s.bytes, "rows": s.rows}
-            for source, s in report.files.items()
+            for source, s in report.files.items() if s.exists  # an optional file (corrections) may be absent
         },
     }
     if getattr(report, "bands", None):  # what the next days' plausibility is judged by
@@ -210,7 +210,9 @@ def verify_accepted_files(settings: Settings) -> dict:
         lines.append(
             "Accepted landing files never change. Restore each file as it was accepted (the source system's "
             "archive has it; the checksum above identifies it). A correction is a new delivery in a later day's "
-            "batch: a new version of the record (customers, accounts, product holdings: a later updated_at) or a "
-            "reversing entry (transactions), which the warehouse applies and the ledger records with that day.")
+            "batch: corrected contacts and responses in landing/<source>_corrections/dt=D/<source>_corrections.csv "
+            "with a correction_reason; customers, accounts and product holdings as a new version (a later "
+            "updated_at); transactions as a reversing entry. The warehouse applies it and the ledger records it "
+            "with that day (docs/landing_contract.md, Corrections).")
         raise LandingChanged("\n".join(lines))
     return {"files_hashed": hashed}

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bankmkt.contract.ledger import forget_day
-from bankmkt.contract.schema import load_contract
+from bankmkt.contract.schema import landing_sources
 from bankmkt.settings import Settings, get_settings
 
 
@@ -42,7 +42,7 @@ def quarantine_batch(run_date: date | str, report, settings: Settings | None = N
     attempt.mkdir(parents=True)
 
     moved: dict[str, list[str]] = {}
-    for source in load_contract():
+    for source in landing_sources():
         day_dir = settings.landing_dir / source / f"dt={day.isoformat()}"
         if not day_dir.is_dir():
             continue

@@ -8,7 +8,8 @@ from pathlib import Path
 
 # Rule name -> what it guards. The names appear in messages, report.json and docs.
 RULES: dict[str, str] = {
-    "file_missing": "Every source has a file for the day (header-only when it has no rows).",
+    "file_missing": "Every source has a file for the day (header-only when it has no rows); "
+    "corrections files are optional.",
     "empty_file": "The file is not zero bytes.",
     "encoding": "The file is valid UTF-8 without a byte-order mark.",
     "delimiter": "Fields are separated by ',' (a ';', tab or '|' file reads as one column).",
@@ -30,7 +31,7 @@ RULES: dict[str, str] = {
     "duplicate_key": "The primary key is unique within the file.",
     "key_already_delivered": "An event source's primary key was not delivered on an earlier day.",
     "orphan_key": "Each foreign key exists in the referenced source's file of the same day "
-    "or an earlier day.",
+    "or an earlier day; a correction names a record delivered before.",
     "duplicate_file": "The file is not byte-identical to an earlier day's file with rows.",
     "implausible": "Values of a column with a plausible_factor stay within that many times the extreme "
     "0.1st / 99.9th percentiles of the accepted days before D (from the 7th accepted day on).",
@@ -131,7 +132,7 @@ class BatchReport:
             total = sum(self.rows_per_source.values())
             return (
                 f"landing contract passed for {self.run_date}: {total} rows in "
-                f"{len(self.files)} files, {self.seconds:.2f} s"
+                f"{sum(1 for f in self.files.values() if f.exists)} files, {self.seconds:.2f} s"
             )
         lines = [
             f"landing contract failed for {self.run_date}: "

@@ -31,6 +31,12 @@ DAY_COLUMNS: dict[str, str] = {
     "satisfaction_surveys": "answered_at",
 }
 
+# Event sources whose records a later delivery may correct: ``<source>_corrections`` (see
+# :func:`load_corrections`). The closed loop's feedback: a contact's delivery status or a
+# response recorded wrongly is corrected, never edited in place.
+CORRECTABLE_SOURCES: tuple[str, ...] = ("campaign_contacts", "campaign_responses")
+CORRECTION_SUFFIX = "_corrections"
+
 # Dates that legitimately lie after D (a campaign is delivered on its start day
 # with its planned last day). Every other date and timestamp must be <= end of D.
 FUTURE_DATED_COLUMNS: frozenset[tuple[str, str]] = frozenset({("campaigns", "end_date")})
@@ -64,6 +70,13 @@ class SourceContract:
     primary_key: tuple[str, ...]
     foreign_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     format: dict = field(default_factory=dict)
+    # A corrections source: the source whose earlier records it corrects. Its file is optional.
+    corrects: str | None = None
+
+    @property
+    def optional(self) -> bool:
+        """A day's batch may lack this source's file (corrections come only when something was wrong)."""
+        return self.corrects is not None
 
     @property
     def column_names(self) -> list[str]:
@@ -151,6 +164,42 @@ def load_contract() -> dict[str, SourceContract]:
     for source in contracts:
         visit(source)
     return ordered
+
+
+@lru_cache(maxsize=1)
+def load_corrections() -> dict[str, SourceContract]:
+    """The corrections sources: for each of :data:`CORRECTABLE_SOURCES`, ``<source>_corrections``.
+
+    Its file (``landing/<source>_corrections/dt=D/<source>_corrections.csv``, optional in any day's
+    batch) holds full corrected rows of records delivered on an earlier day (or earlier the same
+    day), every column of the source plus ``correction_reason``; the primary key must name such a
+    record (rule ``orphan_key``), once per file. The corrected row is checked like any row of the
+    source; the warehouse takes the latest correction of a record over its original delivery.
+    """
+    sources = load_contract()
+    corrections = {}
+    for name in CORRECTABLE_SOURCES:
+        source = sources[name]
+        if len(source.primary_key) != 1:
+            raise ValueError(f"{name}: only a source with a one-column primary key can take corrections")
+        (key,) = source.primary_key
+        reason = ColumnSpec(name="correction_reason", type="string", nullable=False, free_text=True,
+                            description="Why the record is corrected (checked like any free text: no personal data)")
+        corrections[name + CORRECTION_SUFFIX] = SourceContract(
+            source=name + CORRECTION_SUFFIX,
+            description=f"Corrections of {name} rows delivered earlier: the full corrected row and the reason.",
+            columns=(*source.columns, reason),
+            primary_key=source.primary_key,
+            foreign_keys={**source.foreign_keys, key: (name, key)},
+            format=source.format,
+            corrects=name,
+        )
+    return corrections
+
+
+def landing_sources() -> dict[str, SourceContract]:
+    """Every source a day's batch may hold: the daily sources, then the optional corrections."""
+    return {**load_contract(), **load_corrections()}
 
 
 def landing_file(settings: Settings, source: str, day: date) -> Path:
