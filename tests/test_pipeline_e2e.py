@@ -465,6 +465,8 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
     # database itself rather than its transient -wal / -shm files.
     gc.collect()
     for database in settings.feast_dir.rglob("*.db"):
+        if not database.read_bytes()[:16] == b"SQLite format 3\x00":
+            continue  # Feast's file registry is a protobuf named registry.db
         with sqlite3.connect(database) as con:
             con.execute("pragma wal_checkpoint(truncate)")
     folders = (settings.exports_dir, settings.outputs_dir, settings.feast_dir, settings.reports_dir / "effectiveness")
