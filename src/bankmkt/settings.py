@@ -83,6 +83,11 @@ class Settings:
     # Targeting (ml.targeting): "uplift" ranks offers by what a contact adds (uplift x value - cost)
     # once every scored product has an uplift champion; "propensity" by propensity x value - cost.
     targeting_policy: str = "uplift"
+    # Landing contract, rule spend_beyond_income: a customer's debits on one day may not exceed this
+    # many times their monthly income (judged against at least spend_income_floor; 0 turns it off).
+    # The synthetic bank's largest day is about 80x (moving savings into investments).
+    spend_income_factor: float = 200.0
+    spend_income_floor: float = 1000.0
     # The feature server answers 422 for customer ids that do not match (bounded length, no free text).
     customer_id_pattern: str = r"[A-Za-z0-9_.-]{1,64}"
     # Retraining triggers (bankmkt.monitoring, the bank_training DAG): a model retrains only when
@@ -520,6 +525,14 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"CUSTOMER_ID_PATTERN={env['CUSTOMER_ID_PATTERN']!r} is not a regular expression: "
                                 f"{error}") from None
         kwargs["customer_id_pattern"] = env["CUSTOMER_ID_PATTERN"]
+    for name, key in (("SPEND_INCOME_FACTOR", "spend_income_factor"), ("SPEND_INCOME_FLOOR", "spend_income_floor")):
+        if env.get(name):
+            try:
+                kwargs[key] = float(env[name])
+            except ValueError:
+                raise SettingsError(f"{name}={env[name]!r} is not a number") from None
+            if kwargs[key] < 0:
+                raise SettingsError(f"{name}={env[name]} must be 0 or more")
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
@@ -648,6 +661,8 @@ def get_settings() -> Settings:
         *PRODUCTION_VARIABLES,
         "TARGET_LIST_SIZE",
         "CUSTOMER_LOOKUP_DIR",
+        "SPEND_INCOME_FACTOR",
+        "SPEND_INCOME_FLOOR",
         "CONTROL_SHARE",
         "BERKA_DIR",
         "ALERT_WEBHOOK_URL",

@@ -168,8 +168,8 @@ def test_bad_batch_is_quarantined_with_the_rule_file_and_rows(day2, break_day, r
 
 
 def test_every_rule_is_exercised():
-    tested = {c[2] for c in CASES} | {"out_of_order", "implausible", "placeholder_value",  # test_plausibility.py
-                                         "personal_data_in_free_text"}  # test_personal_data.py
+    tested = {c[2] for c in CASES} | {"out_of_order", "implausible", "placeholder_value", "spend_beyond_income",
+                                         "personal_data_in_free_text"}  # test_plausibility.py, test_personal_data.py
     assert tested == set(RULES)
 
 

@@ -59,3 +59,44 @@ def test_the_first_days_have_no_history_to_judge_by(landing):
         if day == HISTORY[2]:
             landing.edit("customers", day, 1, monthly_income="250000.00")
         assert enforce_landing_contract(day, landing.settings).passed
+
+
+def test_a_customers_debits_far_beyond_their_income_stop_the_batch(history):
+    """Row 3 of the day's transactions debits C0000010's new account (income 2,450 in the day's files)."""
+    history.edit("transactions", DAY, 3, amount="-600000.00")
+    with pytest.raises(ContractViolation) as raised:
+        enforce_landing_contract(DAY, history.settings)
+    (violation,) = raised.value.report.violations
+    assert (violation.rule, violation.column, violation.rows) == ("spend_beyond_income", "amount", [3])
+    assert violation.file == f"landing/transactions/dt={DAY}/transactions.csv"
+    assert violation.sample == ["customer C0000010: debits 600000.00 against monthly income 2450.00 (245x)"]
+
+
+def test_customers_known_before_are_judged_by_the_warehouse_snapshot(history):
+    """C0000002 and account A00000002 came on day 1: their income and owner come from the published snapshot."""
+    import dataclasses
+
+    import duckdb
+
+    settings = history.settings
+    settings.warehouse_snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse_snapshot_path)) as con:
+        con.execute("create table dim_customers as select * from (values ('C0000002', 2450.00::decimal(14, 2)), "
+                    "('C0000001', 2450.00::decimal(14, 2))) t(customer_id, monthly_income)")
+        con.execute("create table int_accounts_current as select * from (values ('A00000002', 'C0000002'), "
+                    "('A00000001', 'C0000001')) t(account_id, customer_id)")
+    history.edit("transactions", DAY, 2, amount="-700000.00")
+    with pytest.raises(ContractViolation) as raised:
+        enforce_landing_contract(DAY, settings)
+    violations = raised.value.report.violations
+    assert [(v.rule, v.rows) for v in violations] == [("spend_beyond_income", [2, 5])]  # C0000002's two debits
+    assert violations[0].sample[0].startswith("customer C0000002: debits 700")
+    # The factor is the bank's to set; 0 turns the rule off.
+    history.write_day(DAY)
+    history.edit("transactions", DAY, 2, amount="-700000.00")
+    assert enforce_landing_contract(DAY, dataclasses.replace(settings, spend_income_factor=300)).passed
+
+
+def test_a_large_but_plausible_day_passes(history):
+    history.edit("transactions", DAY, 3, amount="-150000.00")  # 61x the income: moving savings, say
+    assert enforce_landing_contract(DAY, history.settings).passed

@@ -247,6 +247,7 @@ class _BatchCheck:
                 self._check_values(contract)
                 self._check_keys(contract)
         self._run_pending()
+        self._check_spend_against_income()
         self._check_duplicate_files()
         rerun = self._is_rerun()
         self._check_order(rerun)
@@ -603,6 +604,78 @@ class _BatchCheck:
                            f"below {lowest * factor:,.2f} ({basis}: 0.1st percentile down to {lowest:,.2f})",
                            QUOTE + " || " + ref + " || " + QUOTE))
         return checks
+
+    # ---- per customer: spend against income --------------------------------------
+    def _check_spend_against_income(self) -> None:
+        """Rule ``spend_beyond_income``: each customer's debits on D against their monthly income.
+
+        Owners and incomes come from the day's accounts and customers files (the latest version of
+        the day) and, for accounts and customers delivered before, from the warehouse's last
+        published snapshot (``dim_customers``, ``int_accounts_current``). A customer whose income
+        or account is known to neither is not judged; neither is a first load's history before
+        its first build. The rows reported are the customer's debits of the day.
+        """
+        factor, floor = self.settings.spend_income_factor, self.settings.spend_income_floor
+        present = set(self.columns.get("transactions", []))
+        if not factor or not self.files["transactions"].rows or not {"account_id", "amount", "direction"} <= present:
+            return
+        incomes, owners = [], []
+        if self.files["customers"].rows and {"customer_id", "monthly_income", "updated_at"} <= set(
+                self.columns["customers"]):
+            incomes.append(f"SELECT customer_id, TRY_CAST(monthly_income AS DOUBLE) AS income, 0 AS source_order, "
+                           f"updated_at AS version FROM {table_name('customers')}")
+        if self.files["accounts"].rows and {"account_id", "customer_id"} <= set(self.columns["accounts"]):
+            owners.append(f"SELECT account_id, customer_id, 0 AS source_order FROM {table_name('accounts')}")
+        attached = self._attach_warehouse()
+        if attached:
+            incomes.append("SELECT customer_id, CAST(monthly_income AS DOUBLE), 1, '' FROM wh.main.dim_customers")
+            owners.append("SELECT account_id, customer_id, 1 FROM wh.main.int_accounts_current")
+        try:
+            if not incomes or not owners:
+                return
+            query = f"""
+                WITH incomes AS (
+                    SELECT customer_id, income FROM ({' UNION ALL '.join(incomes)})
+                    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY source_order, version DESC) = 1),
+                owners AS (
+                    SELECT account_id, customer_id FROM ({' UNION ALL '.join(owners)})
+                    QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY source_order) = 1),
+                debits AS (
+                    SELECT t.{ROW}, o.customer_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
+                    FROM {table_name('transactions')} t JOIN owners o USING (account_id)
+                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL),
+                beyond AS (
+                    SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
+                    FROM debits JOIN incomes i USING (customer_id) GROUP BY customer_id
+                    HAVING sum(debit) > {float(factor)!r} * greatest(coalesce(any_value(i.income), 0), {float(floor)!r}))
+                SELECT d.{ROW}, 'customer ' || b.customer_id || ': debits ' || printf('%.2f', b.spent)
+                    || ' against monthly income ' || printf('%.2f', b.income)
+                    || ' (' || printf('%.0f', b.spent / greatest(b.income, {float(floor)!r})) || 'x)' AS sample
+                FROM debits d JOIN beyond b USING (customer_id)"""
+            self._collect("spend_beyond_income", self.contracts["transactions"], "amount", query,
+                          f"a customer's debits on {self.day} exceed {factor:g} x their monthly income "
+                          f"(judged against at least {floor:,.0f}); SPEND_INCOME_FACTOR sets the factor")
+        finally:
+            if attached:
+                self.con.execute("DETACH DATABASE IF EXISTS wh")
+
+    def _attach_warehouse(self) -> bool:
+        """Attach the warehouse's published snapshot (or the warehouse itself) read-only as ``wh``."""
+        import duckdb
+
+        for path in (self.settings.warehouse_snapshot_path, self.settings.warehouse_path):
+            if not path.is_file():
+                continue
+            try:
+                self.con.execute(f"ATTACH {_lit(str(path))} AS wh (READ_ONLY)")
+            except duckdb.Error:
+                continue  # being written (its lock), or not a warehouse: judge by the day's files only
+            tables = {row[0] for row in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh'").fetchall()}
+            if {"dim_customers", "int_accounts_current"} <= tables:
+                return True
+            self.con.execute("DETACH DATABASE IF EXISTS wh")
+        return False
 
     # ---- keys ------------------------------------------------------------------
     def _check_keys(self, contract: SourceContract) -> None:
