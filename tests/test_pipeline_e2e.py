@@ -138,6 +138,58 @@ def test_online_features_equal_offline_values(daily_runs):
     assert unknown.isna().all(axis=None)
 
 
+NOTEBOOK = """
+import pandas as pd
+from feast import FeatureStore
+
+store = FeatureStore(repo_path="feature_repo")
+print("views", sorted(view.name for view in store.list_feature_views()))
+print("services", sorted(service.name for service in store.list_feature_services()))
+service = store.get_feature_service("propensity_v2")
+online = store.get_online_features(features=service, entity_rows=[{"customer_id": c} for c in CUSTOMERS]).to_df()
+online.to_parquet(OUT + "/online.parquet")
+entities = pd.DataFrame({"customer_id": CUSTOMERS, "event_timestamp": pd.Timestamp(WHEN, tz="UTC")})
+store.get_historical_features(entity_df=entities, features=service).to_df().to_parquet(OUT + "/offline.parquet")
+"""
+
+
+def test_the_feature_repo_works_from_a_plain_shell_and_refuses_without_its_variables(daily_runs, tmp_path):
+    """An ML engineer's notebook: plain Feast SDK on feature_repo/, the platform's settings exported in the shell."""
+    import os
+    import shlex
+
+    from bankmkt import features
+
+    settings, _ = daily_runs
+    project = settings.project_root
+    customers = sorted(features.scoring_frame(LAST_DAY, settings)["customer_id"])[:5]
+    script = (f"CUSTOMERS = {customers!r}; OUT = {str(tmp_path)!r}; "
+              f"WHEN = {(LAST_DAY + timedelta(days=1)).isoformat()!r}\n" + NOTEBOOK)
+    plain = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    python = shlex.quote(sys.executable)
+    # Without the variables: a loud error naming them, and nothing created under feature_repo/.
+    before = sorted(p.name for p in (project / "feature_repo").iterdir())
+    refused = subprocess.run([sys.executable, "-c", script], cwd=project, env=plain, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "FeatureRepoNotConfigured" in refused.stderr and "FEAST_ONLINE_PATH, FEAST_REGISTRY_PATH" in refused.stderr
+    assert 'eval "$(python -m bankmkt.settings --shell)"' in refused.stderr
+    assert sorted(p.name for p in (project / "feature_repo").iterdir()) == before
+    # With the settings of the DATA_DIR exported, as docs/feature_store.md shows.
+    shell = f'eval "$({python} -m bankmkt.settings --shell)" && {python} -c {shlex.quote(script)}'
+    done = subprocess.run(["bash", "-c", shell], cwd=project, env={**plain, "DATA_DIR": str(settings.data_dir)},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "customer_features" in done.stdout and "propensity_v2" in done.stdout
+    online = pd.read_parquet(tmp_path / "online.parquet").set_index("customer_id").sort_index()
+    offline = pd.read_parquet(tmp_path / "offline.parquet").set_index("customer_id").sort_index()
+    expected = features.online_features(customers, settings).set_index("customer_id").sort_index()
+    names = features.feature_names(settings)
+    pd.testing.assert_frame_equal(online[names].astype("float64"), expected[names].astype("float64"))
+    # Point in time: features of the last feature date, as the online store serves them.
+    pd.testing.assert_frame_equal(offline[names].astype("float64"), expected[names].astype("float64"),
+                                  check_exact=False, rtol=1e-6)
+
+
 def test_models_were_compared_with_the_truth(daily_runs):
     settings, _ = daily_runs
     trained = _stage(settings, BOOTSTRAP, "train_models")
