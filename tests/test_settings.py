@@ -149,3 +149,21 @@ def test_the_local_pii_key_is_generated_per_data_dir_and_never_a_known_one(tmp_p
     built.warehouse_path.write_bytes(b"")  # a warehouse hashed with the old development key
     built.ensure_pii_key()
     assert built.effective_pii_hash_key == "local-development-key"
+
+
+def test_a_relative_data_dir_is_taken_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", "trial")
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    assert get_settings().data_dir == tmp_path / "trial"
+
+
+def test_the_spend_to_income_factor_is_a_non_negative_number(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    monkeypatch.setenv("SPEND_INCOME_FACTOR", "150")
+    assert get_settings().spend_income_factor == 150.0
+    for bad in ("lots", "-1"):
+        monkeypatch.setenv("SPEND_INCOME_FACTOR", bad)
+        with pytest.raises(SettingsError, match="SPEND_INCOME_FACTOR"):
+            get_settings()

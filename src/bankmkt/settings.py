@@ -5,7 +5,8 @@ Two environment variables pick everything:
 * ``PLATFORM_ENV``: ``local`` (embedded default: DuckDB, SQLite, local MLflow,
   Airflow in-process) or ``prod`` (PostgreSQL, Redis, MLflow server; see
   docker-compose.yml).
-* ``DATA_DIR``: the root of all state (default ``./data``, git-ignored).
+* ``DATA_DIR``: the root of all state (default: the checkout's ``data/``, git-ignored; a
+  relative path is taken from the working directory).
 
 Every path and URI the rest of the code uses is derived here. Other modules
 call :func:`get_settings` and never build a path from a literal of their own.
