@@ -97,6 +97,8 @@ def test_customers_known_before_are_judged_by_the_warehouse_snapshot(history):
     assert enforce_landing_contract(DAY, dataclasses.replace(settings, spend_income_factor=300)).passed
 
 
-def test_a_large_but_plausible_day_passes(history):
-    history.edit("transactions", DAY, 3, amount="-150000.00")  # 61x the income: moving savings, say
+@pytest.mark.parametrize("category", ["investment", "transfer_out", "loan_repayment"])
+def test_money_the_customer_moves_is_not_spending(history, category):
+    """600,000 to an investment or a transfer out is the customer's own money moving, whatever the income."""
+    history.edit("transactions", DAY, 3, amount="-600000.00", merchant_category=category)
     assert enforce_landing_contract(DAY, history.settings).passed

@@ -74,6 +74,8 @@ QUOTE = "''''"  # SQL for a quote character (samples show values in quotes)
 PLAUSIBILITY_HISTORY_DAYS = 7
 POWERS_OF_TEN = ", ".join(f"1e{k}" for k in range(6, 16))  # accepted days with a band before the implausible rule judges a day
 OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+# Debits that move the customer's own money rather than spend it (rule spend_beyond_income).
+MOVED_MONEY = ("transfer_out", "investment", "loan_repayment")
 
 
 def check_landing_batch(run_date: date | str, settings: Settings | None = None) -> BatchReport:
@@ -607,7 +609,9 @@ class _BatchCheck:
 
     # ---- per customer: spend against income --------------------------------------
     def _check_spend_against_income(self) -> None:
-        """Rule ``spend_beyond_income``: each customer's debits on D against their monthly income.
+        """Rule ``spend_beyond_income``: each customer's spending on D against their monthly income.
+
+        Spending is the day's debits except money the customer moves (:data:`MOVED_MONEY`).
 
         Owners and incomes come from the day's accounts and customers files (the latest version of
         the day) and, for accounts and customers delivered before, from the warehouse's last
@@ -626,6 +630,10 @@ class _BatchCheck:
                            f"updated_at AS version FROM {table_name('customers')}")
         if self.files["accounts"].rows and {"account_id", "customer_id"} <= set(self.columns["accounts"]):
             owners.append(f"SELECT account_id, customer_id, 0 AS source_order FROM {table_name('accounts')}")
+        # Spending, not the customer's own money moving (to savings, investments, a loan): those
+        # legitimately reach hundreds of times a monthly income.
+        moved = (" AND t.merchant_category NOT IN (" + ", ".join(_lit(c) for c in MOVED_MONEY) + ")"
+                 if "merchant_category" in present else "")
         attached = self._attach_warehouse()
         if attached:
             incomes.append("SELECT customer_id, CAST(monthly_income AS DOUBLE), 1, '' FROM wh.main.dim_customers")
@@ -643,7 +651,7 @@ class _BatchCheck:
                 debits AS (
                     SELECT t.{ROW}, o.customer_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
                     FROM {table_name('transactions')} t JOIN owners o USING (account_id)
-                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL),
+                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{moved}),
                 beyond AS (
                     SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
                     FROM debits JOIN incomes i USING (customer_id) GROUP BY customer_id
@@ -653,7 +661,7 @@ class _BatchCheck:
                     || ' (' || printf('%.0f', b.spent / greatest(b.income, {float(floor)!r})) || 'x)' AS sample
                 FROM debits d JOIN beyond b USING (customer_id)"""
             self._collect("spend_beyond_income", self.contracts["transactions"], "amount", query,
-                          f"a customer's debits on {self.day} exceed {factor:g} x their monthly income "
+                          f"a customer's spending on {self.day} exceeds {factor:g} x their monthly income "
                           f"(judged against at least {floor:,.0f}); SPEND_INCOME_FACTOR sets the factor")
         finally:
             if attached:

@@ -37,9 +37,10 @@ RULES: dict[str, str] = {
     "0.1st / 99.9th percentiles of the accepted days before D (from the 7th accepted day on).",
     "placeholder_value": "Amounts, incomes and balances are not placeholder patterns: six or more 9s "
     "(999999, -999999.99) or an exact power of ten from 1,000,000 up.",
-    "spend_beyond_income": "A customer's debits on D stay within SPEND_INCOME_FACTOR (200) times their monthly "
-    "income, at least SPEND_INCOME_FLOOR (1,000): income from the day's customers file or, for customers "
-    "known before, the warehouse's last published snapshot; accounts' owners likewise.",
+    "spend_beyond_income": "A customer's spending on D (debits other than transfers out, investments and loan "
+    "repayments, which move the customer's own money) stays within SPEND_INCOME_FACTOR times their monthly "
+    "income, judged against at least SPEND_INCOME_FLOOR: income from the day's customers file or, for "
+    "customers known before, the warehouse's last published snapshot; accounts' owners likewise.",
     "personal_data_in_free_text": "Free-text columns (region, campaign name) hold no e-mail address, phone "
     "number or identity number: personal data stays in the columns that are hashed in staging.",
     "out_of_order": "Days arrive in order: no earlier day since the first landed day lacks a "
