@@ -54,6 +54,42 @@ def test_a_second_run_fails_naming_the_first_and_the_lock_dies_with_its_holder(t
         pass
 
 
+STAGE = """
+import sys
+from pathlib import Path
+from bankmkt.runtime import RunLocked, refuse_while_another_run_holds
+from bankmkt.settings import Settings
+try:
+    refuse_while_another_run_holds(Settings(platform_env="local", data_dir=Path(sys.argv[1])), "bank_daily for 2024-03-06")
+except RunLocked as error:
+    print(error)
+    sys.exit(3)
+print("started")
+"""
+
+
+def test_a_scheduled_run_stops_while_a_command_line_run_holds_the_data_dir_but_its_own_tasks_go_on(tmp_path):
+    """A task of a scheduler's run (no token) refuses naming the holder; the holder's own tasks (its token) start."""
+    import os
+
+    settings = Settings(platform_env="local", data_dir=tmp_path)
+    with run_lock(settings, "`run` for 2024-03-06..2024-03-06"):
+        own = subprocess.run([sys.executable, "-c", STAGE, str(tmp_path)], capture_output=True, text=True)
+        assert (own.returncode, own.stdout.strip()) == (0, "started"), own.stderr
+        foreign_env = {k: v for k, v in os.environ.items() if k != "BANKMKT_RUN_TOKEN"}
+        foreign = subprocess.run([sys.executable, "-c", STAGE, str(tmp_path)], capture_output=True, text=True,
+                                 env=foreign_env)
+        assert foreign.returncode == 3, foreign.stdout + foreign.stderr
+        assert "in use by `run` for 2024-03-06..2024-03-06 (process" in foreign.stdout
+        assert "before starting bank_daily for 2024-03-06" in foreign.stdout
+    assert "BANKMKT_RUN_TOKEN" not in os.environ
+    # Free again: a scheduled run starts (and holds nothing after its check).
+    free = subprocess.run([sys.executable, "-c", STAGE, str(tmp_path)], capture_output=True, text=True)
+    assert free.stdout.strip() == "started"
+    with run_lock(settings, "the next run"):
+        pass
+
+
 PARENT = """
 import subprocess, sys, time
 # As Cosmos starts dbt: a session of its own, so a kill of the run's process group misses it.

@@ -10,7 +10,14 @@ from __future__ import annotations
 import functools
 from datetime import date
 
-from bankmkt.runtime import apply_environment, json_safe, parse_run_date, record_stage, timed
+from bankmkt.runtime import (
+    apply_environment,
+    json_safe,
+    parse_run_date,
+    record_stage,
+    refuse_while_another_run_holds,
+    timed,
+)
 from bankmkt.settings import get_settings
 
 PROMOTED_PRODUCTS = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
@@ -30,6 +37,7 @@ def check_landing(run_date: str | date) -> dict:
 
     day = parse_run_date(run_date)
     settings = apply_environment()
+    refuse_while_another_run_holds(settings, f"bank_daily for {day} (check_landing)")
     with timed() as clock:
         # Accepted files are immutable: a file changed behind the platform's back stops the run first.
         verified = verify_accepted_files(settings)
@@ -204,6 +212,7 @@ def decide_retraining(run_date: str | date) -> dict:
 
     day = parse_run_date(run_date)
     settings = apply_environment()
+    refuse_while_another_run_holds(settings, f"bank_training for {day} (decide_retraining)")
     with timed() as clock:
         path = settings.runs_dir / f"dt={day.isoformat()}" / "monitor_models.json"
         if not path.exists():

@@ -97,6 +97,9 @@ def timed() -> Iterator[Clock]:
         clock._stop = time.perf_counter()
 
 
+RUN_TOKEN = "BANKMKT_RUN_TOKEN"
+
+
 class RunLocked(RuntimeError):
     """Another run holds DATA_DIR: the message names it."""
 
@@ -118,19 +121,44 @@ def run_lock(settings: Settings, what: str) -> Iterator[Path]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "another process"
+        holder = handle.readline().strip() or "another process"
         handle.close()
         raise RunLocked(f"{settings.data_dir} is in use by {holder}; wait for it to finish (or stop it) "
                         f"before starting {what}") from None
+    import uuid
+
+    token = uuid.uuid4().hex
+    outer = os.environ.get(RUN_TOKEN)
     try:
         handle.seek(0)
         handle.truncate()
         handle.write(f"{what} (process {os.getpid()}, since "
-                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})")
+                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n{token}\n")
         handle.flush()
+        os.environ[RUN_TOKEN] = token  # the run's own tasks (child processes) see that they belong to it
         yield path
     finally:
+        if outer is None:
+            os.environ.pop(RUN_TOKEN, None)
+        else:
+            os.environ[RUN_TOKEN] = outer
         handle.seek(0)
         handle.truncate()
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def refuse_while_another_run_holds(settings: Settings, what: str) -> None:
+    """The first task of a scheduled run: stop, naming the holder, while a command-line run holds DATA_DIR.
+
+    A run started by the command line holds DATA_DIR's lock (:func:`run_lock`) for its life, and
+    its own tasks carry its token; a task of a scheduler's run carries none, so it finds the lock
+    held and stops before it changes anything. A free lock is taken and released at once:
+    scheduled runs are kept one at a time by the scheduler itself (``max_active_runs=1``).
+    """
+    path = settings.data_dir / "run.lock"
+    token = os.environ.get(RUN_TOKEN)
+    if token and path.exists() and token in path.read_text(errors="replace").split():
+        return  # a task of the command-line run that holds the lock
+    with run_lock(settings, what):
+        pass
