@@ -11,7 +11,7 @@ SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
 
-.PHONY: compose setup demo run test generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy bench-scheduler airflow-ui mlflow-ui clean help browser
+.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy bench-scheduler airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -75,8 +75,17 @@ run: setup
 generate: setup
 	$(RUN) python -m bankmkt.generator --customers $(CUSTOMERS) --days $(DAYS) --start-date 2024-01-01 --seed 42
 
-test: setup
+test: setup lint
 	$(RUN) pytest
+
+# ruff (pyproject.toml [tool.ruff]): lint, and the formatter's check; `make format` rewrites.
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: setup
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
 
 # The real Czech bank (../shared/data/berka) through the landing contract and dbt, into DATA_DIR.
 berka: setup

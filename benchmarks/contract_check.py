@@ -44,8 +44,9 @@ if str(ROOT / "src") not in sys.path:
 def generate(customers: int, days: int, start: date, seed: int, data_dir: Path) -> Path:
     from bankmkt.generator.run import generate_bank
 
-    summary = generate_bank(customers=customers, days=days, start_date=start, seed=seed,
-                            data_dir=data_dir, write_truth=False)
+    summary = generate_bank(
+        customers=customers, days=days, start_date=start, seed=seed, data_dir=data_dir, write_truth=False
+    )
     print(f"generated {days} days of {customers} customers in {summary['seconds']:.1f} s", flush=True)
     return data_dir / "landing"
 
@@ -87,12 +88,14 @@ def check_all(settings, days: list[date], progress_every: int) -> list[dict]:
     for number, day in enumerate(days, start=1):
         wall, cpu = time.perf_counter(), time.process_time()
         report = enforce_landing_contract(day, settings)
-        figures.append({
-            "day": day.isoformat(),
-            "wall": time.perf_counter() - wall,
-            "cpu": time.process_time() - cpu,
-            "rows": sum(report.rows_per_source.values()),
-        })
+        figures.append(
+            {
+                "day": day.isoformat(),
+                "wall": time.perf_counter() - wall,
+                "cpu": time.process_time() - cpu,
+                "rows": sum(report.rows_per_source.values()),
+            }
+        )
         if progress_every and number % progress_every == 0:
             print(f"  day {number}/{len(days)} {day}: {figures[-1]['wall']:.3f} s", flush=True)
     return figures
@@ -133,11 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=120, help="generator: days of history")
     parser.add_argument("--start-date", type=date.fromisoformat, default=date(2024, 1, 1))
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep the generated/converted landing files in this folder and reuse them next time")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the generated/converted landing files in this folder and reuse them next time",
+    )
     parser.add_argument("--window", type=int, default=20, help="days averaged at the start and at the end")
-    parser.add_argument("--pipeline", action="store_true",
-                        help="time bankmkt.pipeline.check_landing(last day) (total only)")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="time bankmkt.pipeline.check_landing(last day) (total only)"
+    )
     parser.add_argument("--progress", type=int, default=0, help="print every Nth day")
     parser.add_argument("--json", type=Path, default=None, help="write every day's figures here")
     args = parser.parse_args(argv)

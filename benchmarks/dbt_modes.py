@@ -39,7 +39,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-BENCH_DAG = '''
+BENCH_DAG = """
 import pendulum
 from airflow.sdk import dag
 from bankmkt.dbt_tasks import warehouse_task_group
@@ -49,11 +49,11 @@ def bench_warehouse():
     warehouse_task_group()
 
 bench_warehouse()
-'''
+"""
 
 # The harness alone: the same `airflow dags test` on a DAG of one empty task (CLI start-up, DAG
 # parse, run creation, the in-process execution API's start-up, one task, exit).
-BENCH_EMPTY_DAG = '''
+BENCH_EMPTY_DAG = """
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag
@@ -63,7 +63,7 @@ def bench_empty():
     EmptyOperator(task_id="nothing")
 
 bench_empty()
-'''
+"""
 
 
 def _restore(snapshot: Path, warehouse: Path) -> None:
@@ -83,8 +83,12 @@ def _children_cpu() -> float:
 def _dags_test(dag_id: str, day: date, env: dict, out) -> tuple[int, float, float]:
     """`airflow dags test` of one DAG in a child process: (exit code, wall seconds, CPU seconds)."""
     t, cpu = time.perf_counter(), _children_cpu()
-    completed = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", dag_id, day.isoformat()],
-                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id, day.isoformat()],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     return completed.returncode, time.perf_counter() - t, _children_cpu() - cpu
 
 
@@ -92,8 +96,11 @@ def _row_counts(warehouse_path: Path, plan: list[tuple[str, str, list[str]]], re
     import duckdb
 
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        return {uid: con.execute(f"select count(*) from {relations[uid]}").fetchone()[0]
-                for uid, kind, _ in plan if kind != "test"}
+        return {
+            uid: con.execute(f"select count(*) from {relations[uid]}").fetchone()[0]
+            for uid, kind, _ in plan
+            if kind != "test"
+        }
 
 
 def _run_python_model(con, uid: str, node: dict, relation: str) -> None:
@@ -143,8 +150,10 @@ def _cosmos_phases(log: Path, started: float, finished: float) -> list[tuple[str
 def _direct_statements(manifest: dict) -> list[tuple[str, str, list[str]]]:
     """(node id, kind, statements) in dependency order, from compiled code."""
     nodes = {
-        uid: node for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "test") and "published_outputs" not in node.get("tags", [])
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "test")
+        and "published_outputs" not in node.get("tags", [])
         and node.get("compiled_code")
     }
     order, seen = [], set()
@@ -175,11 +184,17 @@ def _direct_statements(manifest: dict) -> list[tuple[str, str, list[str]]]:
         elif materialized == "incremental":
             key = node["config"]["unique_key"]
             keys = ", ".join(key) if isinstance(key, list) else key
-            plan.append((uid, "incremental", [
-                f"create or replace temp table bench_increment as {sql}",
-                f"delete from {relation} where ({keys}) in (select ({keys}) from bench_increment)",
-                f"insert into {relation} by name select * from bench_increment",
-            ]))
+            plan.append(
+                (
+                    uid,
+                    "incremental",
+                    [
+                        f"create or replace temp table bench_increment as {sql}",
+                        f"delete from {relation} where ({keys}) in (select ({keys}) from bench_increment)",
+                        f"insert into {relation} by name select * from bench_increment",
+                    ],
+                )
+            )
         else:
             plan.append((uid, "table", [f"create or replace table {relation} as {sql}"]))
     return plan
@@ -210,27 +225,42 @@ def main() -> int:
         from bankmkt.generator import generate_bank
 
         print(f"[setup] {args.customers} customers x {args.days} days in {data_dir}", flush=True)
-        generate_bank(customers=args.customers, days=args.days, start_date=start, seed=args.seed,
-                      data_dir=data_dir, progress=lambda _line: None)
+        generate_bank(
+            customers=args.customers,
+            days=args.days,
+            start_date=start,
+            seed=args.seed,
+            data_dir=data_dir,
+            progress=lambda _line: None,
+        )
         t = time.perf_counter()
         pipeline.check_landing(day - timedelta(days=1))
         print(f"[setup] contract check of the history: {time.perf_counter() - t:.0f}s", flush=True)
         t = time.perf_counter()
         warehouse.build_warehouse(day - timedelta(days=1), settings=settings)
         figures["setup_full_build_history"] = time.perf_counter() - t
-        print(f"[setup] full build up to {day - timedelta(days=1)}: {figures['setup_full_build_history']:.0f}s", flush=True)
+        print(
+            f"[setup] full build up to {day - timedelta(days=1)}: {figures['setup_full_build_history']:.0f}s",
+            flush=True,
+        )
         pipeline.check_landing(day)
         shutil.copyfile(settings.warehouse_path, snapshot)
 
     # The SQL dbt would run for D: compile against the D-1 state (is_incremental() true).
     _restore(snapshot, settings.warehouse_path)
     compile_target = data_dir / "bench_compile"
-    warehouse.run_dbt(["compile", "--vars", f"{{run_date: '{day}'}}", "--exclude", warehouse.OUTPUT_SELECTOR],
-                      settings, target_path=compile_target)
+    warehouse.run_dbt(
+        ["compile", "--vars", f"{{run_date: '{day}'}}", "--exclude", warehouse.OUTPUT_SELECTOR],
+        settings,
+        target_path=compile_target,
+    )
     manifest = json.loads((compile_target / "manifest.json").read_text())
     plan = _direct_statements(manifest)
-    relations = {uid: f'"{manifest["nodes"][uid]["schema"]}"."{manifest["nodes"][uid]["alias"]}"'
-                 for uid, kind, _ in plan if kind != "test"}
+    relations = {
+        uid: f'"{manifest["nodes"][uid]["schema"]}"."{manifest["nodes"][uid]["alias"]}"'
+        for uid, kind, _ in plan
+        if kind != "test"
+    }
     label = f"_{args.label}" if args.label else ""
     node_seconds: dict[str, dict[str, float]] = {}
     counts: dict[str, dict] = {}
@@ -261,12 +291,18 @@ def main() -> int:
                 node_seconds["direct"][uid] = round(time.perf_counter() - node_start, 3)
         figures["direct_duckdb"] = time.perf_counter() - t
         figures["direct_duckdb_cpu"] = time.process_time() - cpu
-        python_seconds = sum(s for uid, s in node_seconds["direct"].items() if uid in relations
-                             and manifest["nodes"][uid].get("language") == "python")
+        python_seconds = sum(
+            s
+            for uid, s in node_seconds["direct"].items()
+            if uid in relations and manifest["nodes"][uid].get("language") == "python"
+        )
         figures["direct_sql_only"] = figures["direct_duckdb"] - python_seconds
         counts["direct"] = _row_counts(settings.warehouse_path, plan, relations)
-        print(f"[direct] {len(plan)} nodes in {figures['direct_duckdb']:.1f}s "
-              f"({figures['direct_duckdb_cpu']:.1f}s CPU), of which the Python models {python_seconds:.1f}s", flush=True)
+        print(
+            f"[direct] {len(plan)} nodes in {figures['direct_duckdb']:.1f}s "
+            f"({figures['direct_duckdb_cpu']:.1f}s CPU), of which the Python models {python_seconds:.1f}s",
+            flush=True,
+        )
 
     if "dbt" not in args.skip:
         _restore(snapshot, settings.warehouse_path)
@@ -286,28 +322,41 @@ def main() -> int:
         (dags / "bench_warehouse.py").write_text(textwrap.dedent(BENCH_DAG))
         env = {**os.environ, **settings.environment(), "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
         if not (settings.airflow_home / "airflow.db").exists():
-            subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
         (dags / "bench_empty.py").write_text(textwrap.dedent(BENCH_EMPTY_DAG))
         returncode, figures["harness_empty_dag"], figures["harness_empty_dag_cpu"] = _dags_test(
-            "bench_empty", day, env, subprocess.DEVNULL)
+            "bench_empty", day, env, subprocess.DEVNULL
+        )
         if returncode != 0:
             raise SystemExit("the empty DAG's run failed")
-        print(f"[harness] airflow dags test of a one-task DAG: {figures['harness_empty_dag']:.1f}s "
-              f"({figures['harness_empty_dag_cpu']:.1f}s CPU)", flush=True)
+        print(
+            f"[harness] airflow dags test of a one-task DAG: {figures['harness_empty_dag']:.1f}s "
+            f"({figures['harness_empty_dag_cpu']:.1f}s CPU)",
+            flush=True,
+        )
         log = data_dir / f"bench_cosmos{label}.log"
         as_after_yesterdays_run()
         started = time.time()
         with open(log, "w") as out:
             returncode, figures["cosmos_airflow_dags_test"], figures["cosmos_airflow_dags_test_cpu"] = _dags_test(
-                "bench_warehouse", day, env, out)
+                "bench_warehouse", day, env, out
+            )
         finished = time.time()
         if returncode != 0 or "DagRun Finished" not in log.read_text(errors="replace"):
             raise SystemExit(f"cosmos run failed, see {log}")
         keep_dbt_results("cosmos")
         counts["cosmos"] = _row_counts(settings.warehouse_path, plan, relations)
-        print(f"[cosmos] airflow dags test of the task group: {figures['cosmos_airflow_dags_test']:.1f}s "
-              f"({figures['cosmos_airflow_dags_test_cpu']:.1f}s CPU)", flush=True)
+        print(
+            f"[cosmos] airflow dags test of the task group: {figures['cosmos_airflow_dags_test']:.1f}s "
+            f"({figures['cosmos_airflow_dags_test_cpu']:.1f}s CPU)",
+            flush=True,
+        )
         phases = _cosmos_phases(log, started, finished)
         for name, seconds in phases:
             print(f"  {name:<40} {seconds:6.1f}s", flush=True)
@@ -329,8 +378,10 @@ def main() -> int:
     if "direct_duckdb" in figures:
         for name in ("dbt_build", "cosmos_airflow_dags_test", "cosmos_task_group", "cosmos_less_harness"):
             if name in figures:
-                print(f"  {name} / direct_duckdb = {figures[name] / figures['direct_duckdb']:.2f}"
-                      f" (/ direct_sql_only = {figures[name] / figures['direct_sql_only']:.2f})")
+                print(
+                    f"  {name} / direct_duckdb = {figures[name] / figures['direct_duckdb']:.2f}"
+                    f" (/ direct_sql_only = {figures[name] / figures['direct_sql_only']:.2f})"
+                )
         for name in ("dbt_build_cpu", "cosmos_airflow_dags_test_cpu", "cosmos_less_harness_cpu"):
             if name in figures:
                 print(f"  {name} / direct_duckdb_cpu = {figures[name] / figures['direct_duckdb_cpu']:.2f}")

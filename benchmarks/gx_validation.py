@@ -117,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     settings.ensure_dirs()
     try:
         start = time.perf_counter()
-        create_feature_mart(settings.warehouse_path, args.rows, [RUN_DATE - timedelta(days=1), RUN_DATE],
-                            broken=args.broken)
+        create_feature_mart(
+            settings.warehouse_path, args.rows, [RUN_DATE - timedelta(days=1), RUN_DATE], broken=args.broken
+        )
         print(f"feature mart: {args.rows:,} customers x 2 days in {time.perf_counter() - start:.1f} s", flush=True)
 
         runs = []

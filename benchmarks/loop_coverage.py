@@ -53,15 +53,27 @@ def main() -> int:
     first = start + timedelta(days=args.history_days - 1)
     last = first + timedelta(days=args.loop_days)
     began = time.perf_counter()
-    generate_bank(customers=args.customers, days=args.history_days, start_date=start, seed=args.seed,
-                  data_dir=root, loop_days=args.loop_days)
-    write_catalogue(wave_catalogue(first, args.loop_days, args.capacity, control_share=args.control_share),
-                    settings.campaign_catalogue_file)
-    print(f"bank of {args.customers:,} customers generated in {time.perf_counter() - began:.0f}s; "
-          f"{args.loop_days} days of loop from {first} in {root}", flush=True)
+    generate_bank(
+        customers=args.customers,
+        days=args.history_days,
+        start_date=start,
+        seed=args.seed,
+        data_dir=root,
+        loop_days=args.loop_days,
+    )
+    write_catalogue(
+        wave_catalogue(first, args.loop_days, args.capacity, control_share=args.control_share),
+        settings.campaign_catalogue_file,
+    )
+    print(
+        f"bank of {args.customers:,} customers generated in {time.perf_counter() - began:.0f}s; "
+        f"{args.loop_days} days of loop from {first} in {root}",
+        flush=True,
+    )
     began = time.perf_counter()
-    run_policy_loop(settings, first, args.loop_days, seed=args.seed,
-                    progress=lambda line: print("  " + line, flush=True))
+    run_policy_loop(
+        settings, first, args.loop_days, seed=args.seed, progress=lambda line: print("  " + line, flush=True)
+    )
     print(f"loop simulated in {time.perf_counter() - began:.0f}s", flush=True)
     began = time.perf_counter()
     saved = dict(os.environ)
@@ -77,15 +89,19 @@ def main() -> int:
     print("Per campaign (percentage points; contacts whose response window closed):")
     print(f"{'campaign':<16} {'contacted':>9} {'control':>8} {'measured':>9} {'95% interval':>17} {'true':>7}  covers")
     for row in campaigns.itertuples():
-        print(f"{row.campaign_id:<16} {row.treated_contacts:>9,} {row.control_contacts:>8,} {row.uplift * 100:>+9.2f} "
-              f"[{row.uplift_ci_low * 100:>+6.2f}, {row.uplift_ci_high * 100:>+6.2f}] {row.true_uplift * 100:>+7.2f}  "
-              f"{'yes' if row.covered else 'NO'}")
+        print(
+            f"{row.campaign_id:<16} {row.treated_contacts:>9,} {row.control_contacts:>8,} {row.uplift * 100:>+9.2f} "
+            f"[{row.uplift_ci_low * 100:>+6.2f}, {row.uplift_ci_high * 100:>+6.2f}] {row.true_uplift * 100:>+7.2f}  "
+            f"{'yes' if row.covered else 'NO'}"
+        )
     print("\nCoverage of the 95% intervals (share of cells whose interval holds the true uplift):")
     for grain in ("campaign", "campaign_segment", "campaign_channel", "campaign_week"):
         cells = truth_comparison(settings, grain=grain)
         width = (cells["uplift_ci_high"] - cells["uplift_ci_low"]).median() * 100
-        print(f"  {grain:<18} {cells['covered'].mean() * 100:5.1f}% of {len(cells):>4} cells "
-              f"(median interval width {width:.1f} points)")
+        print(
+            f"  {grain:<18} {cells['covered'].mean() * 100:5.1f}% of {len(cells):>4} cells "
+            f"(median interval width {width:.1f} points)"
+        )
     return 0
 
 

@@ -66,8 +66,11 @@ def synthetic_partition(customers: int, feature_date: date, seed: int = 7) -> pa
             columns[name] = pa.array(values, pa.float64(), mask=missing)
     from bankmkt.features import SEGMENT_COLUMNS
 
-    labels = {"lifecycle_stage": ["new", "growing", "mature", "declining", "dormant", "churned"],
-              "value_tier": ["platinum", "gold", "silver", "bronze"], "needs_segment": ["saver", "spender", "digital"]}
+    labels = {
+        "lifecycle_stage": ["new", "growing", "mature", "declining", "dormant", "churned"],
+        "value_tier": ["platinum", "gold", "silver", "bronze"],
+        "needs_segment": ["saver", "spender", "digital"],
+    }
     for name in SEGMENT_COLUMNS:  # the segments view's string features
         columns[name] = pa.array(np.asarray(labels[name], dtype=object)[rng.integers(0, len(labels[name]), customers)])
     return pa.table(columns)
@@ -152,35 +155,69 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
                 write_export(settings, full.slice(0, subset), day)
                 quietly(features.apply_feature_repo, settings)
                 run = fast(settings, day) if method == "fast" else plain(day)
-                rows.append({"store": store_type, "method": method, "load": "first", **timed_publish(settings, run, subset)})
+                rows.append(
+                    {"store": store_type, "method": method, "load": "first", **timed_publish(settings, run, subset)}
+                )
                 print(_row(rows[-1]), flush=True)
 
         settings = profile_settings(store_type, workdir / f"{store_type}-full", f"bench_full_{token}")
         projects.append(settings)
         write_export(settings, full, day)
         quietly(features.apply_feature_repo, settings)
-        rows.append({"store": store_type, "method": "fast", "load": "first", **timed_publish(settings, fast(settings, day), args.customers)})
+        rows.append(
+            {
+                "store": store_type,
+                "method": "fast",
+                "load": "first",
+                **timed_publish(settings, fast(settings, day), args.customers),
+            }
+        )
         print(_row(rows[-1]), flush=True)
         next_day = day + timedelta(days=1)
         write_export(settings, synthetic_partition(args.customers, next_day, seed=8), next_day)
-        rows.append({"store": store_type, "method": "fast", "load": "update", **timed_publish(settings, fast(settings, next_day), args.customers)})
+        rows.append(
+            {
+                "store": store_type,
+                "method": "fast",
+                "load": "update",
+                **timed_publish(settings, fast(settings, next_day), args.customers),
+            }
+        )
         print(_row(rows[-1]), flush=True)
 
         if args.compare_plain:
             plain_rate = next(r["rate"] for r in rows if r["method"] == "plain")
             estimate = args.customers / plain_rate
             if args.customers > args.compare_plain and estimate > args.plain_cap:
-                rows.append({
-                    "store": store_type, "method": "plain", "load": "first (extrapolated)",
-                    "customers": args.customers, "seconds": estimate, "cpu": float("nan"),
-                    "server_cpu": float("nan"), "rate": plain_rate,
-                })
-                print(_row(rows[-1]) + f"  <- {estimate:.0f} s > {args.plain_cap:.0f} s cap: extrapolated from the subset rate", flush=True)
+                rows.append(
+                    {
+                        "store": store_type,
+                        "method": "plain",
+                        "load": "first (extrapolated)",
+                        "customers": args.customers,
+                        "seconds": estimate,
+                        "cpu": float("nan"),
+                        "server_cpu": float("nan"),
+                        "rate": plain_rate,
+                    }
+                )
+                print(
+                    _row(rows[-1])
+                    + f"  <- {estimate:.0f} s > {args.plain_cap:.0f} s cap: extrapolated from the subset rate",
+                    flush=True,
+                )
             elif args.customers > args.compare_plain:
                 run_settings = profile_settings(store_type, workdir / f"{store_type}-full", f"bench_plain_{token}")
                 projects.append(run_settings)
                 quietly(features.apply_feature_repo, run_settings)
-                rows.append({"store": store_type, "method": "plain", "load": "first", **timed_publish(run_settings, plain(day), args.customers)})
+                rows.append(
+                    {
+                        "store": store_type,
+                        "method": "plain",
+                        "load": "first",
+                        **timed_publish(run_settings, plain(day), args.customers),
+                    }
+                )
                 print(_row(rows[-1]), flush=True)
     finally:
         for settings in projects:
@@ -204,17 +241,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--store", choices=("sqlite", "redis", "both"), default="both")
-    parser.add_argument("--compare-plain", type=int, default=100_000, metavar="N",
-                        help="customers for the side-by-side run with store.materialize (0: skip)")
-    parser.add_argument("--plain-cap", type=float, default=600.0, metavar="SECONDS",
-                        help="run plain on all customers only if the subset rate says it takes less")
+    parser.add_argument(
+        "--compare-plain",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="customers for the side-by-side run with store.materialize (0: skip)",
+    )
+    parser.add_argument(
+        "--plain-cap",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="run plain on all customers only if the subset rate says it takes less",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary DATA_DIR")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bankmkt-bench-materialize-"))
     stores = ("sqlite", "redis") if args.store == "both" else (args.store,)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; DATA_DIR {workdir}")
-    print(f"{'store':<7}{'method':<7}{'load':<22}{'customers':>10}{'seconds':>10}{'cpu':>7}{'server':>7}{'customers/s':>12}")
+    print(
+        f"{'store':<7}{'method':<7}{'load':<22}{'customers':>10}{'seconds':>10}{'cpu':>7}{'server':>7}{'customers/s':>12}"
+    )
     rows = []
     try:
         for store_type in stores:
@@ -229,8 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         for plain in [r for r in rows if r["store"] == store_type and r["method"] == "plain" and r["load"] == "first"]:
             same = [r for r in fast if r["customers"] == plain["customers"]]
             if same:
-                print(f"{store_type}: fast / plain on the same {plain['customers']:,} customers: "
-                      f"{same[0]['rate'] / plain['rate']:.1f}x")
+                print(
+                    f"{store_type}: fast / plain on the same {plain['customers']:,} customers: "
+                    f"{same[0]['rate'] / plain['rate']:.1f}x"
+                )
     return 0
 
 

@@ -41,7 +41,12 @@ START = "2024-01-01"
 DAYS = 75
 RUN_DATE = "2024-03-15"
 DEFAULT_BANKS = (
-    "5000:0.01:101", "3000:0.03:102", "4000:0.02:103", "3500:0.015:104", "4000:0.03:105", "5000:0.02:106",
+    "5000:0.01:101",
+    "3000:0.03:102",
+    "4000:0.02:103",
+    "3500:0.015:104",
+    "4000:0.03:105",
+    "5000:0.02:106",
 )
 
 
@@ -60,8 +65,14 @@ def run_bank(spec: str, cache: Path | None) -> dict:
         shutil.copytree(cached / "landing", settings.landing_dir, dirs_exist_ok=True)
         shutil.copytree(cached / "truth", settings.truth_dir, dirs_exist_ok=True)
     else:
-        generate_bank(customers=int(customers), days=DAYS, start_date=START, seed=int(seed),
-                      data_dir=settings.data_dir, contact_rate=float(contact_rate))
+        generate_bank(
+            customers=int(customers),
+            days=DAYS,
+            start_date=START,
+            seed=int(seed),
+            data_dir=settings.data_dir,
+            contact_rate=float(contact_rate),
+        )
         if cached:
             shutil.copytree(settings.landing_dir, cached / "landing", dirs_exist_ok=True)
             shutil.copytree(settings.truth_dir, cached / "truth", dirs_exist_ok=True)
@@ -76,14 +87,17 @@ def run_bank(spec: str, cache: Path | None) -> dict:
         started = time.perf_counter()
         result = call()
         timings[stage] = time.perf_counter() - started
-    return {"bank": spec, "oracle": result["oracle"], "training_rows": result["training_rows"],
-            "seconds": {k: round(v, 1) for k, v in timings.items()}}
+    return {
+        "bank": spec,
+        "oracle": result["oracle"],
+        "training_rows": result["training_rows"],
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--banks", nargs="+", default=list(DEFAULT_BANKS),
-                        help="customers:contact_rate:seed per bank")
+    parser.add_argument("--banks", nargs="+", default=list(DEFAULT_BANKS), help="customers:contact_rate:seed per bank")
     parser.add_argument("--cache", type=Path, help="keep generated landing files and truth here")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--one-bank", help=argparse.SUPPRESS)  # the child process's job
@@ -99,23 +113,30 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, __file__, "--one-bank", spec]
             if args.cache:
                 command += ["--cache", str(args.cache)]
-            completed = subprocess.run(command, env={**os.environ, "DATA_DIR": data_dir},
-                                       capture_output=True, text=True)
+            completed = subprocess.run(
+                command, env={**os.environ, "DATA_DIR": data_dir}, capture_output=True, text=True
+            )
             lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
             if completed.returncode != 0 or not lines:
                 print(completed.stdout[-3000:], completed.stderr[-3000:], file=sys.stderr)
                 raise SystemExit(f"bank {spec} failed")
             bank = json.loads(lines[-1].removeprefix("RESULT "))
-        print(f"bank {spec}: {bank['training_rows']} training contacts, seconds {bank['seconds']}, "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"bank {spec}: {bank['training_rows']} training contacts, seconds {bank['seconds']}, "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         for row in bank["oracle"]:
             rows.append({"bank": spec, **row})
             if row["auc_ratio"] is None:  # e.g. too few conversions to train or to compare
                 print(f"  {row['product_code']:<18} {row['note']}", flush=True)
                 continue
-            print(f"  {row['product_code']:<18} holdout {row['holdout_rows']:.0f} "
-                  f"({row['holdout_positives']:.0f} conv)  model {row['model_roc_auc']:.3f}  "
-                  f"oracle {row['oracle_roc_auc']:.3f}  ratio {row['auc_ratio']:.3f}", flush=True)
+            print(
+                f"  {row['product_code']:<18} holdout {row['holdout_rows']:.0f} "
+                f"({row['holdout_positives']:.0f} conv)  model {row['model_roc_auc']:.3f}  "
+                f"oracle {row['oracle_roc_auc']:.3f}  ratio {row['auc_ratio']:.3f}",
+                flush=True,
+            )
 
     print("\nmean AUC / oracle AUC over the banks:")
     products = dict.fromkeys(row["product_code"] for row in rows)

@@ -63,11 +63,20 @@ def main() -> int:
     parser.add_argument("--history-days", type=int, default=40)
     parser.add_argument("--explore-days", type=int, default=28)
     parser.add_argument("--evaluate-days", type=int, default=14)
-    parser.add_argument("--explore-capacity", type=int, default=400,
-                        help="contacts a day per campaign while exploring (random lists: the models' training data)")
-    parser.add_argument("--capacity", type=int, nargs="+", default=[100],
-                        help="contacts a day per campaign while the policies are compared (the contact budget); "
-                             "several values compare the policies at each budget from the same exploration")
+    parser.add_argument(
+        "--explore-capacity",
+        type=int,
+        default=400,
+        help="contacts a day per campaign while exploring (random lists: the models' training data)",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        nargs="+",
+        default=[100],
+        help="contacts a day per campaign while the policies are compared (the contact budget); "
+        "several values compare the policies at each budget from the same exploration",
+    )
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
@@ -86,24 +95,44 @@ def main() -> int:
     first = start + timedelta(days=args.history_days - 1)
     loop_days = args.explore_days + args.evaluate_days
     began = time.perf_counter()
-    generate_bank(customers=args.customers, days=args.history_days, start_date=start, seed=args.seed,
-                  data_dir=explored, loop_days=loop_days)
-    write_catalogue(wave_catalogue(first, loop_days, args.explore_capacity, control_share=0.3),
-                    settings.campaign_catalogue_file)
+    generate_bank(
+        customers=args.customers,
+        days=args.history_days,
+        start_date=start,
+        seed=args.seed,
+        data_dir=explored,
+        loop_days=loop_days,
+    )
+    write_catalogue(
+        wave_catalogue(first, loop_days, args.explore_capacity, control_share=0.3), settings.campaign_catalogue_file
+    )
 
     features_by_day: dict[date, pd.DataFrame] = {}
 
     def random_with_features(day, customers):
         features_by_day[day] = bank_features(settings)[0]
         rng = np.random.default_rng(day.toordinal())
-        return pd.concat([pd.DataFrame({"customer_id": customers, "product_code": p,
-                                        "propensity": rng.uniform(0.2, 0.8, len(customers)),
-                                        "model_name": "random", "model_version": "0"}) for p in PRODUCTS],
-                         ignore_index=True)
+        return pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "customer_id": customers,
+                        "product_code": p,
+                        "propensity": rng.uniform(0.2, 0.8, len(customers)),
+                        "model_name": "random",
+                        "model_version": "0",
+                    }
+                )
+                for p in PRODUCTS
+            ],
+            ignore_index=True,
+        )
 
     run_policy_loop(settings, first, args.explore_days, seed=args.seed, scores=random_with_features)
-    print(f"explored {args.explore_days} days at {args.customers:,} customers in {time.perf_counter() - began:.0f}s",
-          flush=True)
+    print(
+        f"explored {args.explore_days} days at {args.customers:,} customers in {time.perf_counter() - began:.0f}s",
+        flush=True,
+    )
 
     # ---- training data: every explored list row, its outcome, and the features of its list day
     truth = pd.read_parquet(settings.truth_dir / "contact_truth.parquet")
@@ -121,8 +150,10 @@ def main() -> int:
     holdout = data["customer_id"].isin(holdout_customers)
     propensity_models, uplift_models = {}, {}
     print("\nModels on the explored contacts (customer holdout):")
-    print(f"{'product':<18} {'contacts':>8} {'controls':>8} {'Qini uplift':>12} {'Qini propensity':>16} {'Qini oracle':>12}"
-          f" {'corr(uplift, truth)':>20}")
+    print(
+        f"{'product':<18} {'contacts':>8} {'controls':>8} {'Qini uplift':>12} {'Qini propensity':>16} {'Qini oracle':>12}"
+        f" {'corr(uplift, truth)':>20}"
+    )
     from lightgbm import LGBMClassifier
 
     from ml.uplift import TREES
@@ -133,18 +164,26 @@ def main() -> int:
         uplift_models[product] = fit_x_learner(train, list(FEATURES), seed=args.seed)
         treated = train.loc[train["is_treated"]]
         propensity_models[product] = LGBMClassifier(random_state=args.seed, **TREES).fit(
-            treated[list(FEATURES)], treated["label"])
+            treated[list(FEATURES)], treated["label"]
+        )
         qini = {
-            "uplift": qini_coefficient(uplift_models[product].predict(test)["uplift"], test["is_treated"], test["label"]),
-            "propensity": qini_coefficient(propensity_models[product].predict_proba(test[list(FEATURES)])[:, 1],
-                                           test["is_treated"], test["label"]),
-            "oracle": qini_coefficient(test["true_probability"] - test["true_probability_control"],
-                                       test["is_treated"], test["label"]),
+            "uplift": qini_coefficient(
+                uplift_models[product].predict(test)["uplift"], test["is_treated"], test["label"]
+            ),
+            "propensity": qini_coefficient(
+                propensity_models[product].predict_proba(test[list(FEATURES)])[:, 1], test["is_treated"], test["label"]
+            ),
+            "oracle": qini_coefficient(
+                test["true_probability"] - test["true_probability_control"], test["is_treated"], test["label"]
+            ),
         }
-        correlation = np.corrcoef(uplift_models[product].predict(test)["uplift"],
-                                  test["true_probability"] - test["true_probability_control"])[0, 1]
-        print(f"{product:<18} {len(part):>8,} {int(part['is_control'].sum()):>8,} {qini['uplift']:>12.4f} "
-              f"{qini['propensity']:>16.4f} {qini['oracle']:>12.4f} {correlation:>20.2f}")
+        correlation = np.corrcoef(
+            uplift_models[product].predict(test)["uplift"], test["true_probability"] - test["true_probability_control"]
+        )[0, 1]
+        print(
+            f"{product:<18} {len(part):>8,} {int(part['is_control'].sum()):>8,} {qini['uplift']:>12.4f} "
+            f"{qini['propensity']:>16.4f} {qini['oracle']:>12.4f} {correlation:>20.2f}"
+        )
 
     # ---- evaluation: the same weeks from the same state, one copy per policy
     def scorer(kind: str):
@@ -170,6 +209,7 @@ def main() -> int:
                     part["uplift"] = p1 - control_probability(p1, bank.effect[number, index])
                 parts.append(part)
             return pd.concat(parts, ignore_index=True)
+
         return scores
 
     run_settings = {}
@@ -177,48 +217,82 @@ def main() -> int:
     summary = []
     for capacity in args.capacity:
         results = []
-        for kind, policy in (("random", "propensity"), ("propensity", "propensity"), ("uplift", "uplift"),
-                             ("oracle", "uplift")):
+        for kind, policy in (
+            ("random", "propensity"),
+            ("propensity", "propensity"),
+            ("uplift", "uplift"),
+            ("oracle", "uplift"),
+        ):
             folder = work / f"{kind}-{capacity}"
             shutil.copytree(explored, folder)
             run_settings[kind] = dataclasses.replace(settings, data_dir=folder)
             # The same campaigns, with the evaluation's contact budget.
-            write_catalogue(wave_catalogue(first, loop_days, capacity, control_share=0.3),
-                            run_settings[kind].campaign_catalogue_file)
+            write_catalogue(
+                wave_catalogue(first, loop_days, capacity, control_share=0.3),
+                run_settings[kind].campaign_catalogue_file,
+            )
             began = time.perf_counter()
-            run_policy_loop(run_settings[kind], evaluate_from, args.evaluate_days, seed=args.seed,
-                            scores=scorer(kind), policy=policy)
+            run_policy_loop(
+                run_settings[kind],
+                evaluate_from,
+                args.evaluate_days,
+                seed=args.seed,
+                scores=scorer(kind),
+                policy=policy,
+            )
             evaluated = pd.read_parquet(run_settings[kind].truth_dir / "contact_truth.parquet")
-            evaluated = evaluated.loc[evaluated["list_row_id"].notna()
-                                      & (pd.to_datetime(evaluated["list_row_id"].str[:8]).dt.date >= evaluate_from)]
+            evaluated = evaluated.loc[
+                evaluated["list_row_id"].notna()
+                & (pd.to_datetime(evaluated["list_row_id"].str[:8]).dt.date >= evaluate_from)
+            ]
             contacted = evaluated.loc[~evaluated["is_control"]]
-            lists = pd.concat(pd.read_parquet(f) for d in range(args.evaluate_days)
-                              for f in run_settings[kind].target_list_dir(evaluate_from + timedelta(days=d)).glob("*.parquet"))
+            lists = pd.concat(
+                pd.read_parquet(f)
+                for d in range(args.evaluate_days)
+                for f in run_settings[kind].target_list_dir(evaluate_from + timedelta(days=d)).glob("*.parquet")
+            )
             cost = float(lists["contact_cost"].sum())
             value = float((contacted["true_uplift"] * contacted["product_code"].map(product_value)).sum())
-            results.append({"policy": kind, "contacts": len(contacted),
-                            "incremental_conversions": contacted["true_uplift"].sum(),
-                            "incremental_value": value, "cost": cost, "net": value - cost,
-                            "seconds": time.perf_counter() - began})
-            print(f"  {capacity} a day, {kind}: {len(contacted):,} contacts in {time.perf_counter() - began:.0f}s",
-                  flush=True)
+            results.append(
+                {
+                    "policy": kind,
+                    "contacts": len(contacted),
+                    "incremental_conversions": contacted["true_uplift"].sum(),
+                    "incremental_value": value,
+                    "cost": cost,
+                    "net": value - cost,
+                    "seconds": time.perf_counter() - began,
+                }
+            )
+            print(
+                f"  {capacity} a day, {kind}: {len(contacted):,} contacts in {time.perf_counter() - began:.0f}s",
+                flush=True,
+            )
             shutil.rmtree(folder)
 
         table = pd.DataFrame(results).set_index("policy")
         oracle, propensity = table.loc["oracle", "net"], table.loc["propensity", "net"]
-        print(f"\nContact budget {capacity} a day per campaign; same {args.evaluate_days} days, catalogue and "
-              "channels; value from the truth (true uplift x value per conversion - contact cost, EUR):")
-        print(f"{'policy':<12} {'contacts':>9} {'incr. conv.':>12} {'incr. value':>12} {'cost':>9} {'net':>10} "
-              f"{'of oracle':>10}")
+        print(
+            f"\nContact budget {capacity} a day per campaign; same {args.evaluate_days} days, catalogue and "
+            "channels; value from the truth (true uplift x value per conversion - contact cost, EUR):"
+        )
+        print(
+            f"{'policy':<12} {'contacts':>9} {'incr. conv.':>12} {'incr. value':>12} {'cost':>9} {'net':>10} "
+            f"{'of oracle':>10}"
+        )
         for policy, row in table.iterrows():
-            print(f"{policy:<12} {row['contacts']:>9,} {row['incremental_conversions']:>12.1f} "
-                  f"{row['incremental_value']:>12,.0f} {row['cost']:>9,.0f} {row['net']:>10,.0f} "
-                  f"{row['net'] / oracle:>10.0%}")
+            print(
+                f"{policy:<12} {row['contacts']:>9,} {row['incremental_conversions']:>12.1f} "
+                f"{row['incremental_value']:>12,.0f} {row['cost']:>9,.0f} {row['net']:>10,.0f} "
+                f"{row['net'] / oracle:>10.0%}"
+            )
         uplift = table.loc["uplift", "net"]
         summary.append((capacity, uplift / oracle, (uplift - propensity) / abs(propensity)))
-        print(f"uplift targeting: {uplift / oracle:.0%} of the oracle's net incremental value (goal >= 70%), "
-              f"{(uplift - propensity) / abs(propensity):+.0%} against propensity targeting (goal >= +20%)\n",
-              flush=True)
+        print(
+            f"uplift targeting: {uplift / oracle:.0%} of the oracle's net incremental value (goal >= 70%), "
+            f"{(uplift - propensity) / abs(propensity):+.0%} against propensity targeting (goal >= +20%)\n",
+            flush=True,
+        )
     print("budget (contacts a day per campaign) -> uplift targeting's share of the oracle, gain over propensity:")
     for capacity, share, gain in summary:
         met = "both goals met" if share >= 0.7 and gain >= 0.2 else "goal missed"

@@ -30,8 +30,9 @@ def run_executor(label: str, workers: int, args, root: Path) -> list[dict]:
     start = date.fromisoformat(args.start_date)
     history = args.days - args.incremental_days
     print(f"[{label}] generating {args.customers} customers x {args.days} days into {data_dir}", flush=True)
-    generate_bank(customers=args.customers, days=args.days, start_date=start, seed=11, data_dir=data_dir,
-                  contact_rate=0.15)
+    generate_bank(
+        customers=args.customers, days=args.days, start_date=start, seed=11, data_dir=data_dir, contact_rate=0.15
+    )
     prefix = f"bankmkt_bench_{label}_{os.getpid()}"
     env = trial_environment(data_dir, prefix, online_db=6 + bool(workers), broker_db=8)
     stack = ServiceStack(env, data_dir / "service-logs", celery_workers=workers, worker_concurrency=args.concurrency)
@@ -39,8 +40,14 @@ def run_executor(label: str, workers: int, args, root: Path) -> list[dict]:
     clock = time.perf_counter()
     try:
         stack.start()
-        rows.append({"executor": label, "day": "start-up (init + services healthy)",
-                     "daily_s": round(time.perf_counter() - clock, 1), "training_s": None})
+        rows.append(
+            {
+                "executor": label,
+                "day": "start-up (init + services healthy)",
+                "daily_s": round(time.perf_counter() - clock, 1),
+                "training_s": None,
+            }
+        )
         for number in range(args.incremental_days + 1):
             day = start + timedelta(days=history - 1 + number)
             clock = time.perf_counter()
@@ -48,9 +55,16 @@ def run_executor(label: str, workers: int, args, root: Path) -> list[dict]:
             if daily["state"] != "success":
                 raise SystemExit(f"[{label}] bank_daily failed for {day}; logs in {stack.log_dir}")
             training = stack.wait_for_triggered_run("bank_training", after=number, timeout=3600)
-            rows.append({"executor": label, "day": f"{day} ({'first load' if number == 0 else 'incremental'})",
-                         "daily_s": round(stack.seconds(daily), 1), "training_s": round(stack.seconds(training), 1),
-                         "wall_s": round(time.perf_counter() - clock, 1), "training_state": training["state"]})
+            rows.append(
+                {
+                    "executor": label,
+                    "day": f"{day} ({'first load' if number == 0 else 'incremental'})",
+                    "daily_s": round(stack.seconds(daily), 1),
+                    "training_s": round(stack.seconds(training), 1),
+                    "wall_s": round(time.perf_counter() - clock, 1),
+                    "training_state": training["state"],
+                }
+            )
             print(f"[{label}] {rows[-1]}", flush=True)
     finally:
         stack.stop()
@@ -68,7 +82,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=80)
     parser.add_argument("--incremental-days", type=int, default=2)
     parser.add_argument("--start-date", default="2024-01-01")
-    parser.add_argument("--workers", type=int, default=2, help="Celery workers (the first also takes the warehouse queue)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Celery workers (the first also takes the warehouse queue)"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="task slots per Celery worker")
     parser.add_argument("--executors", nargs="+", choices=("local", "celery"), default=["local", "celery"])
     parser.add_argument("--keep", action="store_true", help="keep the DATA_DIRs (their service logs)")
@@ -89,10 +105,12 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     load = os.getloadavg()
     print(f"\n{args.customers} customers, {args.days} days; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print(f"| executor | day | bank_daily s | bank_training s | day wall s |\n|---|---|---|---|---|")
+    print("| executor | day | bank_daily s | bank_training s | day wall s |\n|---|---|---|---|---|")
     for row in rows:
         label = row["executor"] if row["executor"] == "local" else f"celery x{args.workers}"
-        print(f"| {label} | {row['day']} | {row['daily_s']} | {row.get('training_s') or ''} | {row.get('wall_s') or ''} |")
+        print(
+            f"| {label} | {row['day']} | {row['daily_s']} | {row.get('training_s') or ''} | {row.get('wall_s') or ''} |"
+        )
 
 
 if __name__ == "__main__":

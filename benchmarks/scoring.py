@@ -53,8 +53,15 @@ def synthetic_customers(rows: int, feature_columns: list[str], seed: int) -> pd.
     frame["digital_logins_30d"] = rng.poisson(6, rows).astype(float)
     frame["product_views_30d"] = rng.poisson(1.5, rows).astype(float)
     frame["txn_count_30d"] = rng.poisson(20, rows).astype(float)
-    for flag in ("is_female", "has_marketing_consent", "has_credit_card", "has_personal_loan",
-                 "has_term_deposit", "has_wealth_management", "has_mortgage"):
+    for flag in (
+        "is_female",
+        "has_marketing_consent",
+        "has_credit_card",
+        "has_personal_loan",
+        "has_term_deposit",
+        "has_wealth_management",
+        "has_mortgage",
+    ):
         frame[flag] = (rng.random(rows) < 0.4).astype(float)
     frame.loc[rng.random(rows) < 0.1, "last_nps"] = np.nan
     frame.insert(0, "customer_id", [f"C{i:07d}" for i in range(rows)])
@@ -68,13 +75,21 @@ def train_synthetic_champion(product: str, feature_columns: list[str], contacts:
     rng = np.random.default_rng(seed)
     frame = synthetic_customers(contacts, feature_columns, seed)
     z = lambda column: (frame[column] - frame[column].mean()) / frame[column].std()  # noqa: E731
-    logit = (-2.6 + 0.6 * z("digital_logins_30d") + 0.5 * z("product_views_30d")
-             + 0.4 * np.log(frame["balance_total"]).sub(8.5) - 0.3 * z("age") + 0.3 * z("txn_count_30d"))
+    logit = (
+        -2.6
+        + 0.6 * z("digital_logins_30d")
+        + 0.5 * z("product_views_30d")
+        + 0.4 * np.log(frame["balance_total"]).sub(8.5)
+        - 0.3 * z("age")
+        + 0.3 * z("txn_count_30d")
+    )
     frame["label"] = (rng.random(contacts) < 1 / (1 + np.exp(-logit))).astype(int)
     frame["contact_id"] = [f"CT{i:09d}" for i in range(contacts)]
     frame["product_code"] = product
     frame["is_control"] = False
-    frame["event_timestamp"] = pd.Timestamp(RUN_DATE, tz="UTC") - pd.to_timedelta(rng.uniform(0, 75, contacts), unit="D")
+    frame["event_timestamp"] = pd.Timestamp(RUN_DATE, tz="UTC") - pd.to_timedelta(
+        rng.uniform(0, 75, contacts), unit="D"
+    )
     result = train_and_register(frame, product, RUN_DATE, feature_columns)
     if result["status"] != "trained":
         raise SystemExit(f"training the benchmark champion failed: {result}")
@@ -146,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     for attempt in range(1, args.repeat + 1):
         load = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
-        scores = score_customers(customers, args.product, feature_columns, RUN_DATE,
-                                 reason_rows=reason_rows, reason_method=args.method)
+        scores = score_customers(
+            customers, args.product, feature_columns, RUN_DATE, reason_rows=reason_rows, reason_method=args.method
+        )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         explained = scores["reason_1"].notna().mean()
         figures.append((wall, cpu))

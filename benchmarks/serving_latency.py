@@ -56,11 +56,23 @@ def free_port() -> int:
 def running_server(settings, reader: str):
     """The service as its own process on a free loopback port; stopped (its pid only) on exit."""
     port = free_port()
-    command = [sys.executable, "-m", "bankmkt.serving", "--host", "127.0.0.1", "--port", str(port),
-               "--reader", reader, "--feature-store-yaml", str(settings.feature_store_yaml)]
+    command = [
+        sys.executable,
+        "-m",
+        "bankmkt.serving",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--reader",
+        reader,
+        "--feature-store-yaml",
+        str(settings.feature_store_yaml),
+    ]
     # stdout (the start-up line) is dropped; errors still show on stderr.
-    process = subprocess.Popen(command, env={**os.environ, **settings.environment()}, cwd=ROOT,
-                               stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env={**os.environ, **settings.environment()}, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -71,7 +83,7 @@ def running_server(settings, reader: str):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the feature service did not start")
+                    raise RuntimeError("the feature service did not start") from None
                 time.sleep(0.5)
         yield port
     finally:
@@ -92,8 +104,12 @@ def steady_load(port: int, customer_ids: list[str], batch: int, requests: int, r
         if batch == 1:
             connection.request("GET", f"/customers/{picked[0]}/features")
         else:
-            connection.request("POST", "/features", body=json.dumps({"customer_ids": picked}),
-                               headers={"Content-Type": "application/json"})
+            connection.request(
+                "POST",
+                "/features",
+                body=json.dumps({"customer_ids": picked}),
+                headers={"Content-Type": "application/json"},
+            )
         response = connection.getresponse()
         body = response.read()
         elapsed = time.perf_counter() - began
@@ -147,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     partition = synthetic_partition(args.customers, day)
     customer_ids = partition.column("customer_id").to_pylist()
     stores = ("sqlite", "redis") if args.store == "both" else (args.store,)
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.customers:,} customers; "
-          f"per scenario {args.requests} requests at {args.rate:.0f}/s (1 customer) or {args.rate_batch:.0f}/s (100), "
-          f"at most {args.max_seconds:.0f} s")
+    print(
+        f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.customers:,} customers; "
+        f"per scenario {args.requests} requests at {args.rate:.0f}/s (1 customer) or {args.rate_batch:.0f}/s (100), "
+        f"at most {args.max_seconds:.0f} s"
+    )
     print(f"{'store':<8}{'reader':<8}{'batch':>6}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'late':>6}")
     try:
         for store_type in stores:
@@ -164,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                         for batch in (1, 100):
                             rate = args.rate if batch == 1 else args.rate_batch
                             r = steady_load(port, customer_ids, batch, args.requests, rate, args.max_seconds)
-                            print(f"{store_type:<8}{reader:<8}{batch:>6}{r['requests']:>9}{r['p50']:>9.2f}"
-                                  f"{r['p99']:>9.2f}{r['max']:>9.1f}{r['late']:>6}", flush=True)
+                            print(
+                                f"{store_type:<8}{reader:<8}{batch:>6}{r['requests']:>9}{r['p50']:>9.2f}"
+                                f"{r['p99']:>9.2f}{r['max']:>9.1f}{r['late']:>6}",
+                                flush=True,
+                            )
             finally:
                 with contextlib.redirect_stdout(io.StringIO()):
                     features.remove_project(settings)

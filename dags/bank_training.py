@@ -65,8 +65,11 @@ def bank_training():
         from bankmkt import pipeline
 
         result = pipeline.train_models(decision["run_date"], run_id=run_id, models=decision["retrain"])
-        return {"run_date": decision["run_date"], "requested": decision["retrain"],
-                "trained": sorted(k for k, v in result["models"].items() if v.get("status") == "trained")}
+        return {
+            "run_date": decision["run_date"],
+            "requested": decision["retrain"],
+            "trained": sorted(k for k, v in result["models"].items() if v.get("status") == "trained"),
+        }
 
     train_models(decide_retraining())
 

@@ -14,7 +14,6 @@ History:
 """
 
 from feast import FeatureService
-
 from feature_views import ALL_VIEWS
 from segment_views import customer_segments
 

@@ -12,11 +12,10 @@ view's event time with the values (docs/feature_store.md).
 
 from datetime import timedelta
 
-from feast import FeatureView, Field
-from feast.types import Float64, Int32
-
 from data_sources import customer_features_source
 from entities import customer
+from feast import FeatureView, Field
+from feast.types import Float64, Int32
 
 
 def _view(name: str, description: str, ttl_days: int, fields: list[Field]) -> FeatureView:

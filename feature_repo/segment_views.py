@@ -9,11 +9,10 @@ read them online through the ``customer_360_v1`` service.
 
 from datetime import timedelta
 
-from feast import FeatureView, Field
-from feast.types import String
-
 from data_sources import customer_features_source
 from entities import customer
+from feast import FeatureView, Field
+from feast.types import String
 
 # Segments are recomputed every day; two days tolerate one missed run.
 customer_segments = FeatureView(

@@ -88,9 +88,7 @@ def product_value(product_code: str) -> float:
     try:
         return PRODUCT_VALUE[product_code]
     except KeyError:
-        raise ValueError(
-            f"no value per conversion for product {product_code!r}; add it to ml.PRODUCT_VALUE"
-        ) from None
+        raise ValueError(f"no value per conversion for product {product_code!r}; add it to ml.PRODUCT_VALUE") from None
 
 
 def outcome_value(code: str) -> float:

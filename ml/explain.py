@@ -115,7 +115,9 @@ def _compile(node: dict, weight: int):
     if left is None or right is None:
         return None
     # The dump writes an infinite threshold as +-1e300.
-    threshold = node["threshold"] if abs(node["threshold"]) < INFINITE_THRESHOLD else np.sign(node["threshold"]) * np.inf
+    threshold = (
+        node["threshold"] if abs(node["threshold"]) < INFINITE_THRESHOLD else np.sign(node["threshold"]) * np.inf
+    )
     return (_column_key(node), threshold, left, right)
 
 
@@ -190,7 +192,9 @@ class SaabasExplainer:
             return [leaves[:, trees] @ radix for trees, radix, _, _ in self.groups]
         # LightGBM reads a tiny |x| as 0.0 (a sparse zero) before any split.
         matrix = np.where(np.abs(matrix) <= ZERO_THRESHOLD, 0.0, matrix)
-        columns = {(feature, how): _fill(np.ascontiguousarray(matrix[:, feature]), how) for feature, how in self.column_keys}
+        columns = {
+            (feature, how): _fill(np.ascontiguousarray(matrix[:, feature]), how) for feature, how in self.column_keys
+        }
         rows = []
         for trees in self._by_group(self.trees):
             row = _leaf_of(trees[0], columns)

@@ -64,9 +64,7 @@ def use_tracking(settings=None):
         settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    return MlflowClient(
-        tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
-    )
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
 
 
 def ensure_experiment(experiment_name: str, settings=None) -> str:
@@ -81,11 +79,7 @@ def ensure_experiment(experiment_name: str, settings=None) -> str:
         return experiment.experiment_id
     # Locally artifacts go to the settings' folder; an MLflow server (prod)
     # decides its own artifact store, so the client must not impose a path.
-    location = (
-        f"{settings.mlflow_artifact_root}/{experiment_name}"
-        if settings.platform_env == "local"
-        else None
-    )
+    location = f"{settings.mlflow_artifact_root}/{experiment_name}" if settings.platform_env == "local" else None
     return client.create_experiment(experiment_name, artifact_location=location)
 
 
@@ -178,16 +172,14 @@ def _champion_metrics(
         try:
             import mlflow
 
-            model = mlflow.pyfunc.load_model(
-                f"models:/{model_name}/{champion_version}"
-            ).unwrap_python_model()
+            model = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion_version}").unwrap_python_model()
             missing = set(model.feature_columns) - set(holdout.columns)
             if not missing:
                 propensity = model.predict_proba(holdout)
                 metrics = gate_metrics(holdout[label_column], propensity, product_code, capacity)
                 return metrics, "re-scored on the candidate's holdout"
             log.warning("champion needs features missing from the holdout: %s", sorted(missing))
-        except Exception as error:  # noqa: BLE001 - any failure falls back to logged metrics
+        except Exception as error:
             log.warning("could not re-score champion %s v%s: %s", model_name, champion_version, error)
     run_id = client.get_model_version(model_name, champion_version).run_id
     logged = client.get_run(run_id).data.metrics

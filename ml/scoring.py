@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from bankmkt.settings import get_settings
-from ml import CHURN, REASON_COLUMNS, as_date, flag_is_set, holding_flag, model_name as registered_name
+from ml import CHURN, REASON_COLUMNS, as_date, flag_is_set, holding_flag
+from ml import model_name as registered_name
 from ml.explain import SAABAS, check_method
 from ml.registry import CHAMPION, alias_version, use_tracking
 
@@ -85,11 +86,7 @@ def _reason_texts(names: np.ndarray, values: np.ndarray, contributions: np.ndarr
     # Above 10 a value shows as an integer: round first so that equal texts share one format call.
     values = np.where(np.abs(values) >= 10, np.rint(values), values)
     thousandths = np.rint(contributions.astype(np.float64) * 1000).astype(np.int64)
-    texts = (
-        names
-        + _format_each(values, _format_value)
-        + _format_each(thousandths, lambda m: f" (+{m / 1000:.3f})")
-    )
+    texts = names + _format_each(values, _format_value) + _format_each(thousandths, lambda m: f" (+{m / 1000:.3f})")
     return np.where(contributions > 0, texts, None)
 
 
@@ -111,16 +108,13 @@ def top_reasons(
     top_value = np.take_along_axis(values, best, axis=1)
     prefixes = np.array([f"{name}=" for name in feature_columns], dtype=object)
     reasons = [
-        _reason_texts(prefixes[best[:, rank]], top_value[:, rank], top_contribution[:, rank])
-        for rank in range(k)
+        _reason_texts(prefixes[best[:, rank]], top_value[:, rank], top_contribution[:, rank]) for rank in range(k)
     ]
     return reasons + [np.full(len(values), None, dtype=object) for _ in range(n_reasons - k)]
 
 
 def _empty(columns: tuple[str, ...], numeric: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {column: pd.Series(dtype="float64" if column == numeric else "object") for column in columns}
-    )
+    return pd.DataFrame({column: pd.Series(dtype="float64" if column == numeric else "object") for column in columns})
 
 
 def reason_candidates(
@@ -208,8 +202,15 @@ def score_customers(
     that are not in ``feature_columns`` or not in the frame.
     """
     return _scores(
-        SCORE_COLUMNS, "propensity", scoring_frame, product_code, feature_columns, run_date,
-        reason_rows, reason_method, product_code=product_code,
+        SCORE_COLUMNS,
+        "propensity",
+        scoring_frame,
+        product_code,
+        feature_columns,
+        run_date,
+        reason_rows,
+        reason_method,
+        product_code=product_code,
     )
 
 
@@ -234,8 +235,15 @@ def score_churn_risk(
 
 
 def _scores(
-    columns: tuple[str, ...], score_column: str, scoring_frame: pd.DataFrame, code: str, feature_columns,
-    run_date, reason_rows: int | None, reason_method: str, **constants,
+    columns: tuple[str, ...],
+    score_column: str,
+    scoring_frame: pd.DataFrame,
+    code: str,
+    feature_columns,
+    run_date,
+    reason_rows: int | None,
+    reason_method: str,
+    **constants,
 ) -> pd.DataFrame:
     """``code``'s champion scores as ``columns`` (``score_column`` holds the probability); empty without one."""
     name, version, probability, reasons = _champion_scores(
@@ -291,18 +299,22 @@ def exploration_scores(scoring_frame: pd.DataFrame, product_code: str, run_date,
 
     day = as_date(run_date)
     customers = scoring_frame["customer_id"].astype(str).to_numpy()
-    draws = np.array([
-        int.from_bytes(hashlib.sha256(f"{product_code}|{customer}|{day}".encode()).digest()[:8], "big") / 2**64
-        for customer in customers
-    ])
-    scores = pd.DataFrame({
-        "customer_id": customers,
-        "product_code": product_code,
-        "propensity": float(prior) * (1 - EXPLORATION_JITTER + 2 * EXPLORATION_JITTER * draws),
-        "model_name": EXPLORATION_MODEL,
-        "model_version": "prior",
-        "score_date": day,
-    })
+    draws = np.array(
+        [
+            int.from_bytes(hashlib.sha256(f"{product_code}|{customer}|{day}".encode()).digest()[:8], "big") / 2**64
+            for customer in customers
+        ]
+    )
+    scores = pd.DataFrame(
+        {
+            "customer_id": customers,
+            "product_code": product_code,
+            "propensity": float(prior) * (1 - EXPLORATION_JITTER + 2 * EXPLORATION_JITTER * draws),
+            "model_name": EXPLORATION_MODEL,
+            "model_version": "prior",
+            "score_date": day,
+        }
+    )
     for column in REASON_COLUMNS:
         scores[column] = None
     return scores[list(SCORE_COLUMNS)]

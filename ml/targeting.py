@@ -124,8 +124,14 @@ Contact policy applied (offers excluded today, by the first rule each failed):
 
 def _campaign_offers(scores: pd.DataFrame, campaigns: dict[str, Campaign]) -> pd.DataFrame:
     rows = [
-        {"campaign_id": c.campaign_id, "product_code": c.product_code, "offer": c.offer,
-         "min_age": c.min_age, "max_age": c.max_age, "stages": c.lifecycle_stages}
+        {
+            "campaign_id": c.campaign_id,
+            "product_code": c.product_code,
+            "offer": c.offer,
+            "min_age": c.min_age,
+            "max_age": c.max_age,
+            "stages": c.lifecycle_stages,
+        }
         for c in campaigns.values()
     ]
     catalogue = pd.DataFrame(rows, columns=["campaign_id", "product_code", "offer", "min_age", "max_age", "stages"])
@@ -226,17 +232,19 @@ def build_target_lists(
     """
     run_day = as_date(run_date)
     active = {cid: c for cid, c in campaigns.items() if c.is_active(run_day)}
-    counts = {reason: 0 for reason in EXCLUSION_REASONS}
+    counts = dict.fromkeys(EXCLUSION_REASONS, 0)
     empty = pd.DataFrame(columns=list(LIST_COLUMNS))
     if scores.empty or not active:
         return empty, {**counts, "offers": 0, "not_selected": 0}
 
     offers = _campaign_offers(scores.drop(columns=[c for c in ("segment",) if c in scores.columns]), active)
-    offers = offers.merge(customers.drop_duplicates("customer_id"), on="customer_id", how="inner",
-                          suffixes=("", "_customer"))
+    offers = offers.merge(
+        customers.drop_duplicates("customer_id"), on="customer_id", how="inner", suffixes=("", "_customer")
+    )
     offers = offers.loc[offers["propensity"].notna()].reset_index(drop=True)
-    reasons = exclusion_reasons(offers, run_day, eligibility, do_not_contact, campaign_history,
-                                max_contacts_30d, cooldown_days)
+    reasons = exclusion_reasons(
+        offers, run_day, eligibility, do_not_contact, campaign_history, max_contacts_30d, cooldown_days
+    )
 
     # Channels: each customer's reachable channels in preference order, kept where the campaign uses them.
     campaign_channels = pd.DataFrame(
@@ -253,8 +261,14 @@ def build_target_lists(
     first = np.ones(len(reachable), dtype=bool)
     first[1:] = (pair_customer[1:] != pair_customer[:-1]) | (pair_campaign[1:] != pair_campaign[:-1])
     starts = np.flatnonzero(first)
-    pairs = pd.DataFrame({"customer_id": pair_customer[starts], "campaign_id": pair_campaign[starts],
-                          "_start": starts, "_count": np.diff(np.append(starts, len(reachable)))})
+    pairs = pd.DataFrame(
+        {
+            "customer_id": pair_customer[starts],
+            "campaign_id": pair_campaign[starts],
+            "_start": starts,
+            "_count": np.diff(np.append(starts, len(reachable))),
+        }
+    )
     usable_frame = offers[["customer_id", "campaign_id"]].merge(pairs, on=["customer_id", "campaign_id"], how="left")
     no_channel = usable_frame["_start"].isna().to_numpy()
     usable_start = usable_frame["_start"].fillna(0).astype(np.int64).to_numpy()
@@ -290,7 +304,7 @@ def build_target_lists(
         if not allowed[i] or customer_ids[i] in taken or campaign_ids[i] not in open_campaigns:
             continue
         campaign = active[campaign_ids[i]]
-        for channel in channel_order[usable_start[i]:usable_start[i] + usable_count[i]]:
+        for channel in channel_order[usable_start[i] : usable_start[i] + usable_count[i]]:
             if remaining[(campaign.campaign_id, channel)] <= 0:
                 continue
             cost = campaign.channels[channel][1]
@@ -305,7 +319,8 @@ def build_target_lists(
                 if budget is not None:
                     budget_left[campaign.campaign_id] = budget - cost
                 if all(remaining[(campaign.campaign_id, ch)] <= 0 for ch in campaign.channels) or (
-                        budget is not None and budget - cost < cheapest[campaign.campaign_id] - 1e-9):
+                    budget is not None and budget - cost < cheapest[campaign.campaign_id] - 1e-9
+                ):
                     open_campaigns.discard(campaign.campaign_id)
             taken.add(customer_ids[i])
             chosen_rows.append(i)
@@ -328,8 +343,9 @@ def build_target_lists(
     target_list["rank"] = target_list.groupby("campaign_id").cumcount() + 1
     target_list["run_date"] = run_day
     # Day, campaign and rank: unique, and nothing of the customer in the reference.
-    target_list["list_row_id"] = [f"{run_day:%Y%m%d}:{c}:{r}" for c, r in zip(target_list["campaign_id"],
-                                                                            target_list["rank"])]
+    target_list["list_row_id"] = [
+        f"{run_day:%Y%m%d}:{c}:{r}" for c, r in zip(target_list["campaign_id"], target_list["rank"])
+    ]
     if "segment" not in target_list.columns:
         target_list["segment"] = None
     if "uplift" not in target_list.columns:  # propensity targeting: no uplift model scored the offer
@@ -337,8 +353,13 @@ def build_target_lists(
     for column in (*REASON_COLUMNS, "model_name", "model_version"):
         if column not in target_list.columns:
             target_list[column] = None
-    log.info("target lists for %s: %s offers, %s selected, excluded %s", run_day, len(offers), len(chosen_rows),
-             {k: v for k, v in counts.items() if v})
+    log.info(
+        "target lists for %s: %s offers, %s selected, excluded %s",
+        run_day,
+        len(offers),
+        len(chosen_rows),
+        {k: v for k, v in counts.items() if v},
+    )
     return (
         target_list[list(LIST_COLUMNS)].sort_values(["campaign_id", "rank"], kind="stable").reset_index(drop=True),
         counts,
@@ -352,8 +373,13 @@ def published_lists(target_list: pd.DataFrame, settings) -> pd.DataFrame:
     return published[list(TARGET_COLUMNS)]
 
 
-def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns: dict[str, Campaign],
-                       exclusions: dict[str, int] | None = None) -> dict[str, Path]:
+def write_target_lists(
+    target_list: pd.DataFrame,
+    run_date,
+    settings,
+    campaigns: dict[str, Campaign],
+    exclusions: dict[str, int] | None = None,
+) -> dict[str, Path]:
     """Write each active campaign's list as Parquet and CSV, plus ``data_dictionary.md``, for day D.
 
     Files go to ``settings.target_list_dir(D)``; every campaign active on D gets a file
@@ -366,8 +392,9 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns:
     folder.mkdir(parents=True, exist_ok=True)
     published = published_lists(target_list, settings)
     # The lookup first: a list is never readable before the key that maps it back.
-    paths: dict[str, Path] = {"customer_keys.parquet": write_lookup(
-        target_list["customer_id"], published["customer_key"], run_day, settings)}
+    paths: dict[str, Path] = {
+        "customer_keys.parquet": write_lookup(target_list["customer_id"], published["customer_key"], run_day, settings)
+    }
     counts = []
     active = sorted({cid for cid, c in campaigns.items() if c.is_active(run_day)} | set(published["campaign_id"]))
     for campaign_id in active:
@@ -381,8 +408,9 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns:
             write_atomically(path, write)
             paths[path.name] = path
         controls = int(rows["is_control"].sum())
-        mix = ", ".join(f"{ch} {n}" for ch, n in rows.loc[~rows["is_control"].astype(bool), "channel"]
-                        .value_counts().items())
+        mix = ", ".join(
+            f"{ch} {n}" for ch, n in rows.loc[~rows["is_control"].astype(bool), "channel"].value_counts().items()
+        )
         counts.append(f"| {stem}.parquet | {len(rows)} | {len(rows) - controls} | {controls} | {mix} |")
     excluded = "\n".join(f"| {reason} | {(exclusions or {}).get(reason, 0)} |" for reason in EXCLUSION_REASONS)
     dictionary = folder / "data_dictionary.md"
@@ -392,6 +420,13 @@ def write_target_lists(target_list: pd.DataFrame, run_date, settings, campaigns:
     return paths
 
 
-__all__ = ["EXCLUSION_REASONS", "LIST_COLUMNS", "PRODUCTS", "TARGET_COLUMNS", "build_target_lists",
-           "exclusion_reasons", "published_lists",
-           "write_target_lists"]
+__all__ = [
+    "EXCLUSION_REASONS",
+    "LIST_COLUMNS",
+    "PRODUCTS",
+    "TARGET_COLUMNS",
+    "build_target_lists",
+    "exclusion_reasons",
+    "published_lists",
+    "write_target_lists",
+]

@@ -36,7 +36,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from bankmkt.monitoring import REFERENCE_ARTIFACT, reference_profile
-from ml import CHURN, as_date, model_name as registered_name
+from ml import CHURN, as_date
+from ml import model_name as registered_name
 from ml.explain import SAABAS, SaabasExplainer, check_method, treeshap_contributions
 from ml.registry import (
     CHAMPION,
@@ -399,8 +400,15 @@ def train_and_register(
         return {"status": "skipped", "product_code": product_code, "reason": "no labelled treated contacts"}
     cutoff = contacts["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
     return _train_log_register(
-        contacts, product_code, run_day, feature_columns, cutoff, tags,
-        {"holdout_days": holdout_days, "min_positives": min_positives}, min_positives, population,
+        contacts,
+        product_code,
+        run_day,
+        feature_columns,
+        cutoff,
+        tags,
+        {"holdout_days": holdout_days, "min_positives": min_positives},
+        min_positives,
+        population,
     )
 
 
@@ -437,8 +445,15 @@ def train_churn_model(
         return {"status": "skipped", "product_code": CHURN, "reason": reason}
     cutoff = times.iloc[-holdout_snapshots]
     return _train_log_register(
-        snapshots, CHURN, run_day, feature_columns, cutoff, tags,
-        {"holdout_snapshots": holdout_snapshots, "min_positives": min_positives}, min_positives, population,
+        snapshots,
+        CHURN,
+        run_day,
+        feature_columns,
+        cutoff,
+        tags,
+        {"holdout_snapshots": holdout_snapshots, "min_positives": min_positives},
+        min_positives,
+        population,
     )
 
 
@@ -467,8 +482,13 @@ def _train_log_register(
     labels_through = rows["event_timestamp"].max().isoformat()
     if reason:
         log.warning("%s: training skipped: %s", code, reason)
-        return {"status": "skipped", "product_code": code, "reason": reason, "rows": len(rows),
-                "labels_through": labels_through}
+        return {
+            "status": "skipped",
+            "product_code": code,
+            "reason": reason,
+            "rows": len(rows),
+            "labels_through": labels_through,
+        }
 
     model = PropensityModel(code, feature_columns)
     model.booster, params = fit_booster(model, fit, calibration)
@@ -519,8 +539,10 @@ def _train_log_register(
             mlflow.log_figure(figure, f"{CHART_DIR}/{chart_name}.png")
         _log_holdout(holdout, propensity)
         if population is not None:
-            mlflow.log_dict(reference_profile(population, feature_columns, model.predict_proba(population), run_day),
-                            REFERENCE_ARTIFACT)
+            mlflow.log_dict(
+                reference_profile(population, feature_columns, model.predict_proba(population), run_day),
+                REFERENCE_ARTIFACT,
+            )
         if segments is not None:
             mlflow.log_text(segments.to_csv(index=False), "segment_metrics.csv")
             mlflow.log_metrics(
@@ -535,12 +557,14 @@ def _train_log_register(
         run_id = run.info.run_id
 
     version = str(model_info.registered_model_version)
-    for key, value in {"product_code": code, "data_date": run_day.isoformat(), "labels_through": labels_through,
-                       "train_rows": str(len(rows))}.items():
+    for key, value in {
+        "product_code": code,
+        "data_date": run_day.isoformat(),
+        "labels_through": labels_through,
+        "train_rows": str(len(rows)),
+    }.items():
         client.set_model_version_tag(name, version, key, value)
-    promoted = promote_if_better(
-        name, version, metrics, holdout=holdout[feature_columns + ["label"]], client=client
-    )
+    promoted = promote_if_better(name, version, metrics, holdout=holdout[feature_columns + ["label"]], client=client)
     return {
         "status": "trained",
         "product_code": code,

@@ -41,11 +41,30 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-TREES = dict(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=40, subsample=0.8,
-             subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, verbose=-1)
+TREES = {
+    "n_estimators": 200,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 40,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "verbose": -1,
+}
 # The X-learner's four models: smaller, slower and more regularised trees (effects are small and noisy).
-X_TREES = dict(n_estimators=300, learning_rate=0.03, num_leaves=7, min_child_samples=100, subsample=0.8,
-               subsample_freq=1, colsample_bytree=0.8, reg_lambda=5.0, verbose=-1, n_jobs=1)
+X_TREES = {
+    "n_estimators": 300,
+    "learning_rate": 0.03,
+    "num_leaves": 7,
+    "min_child_samples": 100,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 5.0,
+    "verbose": -1,
+    "n_jobs": 1,
+}
 
 
 @dataclass
@@ -64,8 +83,9 @@ class TLearner:
         return pd.DataFrame({"p_treated": p1, "p_control": p0, "uplift": p1 - p0}, index=frame.index)
 
 
-def fit_t_learner(frame: pd.DataFrame, features: list[str], label: str = "label", treated: str = "is_treated",
-                  seed: int = 0) -> TLearner:
+def fit_t_learner(
+    frame: pd.DataFrame, features: list[str], label: str = "label", treated: str = "is_treated", seed: int = 0
+) -> TLearner:
     """Fit both arms' models; refuses when an arm has too few conversions to learn from."""
     from lightgbm import LGBMClassifier
 
@@ -74,7 +94,9 @@ def fit_t_learner(frame: pd.DataFrame, features: list[str], label: str = "label"
         part = frame.loc[rows]
         positives = int(part[label].sum())
         if positives < 20 or positives == len(part):
-            raise ValueError(f"the {name} arm has {positives} conversions in {len(part)} contacts: too few to learn uplift")
+            raise ValueError(
+                f"the {name} arm has {positives} conversions in {len(part)} contacts: too few to learn uplift"
+            )
         model = LGBMClassifier(random_state=seed, **TREES)
         model.fit(part[features], part[label].astype(int))
         arms[name] = model
@@ -95,15 +117,27 @@ class XLearner:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``p_treated``, ``p_control`` (the arm models) and ``uplift`` (the blended effect models)."""
         x = frame[self.features]
-        uplift = (self.treated_share * self.tau_control.predict(x)
-                  + (1 - self.treated_share) * self.tau_treated.predict(x))
-        return pd.DataFrame({"p_treated": self.mu_treated.predict_proba(x)[:, 1],
-                             "p_control": self.mu_control.predict_proba(x)[:, 1], "uplift": uplift},
-                            index=frame.index)
+        uplift = self.treated_share * self.tau_control.predict(x) + (1 - self.treated_share) * self.tau_treated.predict(
+            x
+        )
+        return pd.DataFrame(
+            {
+                "p_treated": self.mu_treated.predict_proba(x)[:, 1],
+                "p_control": self.mu_control.predict_proba(x)[:, 1],
+                "uplift": uplift,
+            },
+            index=frame.index,
+        )
 
 
-def fit_x_learner(frame: pd.DataFrame, features: list[str], label: str = "label", treated: str = "is_treated",
-                  seed: int = 0, min_positives: int = 20) -> XLearner:
+def fit_x_learner(
+    frame: pd.DataFrame,
+    features: list[str],
+    label: str = "label",
+    treated: str = "is_treated",
+    seed: int = 0,
+    min_positives: int = 20,
+) -> XLearner:
     """Fit the X-learner; refuses, as the T-learner does, when an arm has too few conversions."""
     from lightgbm import LGBMClassifier, LGBMRegressor
 
@@ -113,7 +147,9 @@ def fit_x_learner(frame: pd.DataFrame, features: list[str], label: str = "label"
         part = frame.loc[rows]
         positives = int(part[label].sum())
         if positives < min_positives or positives == len(part):
-            raise ValueError(f"the {name} arm has {positives} conversions in {len(part)} contacts: too few to learn uplift")
+            raise ValueError(
+                f"the {name} arm has {positives} conversions in {len(part)} contacts: too few to learn uplift"
+            )
         arms[name] = (part, LGBMClassifier(random_state=seed, **X_TREES).fit(part[features], part[label].astype(int)))
     (t, mu1), (c, mu0) = arms["treated"], arms["control"]
     imputed_treated = t[label].to_numpy(dtype=float) - mu0.predict_proba(t[features])[:, 1]
@@ -177,15 +213,20 @@ class UpliftModel(mlflow.pyfunc.PythonModel):
 
     BOOSTERS = ("mu_treated", "mu_control", "tau_treated", "tau_control")
 
-    def __init__(self, product_code: str, feature_columns: list[str], boosters: dict | None = None,
-                 treated_share: float | None = None):
+    def __init__(
+        self,
+        product_code: str,
+        feature_columns: list[str],
+        boosters: dict | None = None,
+        treated_share: float | None = None,
+    ):
         self.product_code = product_code
         self.feature_columns = list(feature_columns)
         self.boosters = boosters or {}
         self.treated_share = treated_share
 
     @classmethod
-    def from_learner(cls, product_code: str, learner: XLearner) -> "UpliftModel":
+    def from_learner(cls, product_code: str, learner: XLearner) -> UpliftModel:
         boosters = {name: getattr(learner, name).booster_ for name in cls.BOOSTERS}
         return cls(product_code, learner.features, boosters, learner.treated_share)
 
@@ -207,10 +248,13 @@ class UpliftModel(mlflow.pyfunc.PythonModel):
         """``p_treated``, ``p_control`` and ``uplift`` per row of ``frame``."""
         x = frame[self.feature_columns].to_numpy(dtype=np.float64, na_value=np.nan)
         b = self.boosters
-        uplift = (self.treated_share * b["tau_control"].predict(x)
-                  + (1 - self.treated_share) * b["tau_treated"].predict(x))
-        return pd.DataFrame({"p_treated": b["mu_treated"].predict(x), "p_control": b["mu_control"].predict(x),
-                             "uplift": uplift}, index=frame.index)
+        uplift = self.treated_share * b["tau_control"].predict(x) + (1 - self.treated_share) * b["tau_treated"].predict(
+            x
+        )
+        return pd.DataFrame(
+            {"p_treated": b["mu_treated"].predict(x), "p_control": b["mu_control"].predict(x), "uplift": uplift},
+            index=frame.index,
+        )
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         return self.arms(pd.DataFrame(model_input))["uplift"].to_numpy()
@@ -229,8 +273,10 @@ def _arm_shortfall(window: str, rows: pd.DataFrame, minimum: int) -> str | None:
     for arm, part in (("treated", rows.loc[rows["is_treated"]]), ("control", rows.loc[~rows["is_treated"]])):
         positives = int(part["label"].sum())
         if positives < minimum or positives == len(part):
-            return (f"the {window}'s {arm} arm has {positives} conversions in {len(part)} contacts "
-                    f"(needs at least {minimum} and some non-conversions)")
+            return (
+                f"the {window}'s {arm} arm has {positives} conversions in {len(part)} contacts "
+                f"(needs at least {minimum} and some non-conversions)"
+            )
     return None
 
 
@@ -272,21 +318,38 @@ def train_uplift_and_register(
     feature_columns = list(feature_columns)
     run_day = as_date(run_date)
     if training_frame.empty:
-        return {"status": "skipped", "product_code": product_code, "kind": "uplift",
-                "reason": "no labelled contacts", "rows": 0}
+        return {
+            "status": "skipped",
+            "product_code": product_code,
+            "kind": "uplift",
+            "reason": "no labelled contacts",
+            "rows": 0,
+        }
     rows = uplift_contacts(training_frame, product_code, feature_columns)
     if rows.empty:
-        return {"status": "skipped", "product_code": product_code, "kind": "uplift",
-                "reason": "no labelled contacts", "rows": 0}
+        return {
+            "status": "skipped",
+            "product_code": product_code,
+            "kind": "uplift",
+            "reason": "no labelled contacts",
+            "rows": 0,
+        }
     cutoff = rows["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
     train, holdout = rows.loc[rows["event_timestamp"] < cutoff], rows.loc[rows["event_timestamp"] >= cutoff]
     reason = _arm_shortfall("training window", train, MIN_ARM_POSITIVES) or _arm_shortfall(
-        "holdout", holdout, MIN_HOLDOUT_ARM_POSITIVES)
+        "holdout", holdout, MIN_HOLDOUT_ARM_POSITIVES
+    )
     labels_through = rows["event_timestamp"].max().isoformat()
     if reason:
         log.warning("uplift %s: training skipped: %s", product_code, reason)
-        return {"status": "skipped", "product_code": product_code, "kind": "uplift", "reason": reason,
-                "rows": len(rows), "labels_through": labels_through}
+        return {
+            "status": "skipped",
+            "product_code": product_code,
+            "kind": "uplift",
+            "reason": reason,
+            "rows": len(rows),
+            "labels_through": labels_through,
+        }
     learner = fit_x_learner(train, feature_columns, seed=42, min_positives=MIN_ARM_POSITIVES)
     model = UpliftModel.from_learner(product_code, learner)
     predicted = model.arms(holdout)["uplift"].to_numpy()
@@ -301,13 +364,26 @@ def train_uplift_and_register(
     name = uplift_model_name(product_code)
     client = use_tracking()
     experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{product_code}")
-    run_tags = {"data_date": run_day.isoformat(), "product_code": product_code, "model_name": name,
-                "labels_through": labels_through, **{str(k): str(v) for k, v in (tags or {}).items()}}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"uplift_{product_code}_{run_day}",
-                          tags=run_tags) as run:
-        mlflow.log_params({"learner": "X-learner (LightGBM arm and effect models)", "holdout_days": holdout_days,
-                           "holdout_cutoff": cutoff.isoformat(), "n_features": len(feature_columns),
-                           "treated_share": model.treated_share, **{f"lgbm_{k}": v for k, v in X_TREES.items()}})
+    run_tags = {
+        "data_date": run_day.isoformat(),
+        "product_code": product_code,
+        "model_name": name,
+        "labels_through": labels_through,
+        **{str(k): str(v) for k, v in (tags or {}).items()},
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"uplift_{product_code}_{run_day}", tags=run_tags
+    ) as run:
+        mlflow.log_params(
+            {
+                "learner": "X-learner (LightGBM arm and effect models)",
+                "holdout_days": holdout_days,
+                "holdout_cutoff": cutoff.isoformat(),
+                "n_features": len(feature_columns),
+                "treated_share": model.treated_share,
+                **{f"lgbm_{k}": v for k, v in X_TREES.items()},
+            }
+        )
         mlflow.log_metrics(metrics)
         mlflow.log_dict({"feature_columns": feature_columns}, "feature_columns.json")
         mlflow.log_figure(qini_chart(predicted, holdout), "charts/qini.png")
@@ -322,15 +398,25 @@ def train_uplift_and_register(
             paths["blend"] = str(Path(folder) / "blend.json")
             Path(paths["blend"]).write_text(json.dumps({"treated_share": model.treated_share}))
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=model, artifacts=paths,
+                name="model",
+                python_model=model,
+                artifacts=paths,
                 input_example=holdout[feature_columns].head(5).astype("float64"),
-                pip_requirements=[f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}",
-                                  f"pandas=={pd.__version__}"],
-                registered_model_name=name)
+                pip_requirements=[
+                    f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}",
+                    f"pandas=={pd.__version__}",
+                ],
+                registered_model_name=name,
+            )
         run_id = run.info.run_id
     version = str(info.registered_model_version)
-    for key, value in {"product_code": product_code, "data_date": run_day.isoformat(),
-                       "labels_through": labels_through, "train_rows": str(len(rows))}.items():
+    for key, value in {
+        "product_code": product_code,
+        "data_date": run_day.isoformat(),
+        "labels_through": labels_through,
+        "train_rows": str(len(rows)),
+    }.items():
         client.set_model_version_tag(name, version, key, value)
 
     champion = alias_version(name, CHAMPION, client)
@@ -340,8 +426,10 @@ def train_uplift_and_register(
         champion_qini = uplift_metrics(old.arms(holdout)["uplift"].to_numpy(), holdout)["qini"]
         extra = {"gate_champion_version": champion, "gate_champion_qini": f"{champion_qini:.6f}"}
         wins = metrics["qini"] > max(champion_qini + margin_qini, 0.0)
-        why = (f"candidate Qini {metrics['qini']:.4f} vs champion v{champion} {champion_qini:.4f} on the "
-               f"candidate's holdout (margin {margin_qini}; must also beat random, 0)")
+        why = (
+            f"candidate Qini {metrics['qini']:.4f} vs champion v{champion} {champion_qini:.4f} on the "
+            f"candidate's holdout (margin {margin_qini}; must also beat random, 0)"
+        )
     else:
         wins = metrics["qini"] > 0.0
         why = f"first version: holdout Qini {metrics['qini']:.4f} {'beats' if wins else 'does not beat'} random (0)"
@@ -353,11 +441,22 @@ def train_uplift_and_register(
     else:
         client.set_registered_model_alias(name, CHALLENGER, version)
         _record(client, name, version, CHALLENGER, why, extra)
-    return {"status": "trained", "kind": "uplift", "product_code": product_code, "model_name": name,
-            "version": version, "metrics": metrics, "promoted": bool(wins), "gate_reason": why,
-            "champion_version": alias_version(name, CHAMPION, client), "run_id": run_id,
-            "experiment_id": experiment_id, "holdout_cutoff": cutoff.isoformat(), "rows": len(rows),
-            "labels_through": labels_through}
+    return {
+        "status": "trained",
+        "kind": "uplift",
+        "product_code": product_code,
+        "model_name": name,
+        "version": version,
+        "metrics": metrics,
+        "promoted": bool(wins),
+        "gate_reason": why,
+        "champion_version": alias_version(name, CHAMPION, client),
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "holdout_cutoff": cutoff.isoformat(),
+        "rows": len(rows),
+        "labels_through": labels_through,
+    }
 
 
 def qini_chart(uplift: np.ndarray, holdout: pd.DataFrame):
@@ -369,8 +468,11 @@ def qini_chart(uplift: np.ndarray, holdout: pd.DataFrame):
     ax = fig.subplots()
     ax.plot(share, gain, label="model")
     ax.plot([0, 1], [0, gain[-1]], ls="--", color="grey", label="random")
-    ax.set(xlabel="share of holdout contacted (by predicted uplift)", ylabel="incremental conversions",
-           title="Qini curve (holdout)")
+    ax.set(
+        xlabel="share of holdout contacted (by predicted uplift)",
+        ylabel="incremental conversions",
+        title="Qini curve (holdout)",
+    )
     ax.legend(loc="upper left")
     return fig
 

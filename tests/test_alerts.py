@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -19,7 +18,7 @@ def http_sink():
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
@@ -115,8 +114,13 @@ def airflow_db():
     import sys
 
     env = {**os.environ, **get_settings().environment()}
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
 
 
 PROBE_DAG = """
@@ -159,8 +163,13 @@ def test_a_task_that_fails_after_its_retries_raises_exactly_one_alert(airflow_db
     settings = get_settings()
     before = len(_alerts(settings))
     env = {**os.environ, **settings.environment(), "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "ALERT_WEBHOOK_URL": url}
-    completed = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "alert_probe", "2024-03-15"],
-                               env=env, capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", "alert_probe", "2024-03-15"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "always_fails" in completed.stdout + completed.stderr
     new = _alerts(settings)[before:]
     assert len(new) == 1, new

@@ -93,8 +93,9 @@ def test_without_a_catalogue_the_standing_one_is_written_once(tmp_path):
 
     settings = dataclasses.replace(get_settings(), data_dir=tmp_path)
     campaigns, note = ensure_catalogue(settings)
-    assert set(campaigns) == {f"STANDING_{p.upper()}" for p in
-                              ("credit_card", "personal_loan", "term_deposit", "wealth_management")}
+    assert set(campaigns) == {
+        f"STANDING_{p.upper()}" for p in ("credit_card", "personal_loan", "term_deposit", "wealth_management")
+    }
     assert "wrote the standing catalogue" in note
     assert sum(c for c, _ in campaigns["STANDING_CREDIT_CARD"].channels.values()) == settings.target_list_size
     # Marketing's edits are kept: the file is never rewritten once it exists.

@@ -45,9 +45,7 @@ VALUE_FORMATS = {
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory) -> dict:
     data_dir = tmp_path_factory.mktemp("bank")
-    summary = generate_bank(
-        customers=400, days=DAYS, start_date=START, seed=11, data_dir=data_dir, contact_rate=0.05
-    )
+    summary = generate_bank(customers=400, days=DAYS, start_date=START, seed=11, data_dir=data_dir, contact_rate=0.05)
     return {"dir": data_dir, "summary": summary}
 
 
@@ -155,17 +153,13 @@ def test_balances_move_by_the_days_transactions(landed):
     wide = balances.pivot(index="account_id", columns="dt", values="balance")
     transactions = landed["transactions"].assign(amount=lambda f: f["amount"].astype(float))
     flows = (
-        transactions.pivot_table(
-            index="account_id", columns="dt", values="amount", aggfunc="sum", fill_value=0.0
-        )
+        transactions.pivot_table(index="account_id", columns="dt", values="amount", aggfunc="sum", fill_value=0.0)
         .reindex_like(wide)
         .fillna(0.0)
     )
     change = wide.diff(axis=1).iloc[:, 1:]
     both_days = change.notna()
-    assert np.allclose(
-        change.values[both_days.values], flows.iloc[:, 1:].values[both_days.values], atol=0.005
-    )
+    assert np.allclose(change.values[both_days.values], flows.iloc[:, 1:].values[both_days.values], atol=0.005)
 
 
 def test_closed_accounts_go_quiet(landed):
@@ -176,9 +170,7 @@ def test_closed_accounts_go_quiet(landed):
         frame = landed[source]
         after = frame["account_id"].map(closed)
         quiet = (
-            after.isna() | (frame["dt"] <= after)
-            if source == "transactions"
-            else after.isna() | (frame["dt"] < after)
+            after.isna() | (frame["dt"] <= after) if source == "transactions" else after.isna() | (frame["dt"] < after)
         )
         assert quiet.all(), f"{source} after the account closed"
 
@@ -199,8 +191,7 @@ def test_contacts_have_a_control_group_and_responses_fall_in_the_window(bank, la
     assert (responses["customer_id"] == responses["customer_id_contact"]).all()
     assert (responses["campaign_id"] == responses["campaign_id_contact"]).all()
     lag = (
-        pd.to_datetime(responses["responded_at"].str[:10])
-        - pd.to_datetime(responses["contacted_at"].str[:10])
+        pd.to_datetime(responses["responded_at"].str[:10]) - pd.to_datetime(responses["contacted_at"].str[:10])
     ).dt.days
     assert lag.between(1, 14).all()
     assert not landed["campaign_responses"]["contact_id"].duplicated().any()
@@ -208,7 +199,10 @@ def test_contacts_have_a_control_group_and_responses_fall_in_the_window(bank, la
     # Each arm converts as its true probability says: contacted with p, held out with p0 < p on average.
     truth = pq.read_table(bank["dir"] / "truth" / "contact_truth.parquet").to_pandas().set_index("contact_id")
     truth = truth.loc[contacts["contact_id"]]
-    for arm, probability in ((~control.to_numpy(), "true_probability"), (control.to_numpy(), "true_probability_control")):
+    for arm, probability in (
+        (~control.to_numpy(), "true_probability"),
+        (control.to_numpy(), "true_probability_control"),
+    ):
         p = truth.loc[arm, probability]
         observed = truth.loc[arm, "converted"].mean()
         assert abs(observed - p.mean()) < 4 * np.sqrt((p * (1 - p)).sum()) / len(p) + 1e-9, (probability, observed)
@@ -251,8 +245,9 @@ def test_ground_truth_is_written_and_consistent(bank, landed):
     # The bank's own campaigns: every contact delivered, the uplift is p - p0.
     assert contacts["list_row_id"].isna().all()
     assert (contacts["delivered"] == ~contacts["is_control"]).all()
-    np.testing.assert_allclose(contacts["true_uplift"],
-                               contacts["true_probability"] - contacts["true_probability_control"])
+    np.testing.assert_allclose(
+        contacts["true_uplift"], contacts["true_probability"] - contacts["true_probability_control"]
+    )
     assert set(contacts["contact_id"]) == set(landed["campaign_contacts"]["contact_id"])
     assert contacts["true_probability"].between(0, 1, inclusive="neither").all()
     assert (contacts.loc[contacts["responded_at"].notna(), "converted"]).all()
@@ -295,15 +290,11 @@ def test_true_probability_is_the_documented_function_of_landed_data(bank, landed
 
     accounts = landed["accounts"].drop_duplicates("account_id")[["account_id", "customer_id", "account_type"]]
     balances = (
-        landed["daily_balances"]
-        .merge(accounts, on="account_id")
-        .assign(value=lambda f: f["balance"].astype(float))
+        landed["daily_balances"].merge(accounts, on="account_id").assign(value=lambda f: f["balance"].astype(float))
     )
     savings = balances[balances["account_type"] == "savings"]
     transactions = (
-        landed["transactions"]
-        .merge(accounts, on="account_id")
-        .assign(value=lambda f: -f["amount"].astype(float))
+        landed["transactions"].merge(accounts, on="account_id").assign(value=lambda f: -f["amount"].astype(float))
     )
     spend = transactions[
         transactions["merchant_category"].isin(
@@ -331,9 +322,7 @@ def test_true_probability_is_the_documented_function_of_landed_data(bank, landed
         .set_index("contact_id")
         .loc[contacts["contact_id"]]
     )
-    holdings = landed["product_holdings"].merge(
-        contacts[["contact_id", "customer_id", "day"]], on="customer_id"
-    )
+    holdings = landed["product_holdings"].merge(contacts[["contact_id", "customer_id", "day"]], on="customer_id")
     holdings = holdings[holdings["dt"] <= holdings["day"]].sort_values(["dt", "updated_at"])
     latest = holdings.groupby(["contact_id", "holding_id"]).tail(1)
     products = contacts["contact_id"].map((latest["closed_on"] == "").groupby(latest["contact_id"]).sum())
@@ -341,12 +330,8 @@ def test_true_probability_is_the_documented_function_of_landed_data(bank, landed
     start = pd.Timestamp(DAY_STRINGS[0])
     since = pd.to_datetime(profile["customer_since"]).to_numpy()
     income = np.maximum(profile["monthly_income"].astype(float).to_numpy(), 100.0)
-    age = (
-        (day.to_numpy() - pd.to_datetime(profile["birth_date"]).to_numpy()) / np.timedelta64(1, "D") / 365.25
-    )
-    observed = np.minimum(
-        (day.to_numpy() - np.maximum(since, start.to_datetime64())) / np.timedelta64(1, "D") + 1, 90
-    )
+    age = (day.to_numpy() - pd.to_datetime(profile["birth_date"]).to_numpy()) / np.timedelta64(1, "D") / 365.25
+    observed = np.minimum((day.to_numpy() - np.maximum(since, start.to_datetime64())) / np.timedelta64(1, "D") + 1, 90)
     spend_90 = _window_sum(contacts, spend, 90)
     td_90 = _window_sum(contacts, travel_dining, 90)
     features = {

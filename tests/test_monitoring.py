@@ -20,11 +20,13 @@ def settings(tmp_path_factory) -> Settings:
 
 def population(n: int = 5_000, seed: int = 0, shift: float = 0.0, scale: float = 1.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "balance_total": rng.lognormal(8 + shift, 1 * scale, n),
-        "digital_logins_30d": rng.poisson(6, n).astype(float),
-        "age": rng.integers(18, 80, n).astype(float),
-    })
+    frame = pd.DataFrame(
+        {
+            "balance_total": rng.lognormal(8 + shift, 1 * scale, n),
+            "digital_logins_30d": rng.poisson(6, n).astype(float),
+            "age": rng.integers(18, 80, n).astype(float),
+        }
+    )
     frame.loc[rng.random(n) < 0.03, "balance_total"] = np.nan
     return frame
 
@@ -48,8 +50,9 @@ def test_psi_is_near_zero_for_a_new_sample_and_large_for_a_shift():
 def test_drift_trigger_fires_on_a_drifted_feature_only(settings):
     profile = monitoring.reference_profile(population(seed=1), FEATURES)
     quiet = monitoring.drift_trigger("feature_drift", monitoring.feature_psi(profile, population(seed=3)), settings)
-    drifted = monitoring.drift_trigger("feature_drift",
-                                       monitoring.feature_psi(profile, population(seed=3, shift=1.0)), settings)
+    drifted = monitoring.drift_trigger(
+        "feature_drift", monitoring.feature_psi(profile, population(seed=3, shift=1.0)), settings
+    )
     assert not quiet.fired and "largest PSI" in quiet.reason
     assert drifted.fired and "balance_total" in drifted.reason and drifted.value > settings.retrain_psi_threshold
     assert not monitoring.drift_trigger("feature_drift", {}, settings).fired  # no profile: nothing to compare
@@ -107,8 +110,7 @@ def test_calibration_decay_fires_when_conversions_double(settings):
 
 def test_too_few_matured_outcomes_never_fire(settings):
     labels, predicted = outcomes(120, 5, informative=False, rate_factor=3.0)
-    triggers = monitoring.decay_trigger(monitoring.realised_performance(labels, predicted), {"roc_auc": 0.9},
-                                        settings)
+    triggers = monitoring.decay_trigger(monitoring.realised_performance(labels, predicted), {"roc_auc": 0.9}, settings)
     assert not any(t.fired for t in triggers)
     assert all("fewer than" in t.reason for t in triggers)
     assert not any(t.fired for t in monitoring.decay_trigger(None, {}, settings))
@@ -132,13 +134,22 @@ def test_qini_decay_fires_for_an_uplift_ranking_worse_than_random(settings):
 
 def test_a_decision_names_what_fired_or_why_nothing_did(settings):
     profile = monitoring.reference_profile(population(seed=1), FEATURES)
-    calm = {"feature_psi": monitoring.feature_psi(profile, population(seed=2)), "prediction_psi": 0.01,
-            "performance": None, "champion_metrics": {"roc_auc": 0.7}}
+    calm = {
+        "feature_psi": monitoring.feature_psi(profile, population(seed=2)),
+        "prediction_psi": 0.01,
+        "performance": None,
+        "champion_metrics": {"roc_auc": 0.7},
+    }
     state = {"rows": 2_000, "labels_through": "2024-03-01T00:00:00", "run_date": "2024-03-01", "status": "trained"}
     quiet = monitoring.decide("propensity_credit_card", "propensity", "credit_card", "3", calm, state, 40, settings)
     assert not quiet.retrain and quiet.reason.startswith("no trigger fired")
-    assert {t.name for t in quiet.triggers} == {"label_surplus", "feature_drift", "prediction_drift", "auc_decay",
-                                                 "calibration_decay"}
+    assert {t.name for t in quiet.triggers} == {
+        "label_surplus",
+        "feature_drift",
+        "prediction_drift",
+        "auc_decay",
+        "calibration_decay",
+    }
     drifted = {**calm, "feature_psi": monitoring.feature_psi(profile, population(seed=2, shift=1.0))}
     loud = monitoring.decide("propensity_credit_card", "propensity", "credit_card", "3", drifted, state, 600, settings)
     assert loud.retrain and loud.fired == ["label_surplus", "feature_drift"]
@@ -154,20 +165,27 @@ def test_a_decision_names_what_fired_or_why_nothing_did(settings):
     assert not lost.retrain and "fewer than the 500 needed" in lost.reason
     assert monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, state, 500, settings).retrain
     rows = monitoring.decision_rows(pd.Timestamp("2024-03-02").date(), [quiet, loud, first])
-    assert rows.groupby("model_name")["retrain"].first().to_dict() == {"propensity_credit_card": False,
-                                                                       "uplift_credit_card": True}
+    assert rows.groupby("model_name")["retrain"].first().to_dict() == {
+        "propensity_credit_card": False,
+        "uplift_credit_card": True,
+    }
     assert rows["fired"].sum() == 3
 
 
 def test_training_state_remembers_each_attempt(settings):
     from datetime import date
 
-    monitoring.record_training_attempt(settings, "uplift_term_deposit", date(2024, 3, 1), "skipped", 80,
-                                       "2024-02-28T10:00:00")
+    monitoring.record_training_attempt(
+        settings, "uplift_term_deposit", date(2024, 3, 1), "skipped", 80, "2024-02-28T10:00:00"
+    )
     monitoring.record_training_attempt(settings, "propensity_term_deposit", date(2024, 3, 1), "trained", 900, None)
     state = monitoring.read_training_state(settings)
-    assert state["uplift_term_deposit"] == {"run_date": "2024-03-01", "status": "skipped", "rows": 80,
-                                            "labels_through": "2024-02-28T10:00:00"}
+    assert state["uplift_term_deposit"] == {
+        "run_date": "2024-03-01",
+        "status": "skipped",
+        "rows": 80,
+        "labels_through": "2024-02-28T10:00:00",
+    }
     assert set(state) == {"uplift_term_deposit", "propensity_term_deposit"}
 
 
@@ -189,16 +207,41 @@ def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_pa
         pipeline.decide_retraining(day)
     profile = monitoring.reference_profile(population(seed=1), FEATURES)
     trained = {"run_date": "2024-03-01", "status": "trained", "rows": 1_000, "labels_through": "2024-03-01T00:00:00"}
-    calm = {"feature_psi": monitoring.feature_psi(profile, population(seed=2)), "prediction_psi": 0.01,
-            "champion_metrics": {"roc_auc": 0.7}, "performance": None}
+    calm = {
+        "feature_psi": monitoring.feature_psi(profile, population(seed=2)),
+        "prediction_psi": 0.01,
+        "champion_metrics": {"roc_auc": 0.7},
+        "performance": None,
+    }
     records = [
-        {"model_name": "propensity_credit_card", "kind": "propensity", "product_code": "credit_card",
-         "champion_version": "2", "last_training": trained, "new_labels": 10, **calm},
-        {"model_name": "propensity_term_deposit", "kind": "propensity", "product_code": "term_deposit",
-         "champion_version": "4", "last_training": trained, "new_labels": 10, **calm,
-         "feature_psi": monitoring.feature_psi(profile, population(seed=2, shift=1.0))},
-        {"model_name": "propensity_personal_loan", "kind": "propensity", "product_code": "personal_loan",
-         "champion_version": "1", "last_training": trained, "new_labels": 400, **calm},
+        {
+            "model_name": "propensity_credit_card",
+            "kind": "propensity",
+            "product_code": "credit_card",
+            "champion_version": "2",
+            "last_training": trained,
+            "new_labels": 10,
+            **calm,
+        },
+        {
+            "model_name": "propensity_term_deposit",
+            "kind": "propensity",
+            "product_code": "term_deposit",
+            "champion_version": "4",
+            "last_training": trained,
+            "new_labels": 10,
+            **calm,
+            "feature_psi": monitoring.feature_psi(profile, population(seed=2, shift=1.0)),
+        },
+        {
+            "model_name": "propensity_personal_loan",
+            "kind": "propensity",
+            "product_code": "personal_loan",
+            "champion_version": "1",
+            "last_training": trained,
+            "new_labels": 400,
+            **calm,
+        },
     ]
     record_stage(day, "monitor_models", {"models": records}, 1.0, settings)
     result = pipeline.decide_retraining(day)
@@ -210,7 +253,10 @@ def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_pa
     written = pd.read_parquet(settings.monitoring_dir(day) / monitoring.DECISIONS_FILE)
     assert set(written.loc[written["fired"], "trigger"]) == {"feature_drift", "label_surplus"}
     assert written.groupby("model_name")["retrain"].first().to_dict() == {
-        "propensity_credit_card": False, "propensity_term_deposit": True, "propensity_personal_loan": True}
+        "propensity_credit_card": False,
+        "propensity_term_deposit": True,
+        "propensity_personal_loan": True,
+    }
 
 
 def test_expected_auc_matches_simulated_labels_and_sees_through_selection(settings):

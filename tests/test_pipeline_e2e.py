@@ -15,7 +15,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -45,11 +45,23 @@ def daily_runs(monkeypatch_module):
     from bankmkt.generator.simulator import step
 
     # The history ends the day before the last: the bank then executes the platform's first lists.
-    generate_bank(customers=CUSTOMERS, days=DAYS - 1, start_date=START, seed=2024,
-                  data_dir=settings.data_dir, contact_rate=0.15, loop_days=1)
+    generate_bank(
+        customers=CUSTOMERS,
+        days=DAYS - 1,
+        start_date=START,
+        seed=2024,
+        data_dir=settings.data_dir,
+        contact_rate=0.15,
+        loop_days=1,
+    )
     env = {**__import__("os").environ, **settings.environment()}
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
 
     from airflow.dag_processing.dagbag import DagBag
 
@@ -57,7 +69,7 @@ def daily_runs(monkeypatch_module):
     daily, training = bag.dags["bank_daily"], bag.dags["bank_training"]
     states = {}
     for day in [BOOTSTRAP, *RUN_DAYS]:
-        logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
         states[day] = (str(daily.test(logical_date=logical).state), str(training.test(logical_date=logical).state))
         if day == RUN_DAYS[0]:
             step(day, settings)
@@ -84,7 +96,7 @@ def _stage(settings, day, stage):
 
 def test_every_run_succeeds(daily_runs):
     _, states = daily_runs
-    assert states == {day: ("success", "success") for day in [BOOTSTRAP, *RUN_DAYS]}
+    assert states == dict.fromkeys([BOOTSTRAP, *RUN_DAYS], ("success", "success"))
 
 
 def test_contract_check_accepted_the_history_then_one_day(daily_runs):
@@ -163,8 +175,10 @@ def test_the_feature_repo_works_from_a_plain_shell_and_refuses_without_its_varia
     settings, _ = daily_runs
     project = settings.project_root
     customers = sorted(features.scoring_frame(LAST_DAY, settings)["customer_id"])[:5]
-    script = (f"CUSTOMERS = {customers!r}; OUT = {str(tmp_path)!r}; "
-              f"WHEN = {(LAST_DAY + timedelta(days=1)).isoformat()!r}\n" + NOTEBOOK)
+    script = (
+        f"CUSTOMERS = {customers!r}; OUT = {str(tmp_path)!r}; "
+        f"WHEN = {(LAST_DAY + timedelta(days=1)).isoformat()!r}\n" + NOTEBOOK
+    )
     plain = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     python = shlex.quote(sys.executable)
     # Without the variables: a loud error naming them, and nothing created under feature_repo/.
@@ -176,8 +190,13 @@ def test_the_feature_repo_works_from_a_plain_shell_and_refuses_without_its_varia
     assert sorted(p.name for p in (project / "feature_repo").iterdir()) == before
     # With the settings of the DATA_DIR exported, as docs/feature_store.md shows.
     shell = f'eval "$({python} -m bankmkt.settings --shell)" && {python} -c {shlex.quote(script)}'
-    done = subprocess.run(["bash", "-c", shell], cwd=project, env={**plain, "DATA_DIR": str(settings.data_dir)},
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        cwd=project,
+        env={**plain, "DATA_DIR": str(settings.data_dir)},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "customer_features" in done.stdout and "propensity_v2" in done.stdout
     online = pd.read_parquet(tmp_path / "online.parquet").set_index("customer_id").sort_index()
@@ -186,8 +205,9 @@ def test_the_feature_repo_works_from_a_plain_shell_and_refuses_without_its_varia
     names = features.feature_names(settings)
     pd.testing.assert_frame_equal(online[names].astype("float64"), expected[names].astype("float64"))
     # Point in time: features of the last feature date, as the online store serves them.
-    pd.testing.assert_frame_equal(offline[names].astype("float64"), expected[names].astype("float64"),
-                                  check_exact=False, rtol=1e-6)
+    pd.testing.assert_frame_equal(
+        offline[names].astype("float64"), expected[names].astype("float64"), check_exact=False, rtol=1e-6
+    )
 
 
 def test_models_were_compared_with_the_truth(daily_runs):
@@ -226,8 +246,9 @@ def test_target_lists_per_campaign_within_capacity(daily_runs):
     result = _stage(settings, LAST_DAY, "score_and_target")
     per_campaign = result["per_campaign"]
     assert per_campaign, result
-    assert result["campaigns"]["active"] == sorted(f"STANDING_{p.upper()}" for p in
-                                                   ("credit_card", "personal_loan", "term_deposit", "wealth_management"))
+    assert result["campaigns"]["active"] == sorted(
+        f"STANDING_{p.upper()}" for p in ("credit_card", "personal_loan", "term_deposit", "wealth_management")
+    )
     for campaign_id in per_campaign:
         frame = pd.read_parquet(settings.target_list_dir(LAST_DAY) / f"target_list_{campaign_id}.parquet")
         contacted = frame.loc[~frame["is_control"]]
@@ -288,8 +309,13 @@ def test_training_runs_only_when_a_trigger_fires(daily_runs):
     settings, _ = daily_runs
     first = _stage(settings, BOOTSTRAP, "decide_retraining")
     assert {d["model_name"] for d in first["decisions"]} == {
-        *(f"{kind}_{p}" for kind in ("propensity", "uplift")
-          for p in ("credit_card", "personal_loan", "term_deposit", "wealth_management")), "propensity_churn"}
+        *(
+            f"{kind}_{p}"
+            for kind in ("propensity", "uplift")
+            for p in ("credit_card", "personal_loan", "term_deposit", "wealth_management")
+        ),
+        "propensity_churn",
+    }
     assert all(d["fired"] == ["no_champion"] for d in first["decisions"])
     state = json.loads(settings.training_state_file.read_text())
     assert set(state) == {d["model_name"] for d in first["decisions"]}  # every attempt remembered, trained or not
@@ -303,12 +329,15 @@ def test_training_runs_only_when_a_trigger_fires(daily_runs):
             assert decision["reason"].startswith("no trigger fired")
     trained = _stage(settings, LAST_DAY, "train_models")
     assert sorted(trained.get("requested") or []) == sorted(latest["retrain"]) or (
-        not latest["retrain"] and trained["status"] == "skipped")
+        not latest["retrain"] and trained["status"] == "skipped"
+    )
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        monitoring = con.execute("select count(*), count(distinct model_name) from fct_model_monitoring "
-                                 "where run_date = ?", [LAST_DAY]).fetchall()[0]
-        decided = con.execute("select count(*) from fct_retraining_decisions where run_date = ? and fired",
-                              [BOOTSTRAP]).fetchall()[0][0]
+        monitoring = con.execute(
+            "select count(*), count(distinct model_name) from fct_model_monitoring where run_date = ?", [LAST_DAY]
+        ).fetchall()[0]
+        decided = con.execute(
+            "select count(*) from fct_retraining_decisions where run_date = ? and fired", [BOOTSTRAP]
+        ).fetchall()[0][0]
     assert monitoring[0] > 0 and monitoring[1] == 9
     assert decided == 9
 
@@ -326,7 +355,8 @@ def test_a_target_list_failing_its_suite_is_never_written(daily_runs, monkeypatc
     def outputs() -> dict[str, str]:
         return {
             str(path.relative_to(settings.outputs_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(settings.outputs_dir.rglob("*")) if path.is_file()
+            for path in sorted(settings.outputs_dir.rglob("*"))
+            if path.is_file()
         }
 
     real = ml.targeting.build_target_lists
@@ -411,7 +441,7 @@ def test_uplift_champions_turn_the_lists_to_incremental_value(daily_runs):
             for alias in ("champion", "previous", "challenger"):
                 try:
                     client.delete_registered_model_alias(uplift_model_name(product), alias)
-                except Exception:  # noqa: BLE001 - an alias that was never set
+                except Exception:
                     pass
     assert result["targeting_policy"]["used"] == "uplift", result["targeting_policy"]
     lists = pd.concat(pd.read_parquet(p) for p in settings.target_list_dir(LAST_DAY).glob("target_list_*.parquet"))
@@ -427,8 +457,11 @@ def test_uplift_champions_turn_the_lists_to_incremental_value(daily_runs):
 def _digests(folder: Path) -> dict[str, str]:
     import hashlib
 
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file() and not path.is_symlink()}
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
 
 
 def test_a_copied_data_dir_runs_on_its_own_files_and_never_touches_the_source(daily_runs, tmp_path):
@@ -440,8 +473,12 @@ def test_a_copied_data_dir_runs_on_its_own_files_and_never_touches_the_source(da
     source, copy = settings.data_dir, tmp_path / "copy"
     shutil.copytree(source, copy, symlinks=True)
     before = _digests(source)
-    completed = subprocess.run([sys.executable, "-m", "bankmkt.cli", "run", "--date", LAST_DAY.isoformat()],
-                               env={**__import__("os").environ, "DATA_DIR": str(copy)}, capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bankmkt.cli", "run", "--date", LAST_DAY.isoformat()],
+        env={**__import__("os").environ, "DATA_DIR": str(copy)},
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert f"was made as {source}: adopted it" in completed.stdout
     assert _digests(source) == before, "the run on the copy changed the source DATA_DIR"
@@ -467,8 +504,11 @@ def test_a_rerun_of_a_finished_day_reuses_the_versions_it_registered(daily_runs)
     client = use_tracking(settings)
     names = [model_name(product, settings) for product in pipeline.PROMOTED_PRODUCTS]
     first = pipeline.train_models(LAST_DAY, models=names)
-    trained = {product: outcome for product, outcome in first["models"].items()  # or reused: the day ran before
-               if outcome["status"] in ("trained", "reused")}
+    trained = {
+        product: outcome
+        for product, outcome in first["models"].items()  # or reused: the day ran before
+        if outcome["status"] in ("trained", "reused")
+    }
     assert trained, first["models"]
     counts = {name: len(client.search_model_versions(f"name = '{name}'")) for name in names}
     second = pipeline.train_models(LAST_DAY, models=names)
@@ -483,12 +523,16 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
     import re
 
     settings, _ = daily_runs
-    people = duckdb.connect().execute(f"""
+    people = (
+        duckdb.connect()
+        .execute(f"""
         select distinct value from (
             unpivot (select first_name, last_name, national_id, email, phone, birth_date
                      from read_csv('{settings.landing_dir}/customers/dt=*/customers.csv', all_varchar=true))
             on first_name, last_name, national_id, email, phone, birth_date into name field value value)
-        where length(value) >= 4 and not (field = 'birth_date' and value like '%-01')""").fetchall()
+        where length(value) >= 4 and not (field = 'birth_date' and value like '%-01')""")
+        .fetchall()
+    )
     values = sorted({row[0] for row in people})
     birth_dates = sum(1 for v in values if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v))
     assert len(values) > 1000 and any("@" in v for v in values)
@@ -500,8 +544,10 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
             for column, kind, *_ in con.execute(f"describe select * from {relation}").fetchall():
                 if kind not in ("VARCHAR", "DATE"):
                     continue
-                count = con.execute(f'select count(distinct "{column}") from {relation} where cast("{column}" as varchar) '
-                                    "in (select value from personal)").fetchall()[0][0]
+                count = con.execute(
+                    f'select count(distinct "{column}") from {relation} where cast("{column}" as varchar) '
+                    "in (select value from personal)"
+                ).fetchall()[0][0]
                 # Text: any hit. Dates: a birth-date column matches most customers; another date column
                 # (customer_since, ...) may share a few days with birth dates by chance.
                 if count > (0 if kind == "VARCHAR" else max(5, birth_dates // 20)):
@@ -509,24 +555,37 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
         return hits
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        tables = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()]
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        ]
         found = tables_holding(con, {f"warehouse {t}": f'"{t}"' for t in tables})
     # An online-store connection still open elsewhere in the session keeps a SQLite write-ahead log that is
     # folded into the database and removed when it closes: close such connections first, and search the
     # database itself rather than its transient -wal / -shm files.
     gc.collect()
     for database in settings.feast_dir.rglob("*.db"):
-        if not database.read_bytes()[:16] == b"SQLite format 3\x00":
+        if database.read_bytes()[:16] != b"SQLite format 3\x00":
             continue  # Feast's file registry is a protobuf named registry.db
         with sqlite3.connect(database) as con:
             con.execute("pragma wal_checkpoint(truncate)")
     folders = (settings.exports_dir, settings.outputs_dir, settings.feast_dir, settings.reports_dir / "effectiveness")
-    files = [path for folder in folders for path in folder.rglob("*")
-             if path.is_file() and not path.name.endswith(("-wal", "-shm", "-journal"))]
-    found += tables_holding(duckdb.connect(), {str(p.relative_to(settings.data_dir)): f"read_parquet('{p}')"
-                                              for p in files if p.suffix == ".parquet"})
+    files = [
+        path
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.endswith(("-wal", "-shm", "-journal"))
+    ]
+    found += tables_holding(
+        duckdb.connect(),
+        {str(p.relative_to(settings.data_dir)): f"read_parquet('{p}')" for p in files if p.suffix == ".parquet"},
+    )
     pattern = re.compile("|".join(re.escape(v) for v in values).encode())
-    found += [str(p.relative_to(settings.data_dir)) for p in files
-              if p.suffix != ".parquet" and pattern.search(p.read_bytes())]
+    found += [
+        str(p.relative_to(settings.data_dir))
+        for p in files
+        if p.suffix != ".parquet" and pattern.search(p.read_bytes())
+    ]
     assert not found, found

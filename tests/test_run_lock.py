@@ -28,9 +28,11 @@ def test_a_second_run_fails_naming_the_first_and_the_lock_dies_with_its_holder(t
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(RunLocked, match=r"in use by `run` for 2024-03-05\.\.2024-03-05 \(process \d+, since"):
-            with run_lock(settings, "a second run"):
-                pass
+        with (
+            pytest.raises(RunLocked, match=r"in use by `run` for 2024-03-05\.\.2024-03-05 \(process \d+, since"),
+            run_lock(settings, "a second run"),
+        ):
+            pass
         # The command line says the same, and starts nothing.
         from bankmkt import cli
 
@@ -77,8 +79,9 @@ def test_a_scheduled_run_stops_while_a_command_line_run_holds_the_data_dir_but_i
         own = subprocess.run([sys.executable, "-c", STAGE, str(tmp_path)], capture_output=True, text=True)
         assert (own.returncode, own.stdout.strip()) == (0, "started"), own.stderr
         foreign_env = {k: v for k, v in os.environ.items() if k != "BANKMKT_RUN_TOKEN"}
-        foreign = subprocess.run([sys.executable, "-c", STAGE, str(tmp_path)], capture_output=True, text=True,
-                                 env=foreign_env)
+        foreign = subprocess.run(
+            [sys.executable, "-c", STAGE, str(tmp_path)], capture_output=True, text=True, env=foreign_env
+        )
         assert foreign.returncode == 3, foreign.stdout + foreign.stderr
         assert "in use by `run` for 2024-03-06..2024-03-06 (process" in foreign.stdout
         assert "before starting bank_daily for 2024-03-06" in foreign.stdout
@@ -145,11 +148,13 @@ def test_a_failed_run_shows_the_whole_failure_text(tmp_path):
         "  - lifecycle_stage: expect_column_values_to_be_in_set ['mature'] for at least 76.5% of rows\n"
         "  Data Docs: /data/reports/data_docs/validations/customer_segments.html\n"
         "report: /data/reports/quality/dt=2024-03-05/summary.html\n"
-        "2026-12-07T06:58:40.2Z [error    ] Task failed with exception\n")
+        "2026-12-07T06:58:40.2Z [error    ] Task failed with exception\n"
+    )
     excerpt = _failure_excerpt(log)
     assert excerpt.splitlines()[-5:] == [
         "bankmkt.quality.QualityGateFailed: quality gate failed for 2024-03-05:",
         "customer_segments: 2 failure-level expectation(s) failed",
         "  - lifecycle_stage: expect_column_values_to_be_in_set ['mature'] for at least 76.5% of rows",
         "  Data Docs: /data/reports/data_docs/validations/customer_segments.html",
-        "report: /data/reports/quality/dt=2024-03-05/summary.html"]
+        "report: /data/reports/quality/dt=2024-03-05/summary.html",
+    ]

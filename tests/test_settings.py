@@ -19,10 +19,15 @@ def test_paths_derive_from_data_dir(tmp_path, monkeypatch):
     assert all(str(tmp_path) in env[k] for k in ("WAREHOUSE_PATH", "FEAST_ONLINE_PATH", "FEAST_REGISTRY_PATH"))
 
 
-PROD_SECRETS = {"POSTGRES_URL": "postgresql://platform:pg-secret@db.internal:5432/postgres",
-                "AIRFLOW_JWT_SECRET": "jwt-secret", "AIRFLOW_FERNET_KEY": "fernet-key",
-                "AIRFLOW_ADMIN_PASSWORD": "admin-pw", "MLFLOW_ADMIN_PASSWORD": "mlflow-pw",
-                "MLFLOW_SECRET_KEY": "flask-key", "PII_HASH_KEY": "pii-key"}
+PROD_SECRETS = {
+    "POSTGRES_URL": "postgresql://platform:pg-secret@db.internal:5432/postgres",
+    "AIRFLOW_JWT_SECRET": "jwt-secret",
+    "AIRFLOW_FERNET_KEY": "fernet-key",
+    "AIRFLOW_ADMIN_PASSWORD": "admin-pw",
+    "MLFLOW_ADMIN_PASSWORD": "mlflow-pw",
+    "MLFLOW_SECRET_KEY": "flask-key",
+    "PII_HASH_KEY": "pii-key",
+}
 
 
 def _prod(monkeypatch, tmp_path, **extra):
@@ -40,7 +45,9 @@ def test_prod_profile_uses_postgres_redis_and_mlflow_server(tmp_path, monkeypatc
     env = settings.environment()
     assert env["FEAST_REDIS_URL"] == "redis.internal:6379,password=r-pw"
     # One database per tool on the one server: no shared alembic_version table.
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg://platform:pg-secret@db.internal:5432/airflow"
+    assert (
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg://platform:pg-secret@db.internal:5432/airflow"
+    )
     assert settings.mlflow_backend_store_uri.endswith("@db.internal:5432/mlflow")
     assert env["FEAST_SQL_REGISTRY_URL"].endswith("@db.internal:5432/feast")
     assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")
@@ -55,7 +62,9 @@ def test_prod_celery_executor_uses_redis_broker_and_postgres_results(tmp_path, m
     env = get_settings().environment()
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis.internal:6379/1"
-    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg://platform:pg-secret@db.internal:5432/airflow"
+    assert (
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg://platform:pg-secret@db.internal:5432/airflow"
+    )
 
 
 def test_prod_refuses_to_start_without_its_secrets(tmp_path, monkeypatch):
@@ -79,8 +88,9 @@ def test_settings_printout_masks_secrets(tmp_path, monkeypatch):
     import sys
 
     _prod(monkeypatch, tmp_path)
-    printed = subprocess.run([sys.executable, "-m", "bankmkt.settings"], capture_output=True, text=True,
-                             check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "bankmkt.settings"], capture_output=True, text=True, check=True
+    ).stdout
     assert "AIRFLOW__API_AUTH__JWT_SECRET=********" in printed
     assert not any(secret in printed for secret in ("jwt-secret", "admin-pw", "mlflow-pw", "pii-key", "pg-secret"))
 
@@ -102,17 +112,27 @@ def test_targeting_and_retraining_settings_come_from_the_environment(monkeypatch
     from bankmkt.settings import SettingsError, get_settings
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    for name, value in (("TARGETING_POLICY", "propensity"), ("RETRAIN_PSI_THRESHOLD", "0.1"),
-                        ("RETRAIN_MIN_NEW_LABELS", "50"), ("CUSTOMER_ID_PATTERN", "C[0-9]{7}")):
+    for name, value in (
+        ("TARGETING_POLICY", "propensity"),
+        ("RETRAIN_PSI_THRESHOLD", "0.1"),
+        ("RETRAIN_MIN_NEW_LABELS", "50"),
+        ("CUSTOMER_ID_PATTERN", "C[0-9]{7}"),
+    ):
         monkeypatch.setenv(name, value)
     settings = get_settings()
-    assert (settings.targeting_policy, settings.retrain_psi_threshold, settings.retrain_min_new_labels,
-            settings.customer_id_pattern) == ("propensity", 0.1, 50, "C[0-9]{7}")
+    assert (
+        settings.targeting_policy,
+        settings.retrain_psi_threshold,
+        settings.retrain_min_new_labels,
+        settings.customer_id_pattern,
+    ) == ("propensity", 0.1, 50, "C[0-9]{7}")
     assert settings.environment()["RETRAIN_PSI_THRESHOLD"] == "0.1"  # handed on to Airflow's task processes
-    for name, value, message in (("RETRAIN_PSI_THRESHOLD", "abc", "is not a number"),
-                                 ("RETRAIN_MIN_NEW_LABELS", "0", "must be at least 1"),
-                                 ("TARGETING_POLICY", "magic", "is not one of uplift, propensity"),
-                                 ("CUSTOMER_ID_PATTERN", "[a-", "is not a regular expression")):
+    for name, value, message in (
+        ("RETRAIN_PSI_THRESHOLD", "abc", "is not a number"),
+        ("RETRAIN_MIN_NEW_LABELS", "0", "must be at least 1"),
+        ("TARGETING_POLICY", "magic", "is not one of uplift, propensity"),
+        ("CUSTOMER_ID_PATTERN", "[a-", "is not a regular expression"),
+    ):
         with monkeypatch.context() as patch:
             patch.setenv(name, value)
             with pytest.raises(SettingsError, match=message):

@@ -33,13 +33,17 @@ def test_readers_read_the_snapshot_while_a_writer_holds_the_warehouse(settings):
     published = warehouse.publish_snapshot(settings)
     assert published["bytes"] > 0 and settings.warehouse_snapshot_path.exists()
     # dbt building day 2: another process holds the writer's lock
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(settings.warehouse_path)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(settings.warehouse_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "writing"
         with pytest.raises(duckdb.IOException, match="lock"):
             warehouse.read_only_connection(settings)  # the file being written refuses readers
         with warehouse.read_only_connection(settings, snapshot=True) as reader:
-            assert reader.execute("select max(run_day) from fct_target_lists").fetchall() == [(1,)]  # the last published day
+            assert reader.execute("select max(run_day) from fct_target_lists").fetchall() == [
+                (1,)
+            ]  # the last published day
     finally:
         writer.kill()
         writer.wait()

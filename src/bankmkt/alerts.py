@@ -18,13 +18,17 @@ Kept light on imports: DAG files import this module at parse time.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import BaseNotifier
 
 # For the tasks a retry can help: 30 s, then 60 s, then 120 s (at most 5 minutes).
-RETRY_WITH_BACKOFF = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0,
-                      "max_retry_delay": timedelta(minutes=5)}
+RETRY_WITH_BACKOFF = {
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=5),
+}
 
 
 def send_alert(alert: dict, settings=None) -> dict:
@@ -32,7 +36,7 @@ def send_alert(alert: dict, settings=None) -> dict:
     from bankmkt.runtime import apply_environment
 
     settings = settings or apply_environment()
-    record = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **alert, "delivery": {}}
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **alert, "delivery": {}}
     if settings.alert_webhook_url:
         record["delivery"]["webhook"] = _post(settings.alert_webhook_url, record)
     if settings.alert_smtp_host:
@@ -52,7 +56,7 @@ def _post(url: str, record: dict) -> str:
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return f"sent (HTTP {response.status})"
-    except Exception as error:  # noqa: BLE001 - recorded, never raised
+    except Exception as error:
         return f"not sent: {error}"
 
 
@@ -69,7 +73,7 @@ def _mail(settings, record: dict) -> str:
         with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=10) as smtp:
             smtp.send_message(message)
         return f"sent to {settings.alert_email_to}"
-    except Exception as error:  # noqa: BLE001 - recorded, never raised
+    except Exception as error:
         return f"not sent: {error}"
 
 

@@ -99,7 +99,7 @@ def load_catalogue(path: Path) -> dict[str, Campaign]:
         raise CatalogueError(f"{path}: no campaign catalogue (write one, or run ensure_catalogue for the standing one)")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as error:  # noqa: BLE001 - any parse failure is the file's fault
+    except Exception as error:
         raise CatalogueError(f"{path}: not a readable CSV ({error})") from None
     frame.columns = [c.strip() for c in frame.columns]
     problems: list[str] = []
@@ -123,9 +123,14 @@ def load_catalogue(path: Path) -> dict[str, Campaign]:
                 row[column] = _parse(kind, value, required)
             except ValueError as why:
                 problems.append(f"row {number}, column {column}: {value!r} {why}")
-        if "start_date" in row and "end_date" in row and row["start_date"] and row["end_date"]:
-            if row["end_date"] < row["start_date"]:
-                problems.append(f"row {number}: end_date {row['end_date']} is before start_date {row['start_date']}")
+        if (
+            "start_date" in row
+            and "end_date" in row
+            and row["start_date"]
+            and row["end_date"]
+            and row["end_date"] < row["start_date"]
+        ):
+            problems.append(f"row {number}: end_date {row['end_date']} is before start_date {row['start_date']}")
         if row.get("min_age") is not None and row.get("max_age") is not None and row["max_age"] < row["min_age"]:
             problems.append(f"row {number}: max_age {row['max_age']} is below min_age {row['min_age']}")
         window = row.get("response_window_days")
@@ -154,9 +159,7 @@ def load_catalogue(path: Path) -> dict[str, Campaign]:
             channels[r.get("channel")] = (r.get("daily_capacity"), r.get("cost_per_contact_eur"))
         if problems:
             continue
-        campaigns[campaign_id] = Campaign(
-            **{c: first[c] for c in CAMPAIGN_COLUMNS}, channels=channels
-        )
+        campaigns[campaign_id] = Campaign(**{c: first[c] for c in CAMPAIGN_COLUMNS}, channels=channels)
     if problems:
         raise CatalogueError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return campaigns
@@ -220,8 +223,14 @@ def catalogue_rows(campaigns: list[dict]) -> pd.DataFrame:
     rows = []
     for campaign in campaigns:
         for channel, (capacity, cost) in campaign["channels"].items():
-            rows.append({**{c: campaign.get(c) for c in CAMPAIGN_COLUMNS}, "channel": channel,
-                         "daily_capacity": capacity, "cost_per_contact_eur": cost})
+            rows.append(
+                {
+                    **{c: campaign.get(c) for c in CAMPAIGN_COLUMNS},
+                    "channel": channel,
+                    "daily_capacity": capacity,
+                    "cost_per_contact_eur": cost,
+                }
+            )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["lifecycle_stages"] = frame["lifecycle_stages"].map(lambda s: ";".join(s or ()))
     for column in ("min_age", "max_age", "response_window_days", "daily_capacity"):
@@ -236,28 +245,64 @@ def _channels(total_capacity: int) -> dict[str, tuple[int, float]]:
     }
 
 
-def _product_campaign(product: str, campaign_id: str, name: str, start: date, end: date, window: int,
-                      control_share: float, daily_capacity: int, min_age=None, max_age=None, stages=()) -> dict:
+def _product_campaign(
+    product: str,
+    campaign_id: str,
+    name: str,
+    start: date,
+    end: date,
+    window: int,
+    control_share: float,
+    daily_capacity: int,
+    min_age=None,
+    max_age=None,
+    stages=(),
+) -> dict:
     """One campaign of a product with its standard offer, every channel, ``daily_capacity`` contacts a day."""
     return {
-        "campaign_id": campaign_id, "campaign_name": name, "product_code": product,
-        "offer": OFFERS[product][0], "incentive_eur": OFFERS[product][1],
-        "start_date": start, "end_date": end, "response_window_days": window, "control_share": control_share,
-        "min_age": min_age, "max_age": max_age, "lifecycle_stages": stages, "channels": _channels(daily_capacity),
+        "campaign_id": campaign_id,
+        "campaign_name": name,
+        "product_code": product,
+        "offer": OFFERS[product][0],
+        "incentive_eur": OFFERS[product][1],
+        "start_date": start,
+        "end_date": end,
+        "response_window_days": window,
+        "control_share": control_share,
+        "min_age": min_age,
+        "max_age": max_age,
+        "lifecycle_stages": stages,
+        "channels": _channels(daily_capacity),
     }
 
 
 def standing_catalogue(daily_capacity: int, control_share: float) -> pd.DataFrame:
     """One always-on campaign per promoted product, every channel, ``daily_capacity`` contacts a day each."""
-    return catalogue_rows([
-        _product_campaign(product, f"STANDING_{product.upper()}", f"{product.replace('_', ' ').capitalize()}: always on",
-                          STANDING_START, STANDING_END, 14, control_share, daily_capacity)
-        for product in PROMOTED_PRODUCTS
-    ])
+    return catalogue_rows(
+        [
+            _product_campaign(
+                product,
+                f"STANDING_{product.upper()}",
+                f"{product.replace('_', ' ').capitalize()}: always on",
+                STANDING_START,
+                STANDING_END,
+                14,
+                control_share,
+                daily_capacity,
+            )
+            for product in PROMOTED_PRODUCTS
+        ]
+    )
 
 
-def wave_catalogue(first_day: date, days: int, daily_capacity: int, control_share: float = 0.2,
-                   wave_days: int = 14, response_window_days: int = 7) -> pd.DataFrame:
+def wave_catalogue(
+    first_day: date,
+    days: int,
+    daily_capacity: int,
+    control_share: float = 0.2,
+    wave_days: int = 14,
+    response_window_days: int = 7,
+) -> pd.DataFrame:
     """Campaign waves of ``wave_days`` per promoted product from ``first_day`` for ``days`` days (the demo's).
 
     Rules differ by product as a marketing team's would: loans stop at 70, wealth
@@ -274,11 +319,19 @@ def wave_catalogue(first_day: date, days: int, daily_capacity: int, control_shar
         wave_start = first_day + timedelta(days=start)
         wave_end = min(wave_start + timedelta(days=wave_days - 1), first_day + timedelta(days=days - 1))
         for product in PROMOTED_PRODUCTS:
-            campaigns.append(_product_campaign(
-                product, f"{product.split('_')[0][:4].upper()}-{wave_start:%Y%m%d}",
-                f"{product.replace('_', ' ').capitalize()} wave of {wave_start:%d %b %Y}",
-                wave_start, wave_end, response_window_days, control_share, daily_capacity, *rules[product],
-            ))
+            campaigns.append(
+                _product_campaign(
+                    product,
+                    f"{product.split('_')[0][:4].upper()}-{wave_start:%Y%m%d}",
+                    f"{product.replace('_', ' ').capitalize()} wave of {wave_start:%d %b %Y}",
+                    wave_start,
+                    wave_end,
+                    response_window_days,
+                    control_share,
+                    daily_capacity,
+                    *rules[product],
+                )
+            )
     return catalogue_rows(campaigns)
 
 

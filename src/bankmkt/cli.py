@@ -1,11 +1,11 @@
 """Command line of the platform: `python -m bankmkt.cli <command>` (the Makefile's targets call it).
 
-    init                           prepare DATA_DIR and the Airflow metadata database (prod: bankmkt.deploy init)
-    run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day, each
-                                   day followed by the training DAG its monitoring asset schedules
-    stage NAME --date D            run one stage's library function outside Airflow
-    demo                           generate a synthetic bank and run the DAG over its last days
-    summary --date D               print what each stage of D's run produced
+init                           prepare DATA_DIR and the Airflow metadata database (prod: bankmkt.deploy init)
+run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day, each
+                               day followed by the training DAG its monitoring asset schedules
+stage NAME --date D            run one stage's library function outside Airflow
+demo                           generate a synthetic bank and run the DAG over its last days
+summary --date D               print what each stage of D's run produced
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ STAGES = (
 def _airflow(settings: Settings, *args: str, quiet: bool = False) -> None:
     command = [sys.executable, "-m", "airflow", *args]
     output = subprocess.DEVNULL if quiet else None
-    completed = subprocess.run(command, env={**__import__("os").environ, **settings.environment()},
-                               stdout=output, stderr=subprocess.STDOUT if quiet else None)
+    completed = subprocess.run(
+        command,
+        env={**__import__("os").environ, **settings.environment()},
+        stdout=output,
+        stderr=subprocess.STDOUT if quiet else None,
+    )
     if completed.returncode != 0:
         raise SystemExit(f"`airflow {' '.join(args)}` failed with exit code {completed.returncode}")
 
@@ -91,11 +95,20 @@ def _run_days(settings: Settings, first: date, last: date) -> list[dict]:
         daily = time.perf_counter() - start
         _dags_test(settings, TRAINING_DAG_ID, day)
         seconds = time.perf_counter() - start
-        timings.append({"run_date": day.isoformat(), "seconds": round(seconds, 1),
-                        "daily_seconds": round(daily, 1), "training_seconds": round(seconds - daily, 1),
-                        "log": str(_log_path(settings, DAG_ID, day))})
-        print(f"[run] {day} succeeded in {seconds:.0f}s ({DAG_ID} {daily:.0f}s, {TRAINING_DAG_ID} "
-              f"{seconds - daily:.0f}s; logs in {_log_path(settings, DAG_ID, day).parent})", flush=True)
+        timings.append(
+            {
+                "run_date": day.isoformat(),
+                "seconds": round(seconds, 1),
+                "daily_seconds": round(daily, 1),
+                "training_seconds": round(seconds - daily, 1),
+                "log": str(_log_path(settings, DAG_ID, day)),
+            }
+        )
+        print(
+            f"[run] {day} succeeded in {seconds:.0f}s ({DAG_ID} {daily:.0f}s, {TRAINING_DAG_ID} "
+            f"{seconds - daily:.0f}s; logs in {_log_path(settings, DAG_ID, day).parent})",
+            flush=True,
+        )
         print(summary_text(day, settings), flush=True)
         day += timedelta(days=1)
     return timings
@@ -120,13 +133,21 @@ def _dags_test(settings: Settings, dag_id: str, day: date) -> None:
         )
     if completed.returncode != 0:
         print(_failure_excerpt(log_path), file=sys.stderr)
-        raise SystemExit(f"[run] {dag_id} failed for {day} after {time.perf_counter() - start:.0f}s; "
-                         f"full log: {log_path}")
+        raise SystemExit(
+            f"[run] {dag_id} failed for {day} after {time.perf_counter() - start:.0f}s; full log: {log_path}"
+        )
 
 
 # The platform's own errors: their whole message says what and where (file, row, value, report).
-PLATFORM_ERRORS = ("QualityGateFailed", "ContractViolation", "LandingChanged", "WarehouseBuildError", "DataDirMoved",
-                   "FeaturePublicationError", "SettingsError")
+PLATFORM_ERRORS = (
+    "QualityGateFailed",
+    "ContractViolation",
+    "LandingChanged",
+    "WarehouseBuildError",
+    "DataDirMoved",
+    "FeaturePublicationError",
+    "SettingsError",
+)
 LOG_RECORD = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
@@ -137,13 +158,14 @@ def _failure_excerpt(log_path) -> str:
         return f"(no log at {log_path}: it was removed while the run wrote it)"
     lines = log_path.read_text(errors="replace").splitlines()
     keep = [
-        line for line in lines
+        line
+        for line in lines
         if any(marker in line for marker in ("Error", "error:", "failed", "Violation", "Traceback", "Task failed"))
     ][-25:]
     starts = [i for i, line in enumerate(lines) if any(f"{name}:" in line for name in PLATFORM_ERRORS)]
     if starts:
         block = [lines[starts[-1]]]
-        for line in lines[starts[-1] + 1:]:
+        for line in lines[starts[-1] + 1 :]:
             if LOG_RECORD.match(line) or not line.strip():
                 break
             block.append(line)
@@ -171,16 +193,22 @@ def _headline(stage: str, result: dict) -> str:
         return f"{result.get('days_checked', '?')} day(s), {result.get('rows', '?')} rows accepted"
     if stage == "build_warehouse":
         rows = result["rows"]
-        return (f"{rows['customer_features_on_run_date']} feature rows for the day, "
-                f"{rows['training_labels']} labelled contacts -> {result['warehouse']}")
+        return (
+            f"{rows['customer_features_on_run_date']} feature rows for the day, "
+            f"{rows['training_labels']} labelled contacts -> {result['warehouse']}"
+        )
     if stage == "validate_features":
-        return (f"{'passed' if result['success'] else 'FAILED'} {result['expectations']} expectations on "
-                f"{result['rows']} rows, {len(result['warnings'])} warnings; Data Docs: {result['data_docs']}")
+        return (
+            f"{'passed' if result['success'] else 'FAILED'} {result['expectations']} expectations on "
+            f"{result['rows']} rows, {len(result['warnings'])} warnings; Data Docs: {result['data_docs']}"
+        )
     if stage == "publish_features":
         materialize = result["materialize"]
-        return (f"{result['export']['rows_written']} rows exported, "
-                f"{len(result['apply']['feature_views'])} feature views applied, published "
-                f"({materialize.get('method', '?')}) in {materialize.get('seconds', '?')} s to {result['online_store']}")
+        return (
+            f"{result['export']['rows_written']} rows exported, "
+            f"{len(result['apply']['feature_views'])} feature views applied, published "
+            f"({materialize.get('method', '?')}) in {materialize.get('seconds', '?')} s to {result['online_store']}"
+        )
     if stage == "monitor_models":
         parts = []
         for model in result["models"]:
@@ -195,15 +223,20 @@ def _headline(stage: str, result: dict) -> str:
         return f"{len(parts)} champion(s) measured: " + ("; ".join(parts) if parts else "none yet")
     if stage == "decide_retraining":
         fired = [f"{d['model_name']} ({', '.join(d['fired'])})" for d in result["decisions"] if d["retrain"]]
-        return ("retrain " + "; ".join(fired)) if fired else (
-            f"no trigger fired for any of {len(result['decisions'])} models: no retraining needed")
+        return (
+            ("retrain " + "; ".join(fired))
+            if fired
+            else (f"no trigger fired for any of {len(result['decisions'])} models: no retraining needed")
+        )
     if stage == "train_models":
         parts = []
         oracle = {row["product_code"]: row for row in result.get("oracle") or []}
         for product, model in result["models"].items():
             if model.get("status") == "trained" and model.get("kind") == "uplift":
                 qini = model.get("metrics", {}).get("qini")
-                parts.append(f"{product} v{model['version']} Qini {qini:.4f}" + (" champion" if model.get("promoted") else ""))
+                parts.append(
+                    f"{product} v{model['version']} Qini {qini:.4f}" + (" champion" if model.get("promoted") else "")
+                )
             elif model.get("status") == "trained":
                 auc = model.get("metrics", {}).get("roc_auc")
                 text = f"{product} v{model['version']} AUC {auc:.3f}"
@@ -220,18 +253,24 @@ def _headline(stage: str, result: dict) -> str:
         quality = result.get("quality", {})
         policy = result.get("contact_policy", {})
         excluded = sum((policy.get("excluded_by_rule") or {}).values())
-        return (f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
-                f"({result['control_rows']} control) in {len(result.get('per_campaign', {}))} campaign(s), "
-                f"{excluded} offers excluded by the contact policy, targeting by "
-                f"{(result.get('targeting_policy') or {}).get('used', 'propensity')}, churn risk for "
-                f"{result.get('churn_risk_scored', 0)}, list suite {'passed' if quality.get('success') else 'not run'}"
-                f" -> {result['target_lists']}; report {result['report']}")
+        return (
+            f"{result['scored_customers']} customers scored, {result['target_rows']} targets "
+            f"({result['control_rows']} control) in {len(result.get('per_campaign', {}))} campaign(s), "
+            f"{excluded} offers excluded by the contact policy, targeting by "
+            f"{(result.get('targeting_policy') or {}).get('used', 'propensity')}, churn risk for "
+            f"{result.get('churn_risk_scored', 0)}, list suite {'passed' if quality.get('success') else 'not run'}"
+            f" -> {result['target_lists']}; report {result['report']}"
+        )
     if stage == "load_target_lists":
         return f"{result['rows_for_run_date']} rows in fct_target_lists"
     if stage == "report_effectiveness":
         check = result.get("truth_check")
-        truth = (f"; intervals cover the true uplift in {check['coverage']:.0%} of {check['campaign_segment_cells']} "
-                 "campaign-segment cells" if check else "")
+        truth = (
+            f"; intervals cover the true uplift in {check['coverage']:.0%} of {check['campaign_segment_cells']} "
+            "campaign-segment cells"
+            if check
+            else ""
+        )
         return f"{result['report']}{truth}"
     return json.dumps(result)[:200]
 
@@ -245,8 +284,9 @@ def run_stage(name: str, day: date) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bankmkt.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bankmkt.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init")
     run = commands.add_parser("run")
@@ -262,8 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=75)
     demo.add_argument("--start-date", default="2024-01-01")
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--loop-days", type=int, default=21,
-                      help="days of closed loop after the history: run the DAG, execute its lists, simulate the next day")
+    demo.add_argument(
+        "--loop-days",
+        type=int,
+        default=21,
+        help="days of closed loop after the history: run the DAG, execute its lists, simulate the next day",
+    )
     args = parser.parse_args(argv)
     for name in ("date", "to", "start_date"):  # a readable error, not a traceback, for a mistyped date
         if getattr(args, name, None):

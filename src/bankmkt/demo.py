@@ -21,7 +21,6 @@ from bankmkt.runtime import apply_environment
 def run_demo(customers: int, days: int, start_date: date, seed: int, loop_days: int) -> None:
     from bankmkt.campaigns import wave_catalogue, write_catalogue
     from bankmkt.cli import run_days as run_dag_days
-    from bankmkt.cli import summary_text
     from bankmkt.effectiveness import write_effectiveness_report
     from bankmkt.generator import generate_bank
     from bankmkt.generator.simulator import step
@@ -32,27 +31,43 @@ def run_demo(customers: int, days: int, start_date: date, seed: int, loop_days: 
     if any(settings.landing_dir.glob("*/dt=*")):
         print(f"[demo] landing files already in {settings.landing_dir}: keeping them (make clean to start over)")
         return _summary(settings, first_day, [], started, 0.0)
-    print(f"[demo] generating a bank of {customers} customers over {days} days from {start_date}, "
-          f"then {loop_days} days of closed loop", flush=True)
-    generate_bank(customers=customers, days=days, start_date=start_date, seed=seed, data_dir=settings.data_dir,
-                  loop_days=loop_days)
+    print(
+        f"[demo] generating a bank of {customers} customers over {days} days from {start_date}, "
+        f"then {loop_days} days of closed loop",
+        flush=True,
+    )
+    generate_bank(
+        customers=customers,
+        days=days,
+        start_date=start_date,
+        seed=seed,
+        data_dir=settings.data_dir,
+        loop_days=loop_days,
+    )
     if not settings.campaign_catalogue_file.exists():
         capacity = max(10, customers // 150)
         write_catalogue(wave_catalogue(first_day, loop_days + 1, capacity), settings.campaign_catalogue_file)
-        print(f"[demo] campaign catalogue: waves of 14 days per product, {capacity} contacts a day each "
-              f"-> {settings.campaign_catalogue_file}", flush=True)
+        print(
+            f"[demo] campaign catalogue: waves of 14 days per product, {capacity} contacts a day each "
+            f"-> {settings.campaign_catalogue_file}",
+            flush=True,
+        )
     generated = time.perf_counter() - started
-    print(f"[demo] {first_day - timedelta(days=1)}: the DAGs on history alone, to train the first champions",
-          flush=True)
+    print(
+        f"[demo] {first_day - timedelta(days=1)}: the DAGs on history alone, to train the first champions", flush=True
+    )
     timings = run_dag_days(first_day - timedelta(days=1), first_day - timedelta(days=1))
     for offset in range(loop_days + 1):
         day = first_day + timedelta(days=offset)
         timings += run_dag_days(day, day)
         if offset < loop_days:
             executed = step(day, settings)
-            print(f"[loop] {day}'s lists executed on {executed['simulated_day']}: {executed['contacts']} contacts "
-                  f"({executed['delivered']} delivered), {executed['controls']} held out; responses that day "
-                  f"{executed['responses']}", flush=True)
+            print(
+                f"[loop] {day}'s lists executed on {executed['simulated_day']}: {executed['contacts']} contacts "
+                f"({executed['delivered']} delivered), {executed['controls']} held out; responses that day "
+                f"{executed['responses']}",
+                flush=True,
+            )
     report = write_effectiveness_report(first_day + timedelta(days=loop_days), settings)
     _summary(settings, first_day + timedelta(days=loop_days), timings, started, generated, report)
 
@@ -64,23 +79,25 @@ def _summary(settings, last_day: date, timings: list, started: float, generated:
     print("\n" + "=" * 78)
     if timings:
         per_day = sum(t["seconds"] for t in timings) / len(timings)
-        print(f"Demo finished in {total:.0f}s (generator {generated:.0f}s, {len(timings)} daily runs, "
-              f"{per_day:.0f}s a day on average)")
+        print(
+            f"Demo finished in {total:.0f}s (generator {generated:.0f}s, {len(timings)} daily runs, "
+            f"{per_day:.0f}s a day on average)"
+        )
     print(summary_text(last_day, settings))
     print(retraining_summary(settings))
     print(f"""
 Where things are (DATA_DIR={settings.data_dir}):
-  effectiveness      {report or settings.effectiveness_report_dir / 'index.html'}   <- open this first
+  effectiveness      {report or settings.effectiveness_report_dir / "index.html"}   <- open this first
   campaign catalogue {settings.campaign_catalogue_file}
   landing files      {settings.landing_dir}
   warehouse          {settings.warehouse_path}
-  data quality docs  {settings.data_docs_dir / 'index.html'}
-  quality summaries  {settings.reports_dir / 'quality'}
+  data quality docs  {settings.data_docs_dir / "index.html"}
+  quality summaries  {settings.reports_dir / "quality"}
   feature export     {settings.feature_export_dir}
   online store       {settings.feast_online_path}
-  target lists       {settings.outputs_dir / 'target_lists'}
-  churn risk         {settings.outputs_dir / 'churn_risk'}
-  model reports      {settings.reports_dir / 'runs'}
+  target lists       {settings.outputs_dir / "target_lists"}
+  churn risk         {settings.outputs_dir / "churn_risk"}
+  model reports      {settings.reports_dir / "runs"}
   run records        {settings.runs_dir}
   simulator state    {settings.simulator_dir}
 
@@ -106,6 +123,8 @@ def retraining_summary(settings) -> str:
         for decision in fired:
             for name in decision["fired"]:
                 triggers.setdefault(name, []).append(decision["model_name"])
-        lines.append(f"  {day}  training triggered for {len(fired)}: " + "; ".join(
-            f"{name}: {', '.join(models)}" for name, models in triggers.items()))
+        lines.append(
+            f"  {day}  training triggered for {len(fired)}: "
+            + "; ".join(f"{name}: {', '.join(models)}" for name, models in triggers.items())
+        )
     return "\n".join(lines) if len(lines) > 1 else "No retraining decision recorded yet."

@@ -24,8 +24,15 @@ from pathlib import Path
 
 from bankmkt.settings import WAREHOUSE_POOL, Settings, SettingsError, get_settings
 
-SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-            "airflow-worker", "mlflow", "feature-server")
+SERVICES = (
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "mlflow",
+    "feature-server",
+)
 # Where each service listens (inside its container or on this host); the api-server's port comes
 # from AIRFLOW_API_URL, MLflow's from MLFLOW_SERVER_URI.
 FEATURE_SERVER_PORT = 6566
@@ -42,8 +49,10 @@ def environment(settings: Settings) -> dict[str, str]:
 
 def _require_prod(settings: Settings) -> None:
     if settings.platform_env != "prod":
-        raise DeployError("bankmkt.deploy sets up the production profile: set PLATFORM_ENV=prod "
-                          "(the local profile needs no services: make demo / make run)")
+        raise DeployError(
+            "bankmkt.deploy sets up the production profile: set PLATFORM_ENV=prod "
+            "(the local profile needs no services: make demo / make run)"
+        )
 
 
 # ---- init ----------------------------------------------------------------------------
@@ -84,14 +93,37 @@ def ensure_admin(settings: Settings) -> str:
     users = airflow(settings, "users", "list", "--output", "json", what="listing Airflow users")
     import json
 
-    names = {user["username"] for user in json.loads(users[users.index("["):] if "[" in users else "[]")}
+    names = {user["username"] for user in json.loads(users[users.index("[") :] if "[" in users else "[]")}
     if settings.airflow_admin_user in names:
-        airflow(settings, "users", "reset-password", "--username", settings.airflow_admin_user,
-                "--password", settings.airflow_admin_password, what="setting the Airflow admin's password")
+        airflow(
+            settings,
+            "users",
+            "reset-password",
+            "--username",
+            settings.airflow_admin_user,
+            "--password",
+            settings.airflow_admin_password,
+            what="setting the Airflow admin's password",
+        )
         return "updated"
-    airflow(settings, "users", "create", "--username", settings.airflow_admin_user, "--role", "Admin",
-            "--password", settings.airflow_admin_password, "--firstname", "Platform", "--lastname", "Admin",
-            "--email", f"{settings.airflow_admin_user}@bankmkt.invalid", what="creating the Airflow admin")
+    airflow(
+        settings,
+        "users",
+        "create",
+        "--username",
+        settings.airflow_admin_user,
+        "--role",
+        "Admin",
+        "--password",
+        settings.airflow_admin_password,
+        "--firstname",
+        "Platform",
+        "--lastname",
+        "Admin",
+        "--email",
+        f"{settings.airflow_admin_user}@bankmkt.invalid",
+        what="creating the Airflow admin",
+    )
     return "created"
 
 
@@ -116,16 +148,28 @@ def init(settings: Settings | None = None, log=print) -> dict:
     _require_prod(settings)
     settings.ensure_dirs()
     created = create_databases(settings)
-    log(f"[init] databases on {settings.postgres_url.split('@')[-1].split('/')[0]}: "
-        f"{', '.join(created) if created else 'all present'}")
+    log(
+        f"[init] databases on {settings.postgres_url.split('@')[-1].split('/')[0]}: "
+        f"{', '.join(created) if created else 'all present'}"
+    )
     airflow(settings, "db", "migrate", what="migrating Airflow's database")
     log(f"[init] Airflow database {settings.airflow_database} migrated")
     admin = ensure_admin(settings)
     log(f"[init] Airflow admin {settings.airflow_admin_user!r} {admin}")
-    airflow(settings, "pools", "set", WAREHOUSE_POOL, "1", "tasks that write the DuckDB warehouse (one writer)",
-            what=f"creating the pool {WAREHOUSE_POOL}")
-    _run([sys.executable, "-m", "mlflow", "db", "upgrade", settings.mlflow_backend_store_uri], settings,
-         "migrating MLflow's database")
+    airflow(
+        settings,
+        "pools",
+        "set",
+        WAREHOUSE_POOL,
+        "1",
+        "tasks that write the DuckDB warehouse (one writer)",
+        what=f"creating the pool {WAREHOUSE_POOL}",
+    )
+    _run(
+        [sys.executable, "-m", "mlflow", "db", "upgrade", settings.mlflow_backend_store_uri],
+        settings,
+        "migrating MLflow's database",
+    )
     log(f"[init] MLflow database {settings.mlflow_database} migrated")
     config = write_mlflow_auth_config(settings)
     log(f"[init] MLflow auth configuration {config} (users in {settings.mlflow_auth_database})")
@@ -146,21 +190,43 @@ def _port(url: str, default: int) -> int:
     return urlsplit(url).port or default
 
 
-def service_command(service: str, settings: Settings, host: str = "0.0.0.0", queues: str | None = None,
-                    concurrency: int | None = None, celery_hostname: str | None = None) -> list[str]:
+def service_command(
+    service: str,
+    settings: Settings,
+    host: str = "0.0.0.0",
+    queues: str | None = None,
+    concurrency: int | None = None,
+    celery_hostname: str | None = None,
+) -> list[str]:
     """The argv that starts one service of the production profile."""
     python = sys.executable
     if service == "airflow-api-server":
-        return [python, "-m", "airflow", "api-server", "--host", host,
-                "--port", str(_port(settings.airflow_api_url, 8080))]
+        return [
+            python,
+            "-m",
+            "airflow",
+            "api-server",
+            "--host",
+            host,
+            "--port",
+            str(_port(settings.airflow_api_url, 8080)),
+        ]
     if service in ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
         return [python, "-m", "airflow", service.removeprefix("airflow-")]
     if service == "airflow-worker":
         if settings.airflow_executor != "CeleryExecutor":
-            raise DeployError("airflow-worker needs AIRFLOW_EXECUTOR=CeleryExecutor (LocalExecutor runs tasks "
-                              "inside the scheduler)")
-        command = [python, "-m", "airflow", "celery", "worker",
-                   "--queues", queues or f"default,{settings.warehouse_queue}"]
+            raise DeployError(
+                "airflow-worker needs AIRFLOW_EXECUTOR=CeleryExecutor (LocalExecutor runs tasks inside the scheduler)"
+            )
+        command = [
+            python,
+            "-m",
+            "airflow",
+            "celery",
+            "worker",
+            "--queues",
+            queues or f"default,{settings.warehouse_queue}",
+        ]
         command += ["--concurrency", str(concurrency)] if concurrency else []
         return command + (["--celery-hostname", celery_hostname] if celery_hostname else [])
     if service == "mlflow":
@@ -169,10 +235,26 @@ def service_command(service: str, settings: Settings, host: str = "0.0.0.0", que
         allowed = {urlsplit(settings.mlflow_server_uri).hostname or "localhost", "localhost", "127.0.0.1"}
         port = _port(settings.mlflow_server_uri, 5000)
         allowed |= {f"{name}:{port}" for name in list(allowed)}
-        return [python, "-m", "mlflow", "server", "--app-name", "basic-auth", "--host", host, "--port", str(port),
-                "--backend-store-uri", settings.mlflow_backend_store_uri,
-                "--artifacts-destination", str(settings.mlflow_dir / "artifacts"),
-                "--allowed-hosts", ",".join(sorted(allowed)), "--workers", "2"]
+        return [
+            python,
+            "-m",
+            "mlflow",
+            "server",
+            "--app-name",
+            "basic-auth",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            settings.mlflow_backend_store_uri,
+            "--artifacts-destination",
+            str(settings.mlflow_dir / "artifacts"),
+            "--allowed-hosts",
+            ",".join(sorted(allowed)),
+            "--workers",
+            "2",
+        ]
     if service == "feature-server":
         return [python, "-m", "bankmkt.serving", "--host", host, "--port", str(FEATURE_SERVER_PORT)]
     raise DeployError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
@@ -228,8 +310,17 @@ def healthy(service: str, settings: Settings | None = None, environ=None) -> boo
     elif service == "airflow-worker":
         import socket
 
-        command = [sys.executable, "-m", "celery", "--app", "airflow.providers.celery.executors.celery_executor.app",
-                   "inspect", "ping", "-d", f"celery@{socket.gethostname()}"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "airflow.providers.celery.executors.celery_executor.app",
+            "inspect",
+            "ping",
+            "-d",
+            f"celery@{socket.gethostname()}",
+        ]
     else:
         raise DeployError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     env = {**environment(settings), **(environ or {})}
@@ -237,8 +328,9 @@ def healthy(service: str, settings: Settings | None = None, environ=None) -> boo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bankmkt.deploy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bankmkt.deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init")
     serve_ = commands.add_parser("serve")
@@ -255,8 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "init":
             init(settings)
         elif args.command == "serve":
-            serve(args.service, settings, host=args.host, queues=args.queues, concurrency=args.concurrency,
-                  celery_hostname=args.celery_hostname)
+            serve(
+                args.service,
+                settings,
+                host=args.host,
+                queues=args.queues,
+                concurrency=args.concurrency,
+                celery_hostname=args.celery_hostname,
+            )
         elif args.command == "health":
             return 0 if healthy(args.service, settings) else 1
     except (SettingsError, DeployError) as error:

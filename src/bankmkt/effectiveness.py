@@ -48,20 +48,52 @@ img { max-width: 100%; border: 1px solid #e4e7eb; border-radius: 4px; margin: 0.
 """
 
 HEADERS = {
-    "campaign_id": "Campaign", "campaign_name": "Name", "product_code": "Product", "lifecycle_stage": "Stage",
-    "channel": "Channel", "contact_week": "Week", "treated_contacts": "Contacted", "control_contacts": "Control",
-    "treated_conversion_rate": "Conv. contacted", "control_conversion_rate": "Conv. control",
-    "uplift": "Uplift", "uplift_interval": "95% interval", "incremental_conversions": "Incr. conversions",
-    "incremental_value_eur": "Incr. value (EUR)", "cost_eur": "Cost (EUR)", "roi": "ROI",
-    "open_rate": "Opened", "click_rate": "Clicked", "visit_rate": "Visited",
-    "treated_complaint_rate": "Complaints, contacted", "control_complaint_rate": "Complaints, control",
-    "treated_mean_nps": "NPS, contacted", "control_mean_nps": "NPS, control", "true_uplift": "True uplift",
-    "covered": "Interval covers truth", "delivered_contacts": "Delivered",
-    "feature": "Feature", "model_name": "Model", "psi": "PSI", "run_date": "Day", "models_checked": "Models checked",
-    "training_triggered": "Training triggered", "triggers": "Triggers that fired (model trained, or skipped with its reason)",
+    "campaign_id": "Campaign",
+    "campaign_name": "Name",
+    "product_code": "Product",
+    "lifecycle_stage": "Stage",
+    "channel": "Channel",
+    "contact_week": "Week",
+    "treated_contacts": "Contacted",
+    "control_contacts": "Control",
+    "treated_conversion_rate": "Conv. contacted",
+    "control_conversion_rate": "Conv. control",
+    "uplift": "Uplift",
+    "uplift_interval": "95% interval",
+    "incremental_conversions": "Incr. conversions",
+    "incremental_value_eur": "Incr. value (EUR)",
+    "cost_eur": "Cost (EUR)",
+    "roi": "ROI",
+    "open_rate": "Opened",
+    "click_rate": "Clicked",
+    "visit_rate": "Visited",
+    "treated_complaint_rate": "Complaints, contacted",
+    "control_complaint_rate": "Complaints, control",
+    "treated_mean_nps": "NPS, contacted",
+    "control_mean_nps": "NPS, control",
+    "true_uplift": "True uplift",
+    "covered": "Interval covers truth",
+    "delivered_contacts": "Delivered",
+    "feature": "Feature",
+    "model_name": "Model",
+    "psi": "PSI",
+    "run_date": "Day",
+    "models_checked": "Models checked",
+    "training_triggered": "Training triggered",
+    "triggers": "Triggers that fired (model trained, or skipped with its reason)",
 }
-PERCENT = {"treated_conversion_rate", "control_conversion_rate", "uplift", "open_rate", "click_rate", "visit_rate",
-           "treated_complaint_rate", "control_complaint_rate", "true_uplift", "roi"}
+PERCENT = {
+    "treated_conversion_rate",
+    "control_conversion_rate",
+    "uplift",
+    "open_rate",
+    "click_rate",
+    "visit_rate",
+    "treated_complaint_rate",
+    "control_complaint_rate",
+    "true_uplift",
+    "roi",
+}
 
 
 def effectiveness_data(run_date: date, settings: Settings) -> dict[str, pd.DataFrame]:
@@ -98,14 +130,21 @@ def effectiveness_data(run_date: date, settings: Settings) -> dict[str, pd.DataF
         )
         monitoring = (
             con.execute("select * from fct_model_monitoring where run_date <= ? order by run_date", [run_date]).df()
-            if "fct_model_monitoring" in tables else pd.DataFrame()
+            if "fct_model_monitoring" in tables
+            else pd.DataFrame()
         )
         decisions = (
             con.execute("select * from fct_retraining_decisions where run_date <= ? order by run_date", [run_date]).df()
-            if "fct_retraining_decisions" in tables else pd.DataFrame()
+            if "fct_retraining_decisions" in tables
+            else pd.DataFrame()
         )
-    return {"measured": measured, "movement": movement, "lists": lists, "monitoring": monitoring,
-            "decisions": decisions}
+    return {
+        "measured": measured,
+        "movement": movement,
+        "lists": lists,
+        "monitoring": monitoring,
+        "decisions": decisions,
+    }
 
 
 def truth_comparison(settings: Settings, grain: str = "campaign_segment", platform_only: bool = True) -> pd.DataFrame:
@@ -120,8 +159,12 @@ def truth_comparison(settings: Settings, grain: str = "campaign_segment", platfo
     truth = settings.truth_dir / "contact_truth.parquet"
     if not truth.exists():
         return pd.DataFrame()
-    keys = {"campaign": [], "campaign_segment": ["lifecycle_stage"], "campaign_channel": ["channel"],
-            "campaign_week": ["contact_week"]}[grain]
+    keys = {
+        "campaign": [],
+        "campaign_segment": ["lifecycle_stage"],
+        "campaign_channel": ["channel"],
+        "campaign_week": ["contact_week"],
+    }[grain]
     select_keys = "".join(f", contacts.{k}" for k in keys)
     join_keys = "".join(f" and measured.{k} = true_cells.{k}" for k in keys)
     with warehouse.read_only_connection(settings) as con:
@@ -147,7 +190,9 @@ def truth_comparison(settings: Settings, grain: str = "campaign_segment", platfo
     if platform_only:
         frame = frame.loc[frame["is_platform_campaign"].astype(bool)]
     frame = frame.loc[frame["uplift_ci_low"].notna() & frame["uplift_ci_high"].notna()].copy()
-    frame["covered"] = (frame["uplift_ci_low"] <= frame["true_uplift"]) & (frame["true_uplift"] <= frame["uplift_ci_high"])
+    frame["covered"] = (frame["uplift_ci_low"] <= frame["true_uplift"]) & (
+        frame["true_uplift"] <= frame["uplift_ci_high"]
+    )
     return frame.reset_index(drop=True)
 
 
@@ -174,12 +219,25 @@ def _forest(rows: pd.DataFrame, label: str, title: str, truth: pd.Series | None 
     height = max(2.2, 0.32 * len(rows) + 1.0)
     figure, axis = plt.subplots(figsize=(9, height))
     y = range(len(rows))[::-1]
-    axis.errorbar(rows["uplift"] * 100, list(y),
-                  xerr=[(rows["uplift"] - rows["uplift_ci_low"]) * 100, (rows["uplift_ci_high"] - rows["uplift"]) * 100],
-                  fmt="o", color="#1f4e79", ecolor="#8fb3d9", capsize=3, label="measured, 95% interval")
+    axis.errorbar(
+        rows["uplift"] * 100,
+        list(y),
+        xerr=[(rows["uplift"] - rows["uplift_ci_low"]) * 100, (rows["uplift_ci_high"] - rows["uplift"]) * 100],
+        fmt="o",
+        color="#1f4e79",
+        ecolor="#8fb3d9",
+        capsize=3,
+        label="measured, 95% interval",
+    )
     if truth is not None:
-        axis.scatter(truth.reset_index(drop=True) * 100, list(y), marker="x", color="#c2410c", zorder=3,
-                     label="true uplift (simulator)")
+        axis.scatter(
+            truth.reset_index(drop=True) * 100,
+            list(y),
+            marker="x",
+            color="#c2410c",
+            zorder=3,
+            label="true uplift (simulator)",
+        )
     axis.axvline(0, color="#999", linewidth=1)
     axis.set_yticks(list(y), rows[label].astype(str).tolist())
     axis.set_xlabel("uplift: conversion rate contacted - control (percentage points)")
@@ -228,8 +286,19 @@ WRAPPED = {"triggers"}
 def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     if frame.empty:
         return "<p class='note'>Nothing measured yet.</p>"
-    text_columns = {"campaign_id", "campaign_name", "product_code", "lifecycle_stage", "channel", "contact_week",
-                    "uplift_interval", "feature", "model_name", "triggers", "run_date"}
+    text_columns = {
+        "campaign_id",
+        "campaign_name",
+        "product_code",
+        "lifecycle_stage",
+        "channel",
+        "contact_week",
+        "uplift_interval",
+        "feature",
+        "model_name",
+        "triggers",
+        "run_date",
+    }
     head = "".join(f"<th class='{'text' if c in text_columns else ''}'>{HEADERS.get(c, c)}</th>" for c in columns)
     body = []
     for record in frame[columns].to_dict(orient="records"):
@@ -268,84 +337,185 @@ def render_report(run_date: date, data: dict[str, pd.DataFrame], truth: pd.DataF
         ("Cost", f"EUR {total_cost:,.0f}"),
         ("ROI", "&ndash;" if not total_cost else f"{(total_incremental - total_cost) / total_cost * 100:+.0f}%"),
     ]
-    sections.append("<div class='cards'>" + "".join(
-        f"<div class='card'><div class='value'>{v}</div><div class='label'>{k}</div></div>" for k, v in cards
-    ) + "</div>")
+    sections.append(
+        "<div class='cards'>"
+        + "".join(f"<div class='card'><div class='value'>{v}</div><div class='label'>{k}</div></div>" for k, v in cards)
+        + "</div>"
+    )
 
     sections.append("<h2>Campaigns: uplift, value, return</h2>")
-    sections.append("<p class='note'>Contacts whose response window has closed. Uplift = conversion rate of the "
-                    "customers listed for contact (delivered or not) minus that of the campaign's control group, "
-                    "with a 95% Newcombe interval. Source-system campaigns are listed below the platform's own.</p>")
+    sections.append(
+        "<p class='note'>Contacts whose response window has closed. Uplift = conversion rate of the "
+        "customers listed for contact (delivered or not) minus that of the campaign's control group, "
+        "with a 95% Newcombe interval. Source-system campaigns are listed below the platform's own.</p>"
+    )
     # The forest plot shows the platform's campaigns once any is measured, else the source system's.
     shown = platform if platform["uplift_ci_low"].notna().any() else campaigns
     shown = shown.loc[shown["uplift_ci_low"].notna()]
     if not shown.empty:
         true_uplift = None
         if truth is not None and not truth.empty:
-            true_uplift = shown[["campaign_id"]].merge(truth[["campaign_id", "true_uplift"]], on="campaign_id",
-                                                       how="left")["true_uplift"]
+            true_uplift = shown[["campaign_id"]].merge(
+                truth[["campaign_id", "true_uplift"]], on="campaign_id", how="left"
+            )["true_uplift"]
         title = "Uplift per campaign" + ("" if shown is not campaigns else " (source-system campaigns)")
         sections.append(f"<img alt='uplift per campaign' src='{_forest(shown, 'campaign_id', title, true_uplift)}'>")
-    columns = ["campaign_id", "product_code", "treated_contacts", "control_contacts",
-               "treated_conversion_rate", "control_conversion_rate", "uplift", "uplift_interval",
-               "incremental_conversions", "incremental_value_eur", "cost_eur", "roi"]
+    columns = [
+        "campaign_id",
+        "product_code",
+        "treated_contacts",
+        "control_contacts",
+        "treated_conversion_rate",
+        "control_conversion_rate",
+        "uplift",
+        "uplift_interval",
+        "incremental_conversions",
+        "incremental_value_eur",
+        "cost_eur",
+        "roi",
+    ]
     sections.append(_table(platform, columns))
     source = campaigns.loc[~campaigns["is_platform_campaign"].astype(bool)]
     if not source.empty:
-        sections.append("<details><summary>Source-system campaigns (before the platform's lists)</summary>"
-                        + _table(source, columns) + "</details>")
+        sections.append(
+            "<details><summary>Source-system campaigns (before the platform's lists)</summary>"
+            + _table(source, columns)
+            + "</details>"
+        )
 
     truth = truth.loc[truth["is_platform_campaign"].astype(bool)] if truth is not None and len(truth) else truth
     if truth is not None and not truth.empty:
         sections.append("<h2>Check against the simulator's truth</h2>")
-        sections.append(f"<p class='note'>Synthetic bank only. The 95% intervals cover the true uplift in "
-                        f"{truth['covered'].mean() * 100:.0f}% of {len(truth)} campaigns.</p>")
+        sections.append(
+            f"<p class='note'>Synthetic bank only. The 95% intervals cover the true uplift in "
+            f"{truth['covered'].mean() * 100:.0f}% of {len(truth)} campaigns.</p>"
+        )
         shown = _with_interval(truth)
-        sections.append(_table(shown, ["campaign_id", "treated_contacts", "control_contacts", "uplift",
-                                       "uplift_interval", "true_uplift", "covered"]))
+        sections.append(
+            _table(
+                shown,
+                [
+                    "campaign_id",
+                    "treated_contacts",
+                    "control_contacts",
+                    "uplift",
+                    "uplift_interval",
+                    "true_uplift",
+                    "covered",
+                ],
+            )
+        )
 
     weeks = _with_interval(measured.loc[(measured["grain"] == "campaign_week") & measured["is_platform_campaign"]])
     sections.append("<h2>Over time</h2>")
     if not data["lists"].empty:
         lists = data["lists"].assign(run_date=lambda f: pd.to_datetime(f["run_date"]).dt.strftime("%m-%d"))
-        sections.append(f"<img alt='daily lists' src='{_bars(lists.loc[~lists['is_control'].astype(bool)], 'run_date', 'campaign_id', 'customers', 'Customers listed for contact per day and campaign', 'customers')}'>")
+        sections.append(
+            f"<img alt='daily lists' src='{_bars(lists.loc[~lists['is_control'].astype(bool)], 'run_date', 'campaign_id', 'customers', 'Customers listed for contact per day and campaign', 'customers')}'>"
+        )
     if not weeks.empty:
         weeks = weeks.assign(label=weeks["campaign_id"] + " " + weeks["contact_week"].astype(str))
         measurable = weeks.loc[weeks["uplift_ci_low"].notna()]
         if not measurable.empty:
-            sections.append(f"<img alt='uplift per week' src='{_forest(measurable, 'label', 'Uplift per campaign and contact week')}'>")
-    sections.append(_table(weeks, ["campaign_id", "contact_week", "treated_contacts", "control_contacts", "uplift",
-                                   "uplift_interval", "incremental_value_eur", "cost_eur", "roi"]))
+            sections.append(
+                f"<img alt='uplift per week' src='{_forest(measurable, 'label', 'Uplift per campaign and contact week')}'>"
+            )
+    sections.append(
+        _table(
+            weeks,
+            [
+                "campaign_id",
+                "contact_week",
+                "treated_contacts",
+                "control_contacts",
+                "uplift",
+                "uplift_interval",
+                "incremental_value_eur",
+                "cost_eur",
+                "roi",
+            ],
+        )
+    )
 
-    channels = _with_interval(measured.loc[(measured["grain"] == "campaign_channel") & measured["is_platform_campaign"]])
+    channels = _with_interval(
+        measured.loc[(measured["grain"] == "campaign_channel") & measured["is_platform_campaign"]]
+    )
     sections.append("<h2>Channels</h2>")
     if not channels.empty:
-        sections.append(f"<img alt='channel mix' src='{_bars(channels, 'campaign_id', 'channel', 'treated_contacts', 'Channel mix of the contacts', 'contacts')}'>")
-    sections.append(_table(channels, ["campaign_id", "channel", "treated_contacts", "delivered_contacts",
-                                      "control_contacts", "open_rate", "click_rate", "visit_rate", "uplift",
-                                      "uplift_interval", "cost_eur"]))
+        sections.append(
+            f"<img alt='channel mix' src='{_bars(channels, 'campaign_id', 'channel', 'treated_contacts', 'Channel mix of the contacts', 'contacts')}'>"
+        )
+    sections.append(
+        _table(
+            channels,
+            [
+                "campaign_id",
+                "channel",
+                "treated_contacts",
+                "delivered_contacts",
+                "control_contacts",
+                "open_rate",
+                "click_rate",
+                "visit_rate",
+                "uplift",
+                "uplift_interval",
+                "cost_eur",
+            ],
+        )
+    )
 
     sections.append("<h2>Customer experience guardrails</h2>")
-    sections.append("<p class='note'>Within each contact's response window: share of customers who complained, "
-                    "mean NPS of surveys answered. A contacted rate well above the control's is a warning.</p>")
-    sections.append(_table(platform, ["campaign_id", "treated_contacts", "control_contacts", "treated_complaint_rate",
-                                      "control_complaint_rate", "treated_mean_nps", "control_mean_nps"]))
+    sections.append(
+        "<p class='note'>Within each contact's response window: share of customers who complained, "
+        "mean NPS of surveys answered. A contacted rate well above the control's is a warning.</p>"
+    )
+    sections.append(
+        _table(
+            platform,
+            [
+                "campaign_id",
+                "treated_contacts",
+                "control_contacts",
+                "treated_complaint_rate",
+                "control_complaint_rate",
+                "treated_mean_nps",
+                "control_mean_nps",
+            ],
+        )
+    )
 
-    segments = _with_interval(measured.loc[(measured["grain"] == "campaign_segment") & measured["is_platform_campaign"]])
+    segments = _with_interval(
+        measured.loc[(measured["grain"] == "campaign_segment") & measured["is_platform_campaign"]]
+    )
     sections.append("<h2>Life cycle</h2>")
-    sections.append(_table(segments, ["campaign_id", "lifecycle_stage", "treated_contacts", "control_contacts",
-                                      "uplift", "uplift_interval", "incremental_value_eur"]))
+    sections.append(
+        _table(
+            segments,
+            [
+                "campaign_id",
+                "lifecycle_stage",
+                "treated_contacts",
+                "control_contacts",
+                "uplift",
+                "uplift_interval",
+                "incremental_value_eur",
+            ],
+        )
+    )
     movement = data["movement"]
     if not movement.empty:
         for is_control, title in ((False, "contacted"), (True, "control")):
             part = movement.loc[movement["is_control"] == is_control]
             if part.empty:
                 continue
-            table = part.pivot_table(index="stage_at_contact", columns="stage_now", values="customers",
-                                     aggfunc="sum", fill_value=0).reset_index()
+            table = part.pivot_table(
+                index="stage_at_contact", columns="stage_now", values="customers", aggfunc="sum", fill_value=0
+            ).reset_index()
             table.columns = [str(c) for c in table.columns]
-            sections.append(f"<p class='note'>Customers {title}: life-cycle stage at contact (rows) and on "
-                            f"{run_date} (columns).</p>")
+            sections.append(
+                f"<p class='note'>Customers {title}: life-cycle stage at contact (rows) and on "
+                f"{run_date} (columns).</p>"
+            )
             sections.append(_table(table, list(table.columns)))
 
     sections += _model_health(data.get("monitoring"), data.get("decisions"))
@@ -355,13 +525,14 @@ def render_report(run_date: date, data: dict[str, pd.DataFrame], truth: pd.DataF
 <style>{STYLE}</style></head><body>
 <h1>Marketing effectiveness</h1>
 <p class="lead">As of {run_date}. What the campaigns' contacts changed, measured against their control groups.</p>
-{''.join(sections)}
+{"".join(sections)}
 </body></html>
 """
 
 
-def _lines(frame: pd.DataFrame, title: str, ylabel: str, threshold: float | None = None,
-           baselines: pd.Series | None = None) -> str:
+def _lines(
+    frame: pd.DataFrame, title: str, ylabel: str, threshold: float | None = None, baselines: pd.Series | None = None
+) -> str:
     """One line per column of ``frame`` (index: run dates), a dashed threshold, dotted baselines."""
     import matplotlib
 
@@ -396,41 +567,58 @@ def _model_health(monitoring: pd.DataFrame | None, decisions: pd.DataFrame | Non
     from bankmkt.settings import get_settings
 
     settings = get_settings()
-    sections.append("<p class='note'>Every day each champion is measured: the population stability index (PSI) of "
-                    "its input features and of its scores against the customers it was trained on, and its realised "
-                    "performance on the outcomes that matured since its training data. The training DAG retrains a "
-                    "model only when a trigger fires (settings <code>RETRAIN_*</code>).</p>")
+    sections.append(
+        "<p class='note'>Every day each champion is measured: the population stability index (PSI) of "
+        "its input features and of its scores against the customers it was trained on, and its realised "
+        "performance on the outcomes that matured since its training data. The training DAG retrains a "
+        "model only when a trigger fires (settings <code>RETRAIN_*</code>).</p>"
+    )
     features = monitoring.loc[monitoring["metric"] == "feature_psi"]
     if not features.empty:
         worst = features.groupby(["run_date", "model_name"])["value"].max().unstack("model_name")
-        sections.append(f"<img alt='feature drift' src='{_lines(worst, 'Largest feature PSI per champion', 'PSI', settings.retrain_psi_threshold)}'>")
+        sections.append(
+            f"<img alt='feature drift' src='{_lines(worst, 'Largest feature PSI per champion', 'PSI', settings.retrain_psi_threshold)}'>"
+        )
     scores = monitoring.loc[monitoring["metric"] == "prediction_psi"]
     if not scores.empty:
         table = scores.pivot_table(index="run_date", columns="model_name", values="value", aggfunc="max")
-        sections.append(f"<img alt='prediction drift' src='{_lines(table, 'Prediction drift: PSI of the scores', 'PSI', settings.retrain_psi_threshold)}'>")
+        sections.append(
+            f"<img alt='prediction drift' src='{_lines(table, 'Prediction drift: PSI of the scores', 'PSI', settings.retrain_psi_threshold)}'>"
+        )
     auc = monitoring.loc[monitoring["metric"] == "realised_auc"]
     if not auc.empty:
         table = auc.pivot_table(index="run_date", columns="model_name", values="value", aggfunc="max")
         holdout = monitoring.loc[monitoring["metric"] == "holdout_roc_auc"].groupby("model_name")["value"].last()
-        sections.append(f"<img alt='realised AUC' src='{_lines(table, 'Realised AUC on matured outcomes (dotted: the champion holdout AUC)', 'AUC', None, holdout)}'>")
+        sections.append(
+            f"<img alt='realised AUC' src='{_lines(table, 'Realised AUC on matured outcomes (dotted: the champion holdout AUC)', 'AUC', None, holdout)}'>"
+        )
     latest_day = features["run_date"].max() if not features.empty else None
     if latest_day is not None:
-        top = (features.loc[features["run_date"] == latest_day].sort_values("value", ascending=False)
-               .drop_duplicates("feature").head(8)[["feature", "model_name", "value"]]
-               .rename(columns={"value": "psi"}))
+        top = (
+            features.loc[features["run_date"] == latest_day]
+            .sort_values("value", ascending=False)
+            .drop_duplicates("feature")
+            .head(8)[["feature", "model_name", "value"]]
+            .rename(columns={"value": "psi"})
+        )
         sections.append(f"<p class='note'>Most drifted features on {pd.Timestamp(latest_day):%Y-%m-%d}:</p>")
         sections.append(_table(top, ["feature", "model_name", "psi"]))
     if decisions is not None and not decisions.empty:
         per_day = []
         for day, part in decisions.groupby("run_date"):
             fired = part.loc[part["fired"]]
-            per_day.append({
-                "run_date": day,
-                "models_checked": part["model_name"].nunique(),
-                "training_triggered": fired["model_name"].nunique(),
-                "triggers": "; ".join(f"{name}: {', '.join(sorted(rows['model_name'].unique()))}"
-                                      for name, rows in fired.groupby("trigger_name")) or "none needed",
-            })
+            per_day.append(
+                {
+                    "run_date": day,
+                    "models_checked": part["model_name"].nunique(),
+                    "training_triggered": fired["model_name"].nunique(),
+                    "triggers": "; ".join(
+                        f"{name}: {', '.join(sorted(rows['model_name'].unique()))}"
+                        for name, rows in fired.groupby("trigger_name")
+                    )
+                    or "none needed",
+                }
+            )
         sections.append("<p class='note'>Retraining decisions (a day's decisions arrive with the next day's load).</p>")
         sections.append(_table(pd.DataFrame(per_day), ["run_date", "models_checked", "training_triggered", "triggers"]))
     return sections
@@ -455,8 +643,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bankmkt.effectiveness")
     parser.add_argument("--date", required=True, help="run date, YYYY-MM-DD")
-    parser.add_argument("--coverage", action="store_true",
-                        help="print measured against true uplift per campaign and segment (synthetic bank)")
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="print measured against true uplift per campaign and segment (synthetic bank)",
+    )
     args = parser.parse_args(argv)
     settings = apply_environment()
     day = parse_run_date(args.date)

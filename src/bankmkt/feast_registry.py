@@ -42,12 +42,16 @@ class PlatformFileRegistryStore(FileRegistryStore):
         if missing:
             yaml_file = Path(repo_path) / "feature_store.yaml"  # the repo's other variables, to name them all
             if yaml_file.is_file():
-                text = "\n".join(line for line in yaml_file.read_text(errors="replace").splitlines()
-                                 if not line.lstrip().startswith("#"))
+                text = "\n".join(
+                    line
+                    for line in yaml_file.read_text(errors="replace").splitlines()
+                    if not line.lstrip().startswith("#")
+                )
                 missing = sorted(set(missing) | set(unset_variables(text)))
             raise FeatureRepoNotConfigured(
                 f"{Path(repo_path) / 'feature_store.yaml'} needs {', '.join(missing)}, not set in this "
                 "environment (the platform exports them for its DATA_DIR). In a shell: "
                 'eval "$(python -m bankmkt.settings --shell)" (after DATA_DIR=... if the data is not in ./data); '
-                "in Python: from bankmkt.features import feature_store; store = feature_store().")
+                "in Python: from bankmkt.features import feature_store; store = feature_store()."
+            )
         super().__init__(registry_config, repo_path)

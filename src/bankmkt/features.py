@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import time as clock
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +45,7 @@ class FeaturePublicationError(RuntimeError):
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 # One feature date of the mart, with the customer's segments of that date: life-cycle stage and
@@ -94,8 +94,7 @@ def export_feature_mart(run_date: date, settings: Settings | None = None) -> dic
             target = settings.feature_export_file(feature_date)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".parquet.tmp")
-            con.execute(f"copy ({EXPORT_QUERY}) to '{partial}' (format parquet, compression zstd)",
-                        [feature_date])
+            con.execute(f"copy ({EXPORT_QUERY}) to '{partial}' (format parquet, compression zstd)", [feature_date])
             os.replace(partial, target)  # readers never see a half-written file
             rows += con.execute(
                 "select count(*) from customer_features where feature_date = ?", [feature_date]
@@ -125,7 +124,9 @@ class _ProjectSettings(Settings):
         return self.store_yaml or super().feature_store_yaml
 
 
-def settings_for_project(project: str, folder: Path, settings: Settings | None = None, file_registry: bool = False) -> Settings:
+def settings_for_project(
+    project: str, folder: Path, settings: Settings | None = None, file_registry: bool = False
+) -> Settings:
     """The profile's feature store under another Feast project name (benchmarks, tests, trial runs).
 
     The same definitions and online store server, but every key, table and
@@ -287,7 +288,9 @@ def materialize_day(run_date: date, settings: Settings | None = None, method: st
     return result
 
 
-def backfill(first: date, last: date, settings: Settings | None = None, method: str | None = None, echo=print) -> list[dict]:
+def backfill(
+    first: date, last: date, settings: Settings | None = None, method: str | None = None, echo=print
+) -> list[dict]:
     """Materialise every exported day from ``first`` to ``last`` (oldest first), printing progress."""
     settings = settings or get_settings()
     if last < first:
@@ -320,8 +323,9 @@ def feature_names(settings: Settings | None = None, service: str = FEATURE_SERVI
     return [f.name for projection in fs.feature_view_projections for f in projection.features]
 
 
-def training_set(run_date: date, settings: Settings | None = None, service: str = FEATURE_SERVICE,
-                 since=None) -> pd.DataFrame:
+def training_set(
+    run_date: date, settings: Settings | None = None, service: str = FEATURE_SERVICE, since=None
+) -> pd.DataFrame:
     """Point-in-time training set: every labelled contact joined to the features known at contact time.
 
     ``since`` (a timestamp) keeps only the contacts made after it: the outcomes that
@@ -358,12 +362,15 @@ def _with_segment(store, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
     (for per-segment metrics; not a model input)."""
     fs = store.get_feature_service(service)
     refs = [f"{p.name_to_use()}:{f.name}" for p in fs.feature_view_projections for f in p.features]
-    frame = store.get_historical_features(entity_df=entity_df, features=[*refs, "customer_segments:lifecycle_stage"]).to_df()
+    frame = store.get_historical_features(
+        entity_df=entity_df, features=[*refs, "customer_segments:lifecycle_stage"]
+    ).to_df()
     return frame.rename(columns={"lifecycle_stage": "segment"})
 
 
-def churn_training_set(run_date: date, settings: Settings | None = None, service: str = CHURN_FEATURE_SERVICE,
-                       since=None) -> pd.DataFrame:
+def churn_training_set(
+    run_date: date, settings: Settings | None = None, service: str = CHURN_FEATURE_SERVICE, since=None
+) -> pd.DataFrame:
     """Point-in-time churn training set: every labelled weekly snapshot joined to the features known then.
 
     One row per customer and snapshot of the ``churn_labels`` mart whose 60-day
@@ -396,7 +403,9 @@ def scoring_frame(run_date: date, settings: Settings | None = None) -> pd.DataFr
     return pd.read_parquet(path)
 
 
-def online_features(customer_ids: list[str], settings: Settings | None = None, service: str = FEATURE_SERVICE) -> pd.DataFrame:
+def online_features(
+    customer_ids: list[str], settings: Settings | None = None, service: str = FEATURE_SERVICE
+) -> pd.DataFrame:
     """Features served by the online store for the given customers."""
     store = feature_store(settings)
     response = store.get_online_features(

@@ -45,8 +45,15 @@ PSI_BINS = 10
 # A bin's share is floored at this before the log ratio (an empty bin would make PSI infinite).
 PSI_FLOOR = 1e-4
 REFERENCE_ARTIFACT = "reference_profile.json"
-TRIGGERS = ("no_champion", "label_surplus", "feature_drift", "prediction_drift", "auc_decay",
-            "calibration_decay", "qini_decay")
+TRIGGERS = (
+    "no_champion",
+    "label_surplus",
+    "feature_drift",
+    "prediction_drift",
+    "auc_decay",
+    "calibration_decay",
+    "qini_decay",
+)
 MONITORING_FILE = "model_monitoring.parquet"
 DECISIONS_FILE = "retraining_decisions.parquet"
 
@@ -68,8 +75,9 @@ def bin_shares(values: np.ndarray, edges: list[float]) -> list[float]:
     """Share of ``values`` in each bin of ``edges`` (len(edges) + 1 bins), missing values last."""
     values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
-    counts = np.bincount(np.searchsorted(np.asarray(edges), values[~missing], side="right"),
-                         minlength=len(edges) + 1).astype(float)
+    counts = np.bincount(
+        np.searchsorted(np.asarray(edges), values[~missing], side="right"), minlength=len(edges) + 1
+    ).astype(float)
     counts = np.append(counts, missing.sum())
     return (counts / max(len(values), 1)).tolist()
 
@@ -85,8 +93,9 @@ def psi(expected: list[float], actual: list[float], floor: float = PSI_FLOOR) ->
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def reference_profile(population: pd.DataFrame, feature_columns: list[str], scores: np.ndarray | None = None,
-                      as_of: date | None = None) -> dict:
+def reference_profile(
+    population: pd.DataFrame, feature_columns: list[str], scores: np.ndarray | None = None, as_of: date | None = None
+) -> dict:
     """What later days are compared with: bins and shares of every feature (and of the scores)."""
     profile = {"as_of": as_of.isoformat() if as_of else None, "rows": len(population), "features": {}}
     for column in feature_columns:
@@ -131,7 +140,8 @@ def auc_with_error(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float
     auc = float(roc_auc_score(labels, scores))
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
     variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (
-        positives * negatives)
+        positives * negatives
+    )
     return auc, float(math.sqrt(max(variance, 0.0)))
 
 
@@ -164,9 +174,17 @@ def realised_performance(labels: np.ndarray, predicted: np.ndarray) -> dict[str,
     auc, se = auc_with_error(labels, predicted)
     expected = float(predicted.sum())
     spread = float(math.sqrt(float(np.sum(predicted * (1 - predicted)))))
-    return {"matured": float(len(labels)), "positives": float(labels.sum()), "auc": auc, "auc_se": se,
-            "expected_auc": expected_auc(predicted), "observed": float(labels.sum()), "predicted": expected,
-            "predicted_low": expected - 2.576 * spread, "predicted_high": expected + 2.576 * spread}
+    return {
+        "matured": float(len(labels)),
+        "positives": float(labels.sum()),
+        "auc": auc,
+        "auc_se": se,
+        "expected_auc": expected_auc(predicted),
+        "observed": float(labels.sum()),
+        "predicted": expected,
+        "predicted_low": expected - 2.576 * spread,
+        "predicted_high": expected + 2.576 * spread,
+    }
 
 
 # ---- the triggers ------------------------------------------------------------------
@@ -189,9 +207,14 @@ def label_surplus_trigger(new_labels: int, trained_rows: int | None, settings) -
         return Trigger("label_surplus", False, "no earlier training to count new outcomes from")
     needed = max(settings.retrain_min_new_labels, math.ceil(settings.retrain_new_label_share * trained_rows))
     fired = new_labels >= needed
-    return Trigger("label_surplus", fired,
-                   f"{new_labels} new labelled outcomes since the latest training ({trained_rows} rows); "
-                   f"{'at least' if fired else 'fewer than'} the {needed} needed", float(new_labels), float(needed))
+    return Trigger(
+        "label_surplus",
+        fired,
+        f"{new_labels} new labelled outcomes since the latest training ({trained_rows} rows); "
+        f"{'at least' if fired else 'fewer than'} the {needed} needed",
+        float(new_labels),
+        float(needed),
+    )
 
 
 def drift_trigger(name: str, values: dict[str, float], settings) -> Trigger:
@@ -204,8 +227,9 @@ def drift_trigger(name: str, values: dict[str, float], settings) -> Trigger:
     if drifted:
         listed = ", ".join(f"{k} {values[k]:.2f}" for k in drifted[:5])
         return Trigger(name, True, f"PSI above {threshold}: {listed}", values[worst], threshold)
-    return Trigger(name, False, f"largest PSI {values[worst]:.3f} ({worst}), threshold {threshold}",
-                   values[worst], threshold)
+    return Trigger(
+        name, False, f"largest PSI {values[worst]:.3f} ({worst}), threshold {threshold}", values[worst], threshold
+    )
 
 
 def decay_trigger(performance: dict | None, champion_metrics: dict, settings, uplift: bool = False) -> list[Trigger]:
@@ -215,15 +239,25 @@ def decay_trigger(performance: dict | None, champion_metrics: dict, settings, up
         return [Trigger(n, False, "no outcome has matured since the champion's training data") for n in names]
     matured, positives = performance.get("matured", 0), performance.get("positives", 0)
     if matured < settings.retrain_min_matured or positives < settings.retrain_min_matured_positives:
-        why = (f"{int(matured)} outcomes ({int(positives)} conversions) matured since the champion's training "
-               f"data: fewer than {settings.retrain_min_matured} ({settings.retrain_min_matured_positives}) to judge")
+        why = (
+            f"{int(matured)} outcomes ({int(positives)} conversions) matured since the champion's training "
+            f"data: fewer than {settings.retrain_min_matured} ({settings.retrain_min_matured_positives}) to judge"
+        )
         return [Trigger(n, False, why) for n in names]
     if uplift:
         qini, floor = performance.get("qini", float("nan")), settings.retrain_min_qini
         fired = bool(qini < floor)
-        return [Trigger("qini_decay", fired, f"realised Qini {qini:.4f} on {int(matured)} outcomes "
-                        f"({'below' if fired else 'not below'} {floor}; holdout Qini "
-                        f"{champion_metrics.get('qini', float('nan')):.4f})", qini, floor)]
+        return [
+            Trigger(
+                "qini_decay",
+                fired,
+                f"realised Qini {qini:.4f} on {int(matured)} outcomes "
+                f"({'below' if fired else 'not below'} {floor}; holdout Qini "
+                f"{champion_metrics.get('qini', float('nan')):.4f})",
+                qini,
+                floor,
+            )
+        ]
     triggers = []
     auc, se = performance["auc"], performance["auc_se"]
     holdout = champion_metrics.get("roc_auc", float("nan"))
@@ -235,21 +269,33 @@ def decay_trigger(performance: dict | None, champion_metrics: dict, settings, up
     baseline = expected if not np.isfinite(baseline) else baseline
     drop = baseline - auc
     fired = bool(drop > settings.retrain_auc_drop and drop > 2 * se)
-    triggers.append(Trigger("auc_decay", fired,
-                            f"realised AUC {auc:.3f} ± {se:.3f} on {int(matured)} outcomes against {baseline:.3f}, "
-                            f"the lower of the champion's expectation on these customers ({expected or float('nan'):.3f}) "
-                            f"and its holdout AUC ({holdout:.3f}); allowed drop {settings.retrain_auc_drop}, and two "
-                            f"standard errors",
-                            auc, baseline - settings.retrain_auc_drop))
+    triggers.append(
+        Trigger(
+            "auc_decay",
+            fired,
+            f"realised AUC {auc:.3f} ± {se:.3f} on {int(matured)} outcomes against {baseline:.3f}, "
+            f"the lower of the champion's expectation on these customers ({expected or float('nan'):.3f}) "
+            f"and its holdout AUC ({holdout:.3f}); allowed drop {settings.retrain_auc_drop}, and two "
+            f"standard errors",
+            auc,
+            baseline - settings.retrain_auc_drop,
+        )
+    )
     observed, predicted = performance["observed"], performance["predicted"]
     off = abs(observed - predicted) / max(predicted, 1e-9)
     outside = not (performance["predicted_low"] <= observed <= performance["predicted_high"])
     fired = bool(off > settings.retrain_calibration_tolerance and outside)
-    triggers.append(Trigger("calibration_decay", fired,
-                            f"{int(observed)} conversions observed, {predicted:.1f} predicted (99% band "
-                            f"{performance['predicted_low']:.1f}-{performance['predicted_high']:.1f}; "
-                            f"tolerance {settings.retrain_calibration_tolerance:.0%})", off,
-                            settings.retrain_calibration_tolerance))
+    triggers.append(
+        Trigger(
+            "calibration_decay",
+            fired,
+            f"{int(observed)} conversions observed, {predicted:.1f} predicted (99% band "
+            f"{performance['predicted_low']:.1f}-{performance['predicted_high']:.1f}; "
+            f"tolerance {settings.retrain_calibration_tolerance:.0%})",
+            off,
+            settings.retrain_calibration_tolerance,
+        )
+    )
     return triggers
 
 
@@ -278,13 +324,28 @@ class Decision:
         return "no trigger fired: " + "; ".join(f"{t.name}: {t.reason}" for t in self.triggers)
 
     def as_dict(self) -> dict:
-        return {"model_name": self.model_name, "kind": self.kind, "product_code": self.product_code,
-                "champion_version": self.champion_version, "retrain": self.retrain, "fired": self.fired,
-                "reason": self.reason, "triggers": [asdict(t) for t in self.triggers]}
+        return {
+            "model_name": self.model_name,
+            "kind": self.kind,
+            "product_code": self.product_code,
+            "champion_version": self.champion_version,
+            "retrain": self.retrain,
+            "fired": self.fired,
+            "reason": self.reason,
+            "triggers": [asdict(t) for t in self.triggers],
+        }
 
 
-def decide(model_name: str, kind: str, product_code: str, champion_version: str | None, monitoring: dict,
-           state: dict | None, new_labels: int, settings) -> Decision:
+def decide(
+    model_name: str,
+    kind: str,
+    product_code: str,
+    champion_version: str | None,
+    monitoring: dict,
+    state: dict | None,
+    new_labels: int,
+    settings,
+) -> Decision:
     """One model's decision from its monitoring record (:func:`monitor_model`) and training state."""
     decision = Decision(model_name, kind, product_code, champion_version)
     if champion_version is None:
@@ -297,22 +358,30 @@ def decide(model_name: str, kind: str, product_code: str, champion_version: str 
             # a small book must not wait for the label surplus of a large one).
             needed = max(1, math.ceil(settings.retrain_new_label_share * state.get("rows", 0)))
             fired = new_labels >= needed
-            decision.triggers.append(Trigger(
-                "no_champion", fired, f"{last}; {new_labels} new labelled outcomes since, "
-                f"{'at least' if fired else 'fewer than'} the {needed} needed to try again",
-                float(new_labels), float(needed)))
+            decision.triggers.append(
+                Trigger(
+                    "no_champion",
+                    fired,
+                    f"{last}; {new_labels} new labelled outcomes since, "
+                    f"{'at least' if fired else 'fewer than'} the {needed} needed to try again",
+                    float(new_labels),
+                    float(needed),
+                )
+            )
             return decision
         # Trained but lost its gate: another try needs materially more evidence.
         surplus = label_surplus_trigger(new_labels, state.get("rows", 0), settings)
-        decision.triggers.append(Trigger("no_champion", surplus.fired, f"{last}; {surplus.reason}",
-                                         surplus.value, surplus.threshold))
+        decision.triggers.append(
+            Trigger("no_champion", surplus.fired, f"{last}; {surplus.reason}", surplus.value, surplus.threshold)
+        )
         return decision
     decision.triggers.append(label_surplus_trigger(new_labels, (state or {}).get("rows"), settings))
     decision.triggers.append(drift_trigger("feature_drift", monitoring.get("feature_psi") or {}, settings))
     score = monitoring.get("prediction_psi")
     decision.triggers.append(drift_trigger("prediction_drift", {} if score is None else {"score": score}, settings))
-    decision.triggers += decay_trigger(monitoring.get("performance"), monitoring.get("champion_metrics") or {},
-                                       settings, uplift=kind == "uplift")
+    decision.triggers += decay_trigger(
+        monitoring.get("performance"), monitoring.get("champion_metrics") or {}, settings, uplift=kind == "uplift"
+    )
     return decision
 
 
@@ -324,17 +393,23 @@ def read_training_state(settings) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def record_training_attempt(settings, model_name: str, run_date: date, status: str, rows: int,
-                            labels_through: str | None) -> None:
+def record_training_attempt(
+    settings, model_name: str, run_date: date, status: str, rows: int, labels_through: str | None
+) -> None:
     """Remember what a training attempt saw, trained or skipped (the next label surplus counts from it)."""
     from bankmkt.runtime import write_atomically
 
     state = read_training_state(settings)
-    state[model_name] = {"run_date": run_date.isoformat(), "status": status, "rows": int(rows),
-                         "labels_through": labels_through}
+    state[model_name] = {
+        "run_date": run_date.isoformat(),
+        "status": status,
+        "rows": int(rows),
+        "labels_through": labels_through,
+    }
     settings.training_state_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(settings.training_state_file,
-                     lambda partial: partial.write_text(json.dumps(state, indent=2, sort_keys=True)))
+    write_atomically(
+        settings.training_state_file, lambda partial: partial.write_text(json.dumps(state, indent=2, sort_keys=True))
+    )
 
 
 # ---- the daily measurement (the bank_daily DAG's monitor_models task) ------------------
@@ -375,8 +450,9 @@ def _labels_after(frame: pd.DataFrame, model: MonitoredModel, since: str | None)
     return rows
 
 
-def monitor_model(model: MonitoredModel, population: pd.DataFrame, labelled: pd.DataFrame, state: dict | None,
-                  client) -> dict:
+def monitor_model(
+    model: MonitoredModel, population: pd.DataFrame, labelled: pd.DataFrame, state: dict | None, client
+) -> dict:
     """One model's monitoring record of D: champion, drift, realised performance, new labels."""
     import mlflow
 
@@ -391,8 +467,12 @@ def monitor_model(model: MonitoredModel, population: pd.DataFrame, labelled: pd.
         run = client.get_run(details.run_id)
         if state is None:  # a champion from before the training state was kept: count from its own data
             tags = details.tags or {}
-            state = {"run_date": tags.get("data_date"), "status": "trained", "labels_through": tags.get("labels_through"),
-                     "rows": int(float(tags.get("train_rows") or run.data.metrics.get("train_rows", 0)))}
+            state = {
+                "run_date": tags.get("data_date"),
+                "status": "trained",
+                "labels_through": tags.get("labels_through"),
+                "rows": int(float(tags.get("train_rows") or run.data.metrics.get("train_rows", 0))),
+            }
     record["last_training"] = state
     record["new_labels"] = int(len(_labels_after(labelled, model, (state or {}).get("labels_through"))))
     if version is None:
@@ -403,7 +483,7 @@ def monitor_model(model: MonitoredModel, population: pd.DataFrame, labelled: pd.
     loaded = mlflow.pyfunc.load_model(f"models:/{model.model_name}/{version}").unwrap_python_model()
     try:
         profile = mlflow.artifacts.load_dict(f"runs:/{details.run_id}/{REFERENCE_ARTIFACT}")
-    except Exception:  # noqa: BLE001 - a version trained before profiles were logged has none
+    except Exception:
         profile = None
     score = (lambda rows: loaded.arms(rows)["uplift"].to_numpy()) if model.kind == "uplift" else loaded.predict_proba
     if profile is not None and len(population):
@@ -417,11 +497,13 @@ def monitor_model(model: MonitoredModel, population: pd.DataFrame, labelled: pd.
             from ml.uplift import uplift_metrics
 
             treated = ~matured["is_control"].astype(bool)
-            performance = {"matured": float(len(matured)), "positives": float(labels.sum()),
-                           "controls": float((~treated).sum())}
+            performance = {
+                "matured": float(len(matured)),
+                "positives": float(labels.sum()),
+                "controls": float((~treated).sum()),
+            }
             if treated.any() and (~treated).any():
-                performance.update(uplift_metrics(score(matured),
-                                                  matured.assign(is_treated=treated, label=labels)))
+                performance.update(uplift_metrics(score(matured), matured.assign(is_treated=treated, label=labels)))
         else:
             performance = realised_performance(labels, score(matured))
         record["performance"] = performance
@@ -432,8 +514,13 @@ def monitoring_rows(run_date: date, records: list[dict]) -> pd.DataFrame:
     """The monitoring records as long rows: run_date, model, metric, feature, value."""
     rows = []
     for record in records:
-        base = {"run_date": run_date, "model_name": record["model_name"], "kind": record["kind"],
-                "product_code": record["product_code"], "champion_version": record.get("champion_version")}
+        base = {
+            "run_date": run_date,
+            "model_name": record["model_name"],
+            "kind": record["kind"],
+            "product_code": record["product_code"],
+            "champion_version": record.get("champion_version"),
+        }
         rows.append({**base, "metric": "new_labels", "feature": None, "value": float(record["new_labels"])})
         for feature, value in (record.get("feature_psi") or {}).items():
             rows.append({**base, "metric": "feature_psi", "feature": feature, "value": value})
@@ -443,22 +530,52 @@ def monitoring_rows(run_date: date, records: list[dict]) -> pd.DataFrame:
             rows.append({**base, "metric": f"realised_{key}", "feature": None, "value": value})
         for key in ("roc_auc", "qini"):
             if key in (record.get("champion_metrics") or {}):
-                rows.append({**base, "metric": f"holdout_{key}", "feature": None,
-                             "value": record["champion_metrics"][key]})
-    frame = pd.DataFrame(rows, columns=["run_date", "model_name", "kind", "product_code", "champion_version",
-                                        "metric", "feature", "value"])
+                rows.append(
+                    {**base, "metric": f"holdout_{key}", "feature": None, "value": record["champion_metrics"][key]}
+                )
+    frame = pd.DataFrame(
+        rows,
+        columns=["run_date", "model_name", "kind", "product_code", "champion_version", "metric", "feature", "value"],
+    )
     frame["value"] = frame["value"].astype(float)
     return frame
 
 
 def decision_rows(run_date: date, decisions: list[Decision]) -> pd.DataFrame:
     """One row per model and trigger: fired or not, the value measured, the threshold and why."""
-    rows = [{"run_date": run_date, "model_name": d.model_name, "kind": d.kind, "product_code": d.product_code,
-             "champion_version": d.champion_version, "retrain": d.retrain, "trigger": t.name, "fired": t.fired,
-             "value": t.value, "threshold": t.threshold, "reason": t.reason}
-            for d in decisions for t in d.triggers]
-    frame = pd.DataFrame(rows, columns=["run_date", "model_name", "kind", "product_code", "champion_version",
-                                        "retrain", "trigger", "fired", "value", "threshold", "reason"])
+    rows = [
+        {
+            "run_date": run_date,
+            "model_name": d.model_name,
+            "kind": d.kind,
+            "product_code": d.product_code,
+            "champion_version": d.champion_version,
+            "retrain": d.retrain,
+            "trigger": t.name,
+            "fired": t.fired,
+            "value": t.value,
+            "threshold": t.threshold,
+            "reason": t.reason,
+        }
+        for d in decisions
+        for t in d.triggers
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "run_date",
+            "model_name",
+            "kind",
+            "product_code",
+            "champion_version",
+            "retrain",
+            "trigger",
+            "fired",
+            "value",
+            "threshold",
+            "reason",
+        ],
+    )
     for column in ("value", "threshold"):
         frame[column] = frame[column].astype(float)
     return frame

@@ -33,10 +33,10 @@ import logging
 import sqlite3
 import struct
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -185,7 +185,11 @@ def encode_column(name: str, values: pa.ChunkedArray, value_type) -> EncodedColu
     if value_type in (ValueType.DOUBLE, ValueType.FLOAT):
         cells, lengths = _encode_floating(values, value_type)
     elif value_type in (
-        ValueType.INT32, ValueType.INT64, ValueType.BOOL, ValueType.STRING, ValueType.BYTES,
+        ValueType.INT32,
+        ValueType.INT64,
+        ValueType.BOOL,
+        ValueType.STRING,
+        ValueType.BYTES,
     ):
         cells, lengths = _encode_by_dictionary(values, value_type)
     else:
@@ -206,12 +210,12 @@ def _check_column(column: EncodedColumn, values: pa.ChunkedArray, value_type) ->
     for row, reference in zip(sample_rows, expected):
         ours = column.cells[row, : column.lengths[row]].tobytes()
         if ours != reference:
-            raise AssertionError(
-                f"fast encoding of {column.name} row {row} is {ours!r}, Feast writes {reference!r}"
-            )
+            raise AssertionError(f"fast encoding of {column.name} row {row} is {ours!r}, Feast writes {reference!r}")
 
 
-def serialize_entity_keys(join_key: str, values: Sequence, value_type, version: int, check: int = _SAMPLE) -> list[bytes]:
+def serialize_entity_keys(
+    join_key: str, values: Sequence, value_type, version: int, check: int = _SAMPLE
+) -> list[bytes]:
     """Feast's serialised entity keys (``serialize_entity_key``) of a single-key entity.
 
     The first ``check`` keys are compared with Feast's own function.
@@ -330,7 +334,7 @@ def encode_partition(
 def _naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _online_name(store, view) -> str:
@@ -342,7 +346,7 @@ def _online_name(store, view) -> str:
 def _unique_map(event_ts: np.ndarray, convert) -> tuple[list, np.ndarray]:
     """Apply ``convert`` once per distinct timestamp; returns the converted values and the row index."""
     distinct, inverse = np.unique(event_ts.astype("datetime64[us]"), return_inverse=True)
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     moments = [epoch + timedelta(microseconds=int(v)) for v in distinct.astype(np.int64)]
     return [convert(m) for m in moments], inverse
 
@@ -439,8 +443,10 @@ def write_sqlite(store, encoded: EncodedPartition, chunk: int = SQLITE_CHUNK) ->
 
     config = store.config
     online = config.online_store
-    if getattr(online, "vector_enabled", False) or getattr(online, "text_search_enabled", False) or getattr(
-        online, "enable_openai_compatible_store", False
+    if (
+        getattr(online, "vector_enabled", False)
+        or getattr(online, "text_search_enabled", False)
+        or getattr(online, "enable_openai_compatible_store", False)
     ):
         raise FastPublishUnsupported("vector / text search columns of the SQLite store need store.materialize")
     path = SqliteOnlineStore._get_db_path(config)

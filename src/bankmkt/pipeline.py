@@ -8,7 +8,8 @@ produced, where and how long it took under DATA_DIR/runs/dt=D/.
 from __future__ import annotations
 
 import functools
-from datetime import date
+from datetime import UTC, date
+from typing import TYPE_CHECKING
 
 from bankmkt.runtime import (
     apply_environment,
@@ -18,7 +19,9 @@ from bankmkt.runtime import (
     refuse_while_another_run_holds,
     timed,
 )
-from bankmkt.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROMOTED_PRODUCTS = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
 
@@ -53,9 +56,13 @@ def check_landing(run_date: str | date) -> dict:
             report = enforce_landing_contract(pending, settings)
             rows += sum(report.rows_per_source.values())
             print(report.message(), flush=True)
-    result = {"days_checked": len(days), "first_day": days[0].isoformat(), "rows": rows,
-              "accepted_files_rehashed": verified["files_hashed"],
-              "campaign_catalogue": {"campaigns": len(campaigns), "note": catalogue_note}}
+    result = {
+        "days_checked": len(days),
+        "first_day": days[0].isoformat(),
+        "rows": rows,
+        "accepted_files_rehashed": verified["files_hashed"],
+        "campaign_catalogue": {"campaigns": len(campaigns), "note": catalogue_note},
+    }
     record_stage(day, "check_landing", result, clock["seconds"], settings)
     return result
 
@@ -99,14 +106,14 @@ def warehouse_rows(run_date: str | date) -> dict:
 def record_warehouse(run_date: str | date, dbt_seconds: float | None = None) -> dict:
     """Record the warehouse stage of a DAG run (the dbt tasks themselves are Cosmos tasks)."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     if dbt_seconds is None:  # wall time of the Cosmos tasks: from the contract check's end to now
         check = settings.runs_dir / f"dt={day.isoformat()}" / "check_landing.json"
         finished = datetime.fromisoformat(json.loads(check.read_text())["finished_at"])
-        dbt_seconds = (datetime.now(timezone.utc) - finished).total_seconds()
+        dbt_seconds = (datetime.now(UTC) - finished).total_seconds()
     result = {**warehouse_rows(day), "status_counts": {"built_by": "cosmos task group"}}
     record_stage(day, "build_warehouse", result, dbt_seconds, settings)
     return result
@@ -169,14 +176,23 @@ def monitor_models(run_date: str | date) -> dict:
         contacts = features.training_set(day, settings, since=since.get("contacts"))
         churn = features.churn_training_set(day, settings, since=since.get("churn"))
         records = [
-            monitoring.monitor_model(model, population, churn if model.kind == "churn" else contacts,
-                                     state.get(model.model_name), client)
+            monitoring.monitor_model(
+                model, population, churn if model.kind == "churn" else contacts, state.get(model.model_name), client
+            )
             for model in models
         ]
-        path = monitoring.write_parquet(monitoring.monitoring_rows(day, records), day, monitoring.MONITORING_FILE,
-                                        settings)
-    result = json_safe({"models": records, "population": len(population), "labelled_contacts": len(contacts),
-                        "labelled_churn_snapshots": len(churn), "monitoring": str(path)})
+        path = monitoring.write_parquet(
+            monitoring.monitoring_rows(day, records), day, monitoring.MONITORING_FILE, settings
+        )
+    result = json_safe(
+        {
+            "models": records,
+            "population": len(population),
+            "labelled_contacts": len(contacts),
+            "labelled_churn_snapshots": len(churn),
+            "monitoring": str(path),
+        }
+    )
     record_stage(day, "monitor_models", result, clock["seconds"], settings)
     return result
 
@@ -219,24 +235,45 @@ def decide_retraining(run_date: str | date) -> dict:
             raise RuntimeError(f"no monitoring record for {day} at {path}: run the bank_daily DAG for {day} first")
         records = json.loads(path.read_text())["result"]["models"]
         decisions = [
-            monitoring.decide(r["model_name"], r["kind"], r["product_code"], r.get("champion_version"), r,
-                              r.get("last_training"), r.get("new_labels", 0), settings)
+            monitoring.decide(
+                r["model_name"],
+                r["kind"],
+                r["product_code"],
+                r.get("champion_version"),
+                r,
+                r.get("last_training"),
+                r.get("new_labels", 0),
+                settings,
+            )
             for r in records
         ]
-        written = monitoring.write_parquet(monitoring.decision_rows(day, decisions), day, monitoring.DECISIONS_FILE,
-                                           settings)
+        written = monitoring.write_parquet(
+            monitoring.decision_rows(day, decisions), day, monitoring.DECISIONS_FILE, settings
+        )
         alerts = []
         for decision in decisions:
             worrying = [t for t in decision.triggers if t.fired and t.name not in ("no_champion", "label_surplus")]
             if worrying:
-                alerts.append(send_alert({
-                    "kind": "model_monitoring", "run_date": day.isoformat(), "model": decision.model_name,
-                    "summary": f"{decision.model_name} v{decision.champion_version}: "
-                               + "; ".join(f"{t.name} ({t.reason})" for t in worrying) + " - retraining",
-                }, settings))
+                alerts.append(
+                    send_alert(
+                        {
+                            "kind": "model_monitoring",
+                            "run_date": day.isoformat(),
+                            "model": decision.model_name,
+                            "summary": f"{decision.model_name} v{decision.champion_version}: "
+                            + "; ".join(f"{t.name} ({t.reason})" for t in worrying)
+                            + " - retraining",
+                        },
+                        settings,
+                    )
+                )
     retrain = [d.model_name for d in decisions if d.retrain]
-    result = {"retrain": retrain, "decisions": [d.as_dict() for d in decisions], "alerts": len(alerts),
-              "decisions_file": str(written)}
+    result = {
+        "retrain": retrain,
+        "decisions": [d.as_dict() for d in decisions],
+        "alerts": len(alerts),
+        "decisions_file": str(written),
+    }
     record_stage(day, "decide_retraining", json_safe(result), clock["seconds"], settings)
     return json_safe(result)
 
@@ -267,57 +304,85 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
     with timed() as clock:
         trained = {}
         if wanted is not None and not wanted:
-            result = {"status": "skipped", "reason": "no retraining trigger fired (see decide_retraining)", "models": {}}
+            result = {
+                "status": "skipped",
+                "reason": "no retraining trigger fired (see decide_retraining)",
+                "models": {},
+            }
             record_stage(day, "train_models", result, clock["seconds"], settings)
             return result
         population = features.scoring_frame(day, settings)
         feature_columns = features.feature_names(settings)
         tags = {"airflow_run_id": run_id or "manual", **_dbt_run_tags(settings)}
-        products = [p for p in PROMOTED_PRODUCTS
-                    if chosen(model_name(p, settings)) or chosen(uplift_model_name(p))]
+        products = [p for p in PROMOTED_PRODUCTS if chosen(model_name(p, settings)) or chosen(uplift_model_name(p))]
         # The contacts' point-in-time join only when a product model retrains (not for churn alone).
         frame = features.training_set(day, settings) if products else pd.DataFrame()
         tags = {**tags, "feature_service": features.FEATURE_SERVICE, "training_rows": str(len(frame))}
         for product in products:
             if chosen(model_name(product, settings)):
                 trained[product] = _train_once(
-                    model_name(product, settings), day, frame, feature_columns,
+                    model_name(product, settings),
+                    day,
+                    frame,
+                    feature_columns,
                     lambda tagged, product=product: train_and_register(
-                        frame, product_code=product, run_date=day, feature_columns=feature_columns, tags=tagged,
-                        population=population),
-                    tags)
+                        frame,
+                        product_code=product,
+                        run_date=day,
+                        feature_columns=feature_columns,
+                        tags=tagged,
+                        population=population,
+                    ),
+                    tags,
+                )
             if chosen(uplift_model_name(product)):
                 trained[f"uplift_{product}"] = _train_once(
-                    uplift_model_name(product), day, frame, feature_columns,
+                    uplift_model_name(product),
+                    day,
+                    frame,
+                    feature_columns,
                     lambda tagged, product=product: train_uplift_and_register(
-                        frame, product, day, feature_columns, tags=tagged, population=population),
-                    tags)
+                        frame, product, day, feature_columns, tags=tagged, population=population
+                    ),
+                    tags,
+                )
         churn_rows = 0
         if chosen(model_name(CHURN, settings)):
             churn_frame = features.churn_training_set(day, settings)
             churn_rows = len(churn_frame)
             churn_columns = features.feature_names(settings, features.CHURN_FEATURE_SERVICE)
             trained[CHURN] = _train_once(
-                model_name(CHURN, settings), day, churn_frame, churn_columns,
-                lambda tagged: train_churn_model(churn_frame, run_date=day, feature_columns=churn_columns,
-                                                 tags=tagged, population=population),
-                {**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)})
+                model_name(CHURN, settings),
+                day,
+                churn_frame,
+                churn_columns,
+                lambda tagged: train_churn_model(
+                    churn_frame, run_date=day, feature_columns=churn_columns, tags=tagged, population=population
+                ),
+                {**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)},
+            )
         for key, outcome in trained.items():
             if outcome.get("status") == "reused":  # its attempt was recorded when it was trained
                 continue
-            name = (uplift_model_name(key.removeprefix("uplift_")) if key.startswith("uplift_")
-                    else model_name(key, settings))
-            monitoring.record_training_attempt(settings, name, day, outcome.get("status", "?"),
-                                               outcome.get("rows", 0), outcome.get("labels_through"))
+            name = (
+                uplift_model_name(key.removeprefix("uplift_"))
+                if key.startswith("uplift_")
+                else model_name(key, settings)
+            )
+            monitoring.record_training_attempt(
+                settings, name, day, outcome.get("status", "?"), outcome.get("rows", 0), outcome.get("labels_through")
+            )
         oracle = _oracle_comparison(day, settings) if any(p in trained for p in PROMOTED_PRODUCTS) else None
-    result = json_safe({  # per-segment AUCs are NaN where a segment has one outcome only
-        "training_rows": len(frame),
-        "churn_training_rows": churn_rows,
-        "requested": "all" if wanted is None else sorted(wanted),
-        "models": trained,
-        "oracle": oracle,
-        "tracking_uri": settings.mlflow_tracking_uri,
-    })
+    result = json_safe(
+        {  # per-segment AUCs are NaN where a segment has one outcome only
+            "training_rows": len(frame),
+            "churn_training_rows": churn_rows,
+            "requested": "all" if wanted is None else sorted(wanted),
+            "models": trained,
+            "oracle": oracle,
+            "tracking_uri": settings.mlflow_tracking_uri,
+        }
+    )
     record_stage(day, "train_models", result, clock["seconds"], settings)
     return result
 
@@ -331,8 +396,12 @@ def _train_once(name: str, day: date, frame, feature_columns, train, tags: dict)
     fingerprint = training_fingerprint(name, day, frame, feature_columns)
     version = _version_with_fingerprint(name, fingerprint)
     if version is not None:
-        return {"status": "reused", "model_name": name, "version": version,
-                "reason": f"version {version} was trained for {day} on the same data with the same code"}
+        return {
+            "status": "reused",
+            "model_name": name,
+            "version": version,
+            "reason": f"version {version} was trained for {day} on the same data with the same code",
+        }
     return train({**tags, FINGERPRINT_TAG: fingerprint})
 
 
@@ -370,8 +439,11 @@ def _version_with_fingerprint(name: str, fingerprint: str) -> str | None:
     from ml.registry import use_tracking
 
     client = use_tracking()
-    runs = mlflow.search_runs(search_all_experiments=True, output_format="list",
-                              filter_string=f"tags.{FINGERPRINT_TAG} = '{fingerprint}' and attributes.status = 'FINISHED'")
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        output_format="list",
+        filter_string=f"tags.{FINGERPRINT_TAG} = '{fingerprint}' and attributes.status = 'FINISHED'",
+    )
     for run in runs:
         for version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
             if version.name == name:
@@ -432,14 +504,20 @@ def score_and_target(run_date: str | date) -> dict:
             if prior is None:
                 skipped[product] = f"no champion for {model_name} and no labelled contact to explore from"
                 continue
-            exploring[product] = {"reason": f"no champion for {model_name} yet: exploring at random",
-                                  "prior_conversion_rate": prior}
+            exploring[product] = {
+                "reason": f"no champion for {model_name} yet: exploring at random",
+                "prior_conversion_rate": prior,
+            }
             scores.append(exploration_scores(frame, product, day, prior))
         # Churn risk does not depend on the product models: it is scored whenever its champion exists.
         churn_risk = score_churn_risk(frame, feature_columns, day)
         if not scores:
-            result = {"status": "skipped", "reason": "no product has a champion model or a labelled contact yet",
-                      "skipped": skipped, "churn_risk_scored": len(churn_risk)}
+            result = {
+                "status": "skipped",
+                "reason": "no product has a champion model or a labelled contact yet",
+                "skipped": skipped,
+                "churn_risk_scored": len(churn_risk),
+            }
             if not churn_risk.empty:
                 result["churn_risk"] = str(write_churn_risk(churn_risk, day, settings))
             record_stage(day, "score_and_target", result, clock["seconds"], settings)
@@ -495,7 +573,8 @@ def score_and_target(run_date: str | date) -> dict:
         "quality": {"success": gate["success"], "warnings": gate["warnings"], "data_docs": gate["data_docs_page"]},
         "per_campaign": target_list.groupby("campaign_id").size().to_dict() if len(target_list) else {},
         "per_channel": target_list.loc[~target_list["is_control"].astype(bool)].groupby("channel").size().to_dict()
-        if len(target_list) else {},
+        if len(target_list)
+        else {},
         "skipped": skipped,
         "exploring": exploring,
         "target_lists": str(settings.target_list_dir(day)),
@@ -538,14 +617,21 @@ def _with_uplift(scores, frame, settings):
             missing.append(name)
             continue
         uplift = model.arms(frame)["uplift"].to_numpy()
-        parts.append(part.merge(frame[["customer_id"]].assign(uplift=uplift, uplift_model_version=version),
-                                on="customer_id", how="left"))
+        parts.append(
+            part.merge(
+                frame[["customer_id"]].assign(uplift=uplift, uplift_model_version=version), on="customer_id", how="left"
+            )
+        )
     if missing:
         return scores, "propensity", f"no uplift champion yet for {', '.join(sorted(missing))}: targeting by propensity"
-    return pd.concat(parts, ignore_index=True), "uplift", "every product's uplift champion: targeting by incremental value"
+    return (
+        pd.concat(parts, ignore_index=True),
+        "uplift",
+        "every product's uplift champion: targeting by incremental value",
+    )
 
 
-def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+def contact_history(run_date: date, settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What the contact policy needs to know about earlier contacts, as of D (read-only).
 
     Returns per customer ``contacts_30d`` and ``last_contacted_at`` over contacts that
@@ -559,17 +645,19 @@ def contact_history(run_date: date, settings) -> tuple["pd.DataFrame", "pd.DataF
     from bankmkt.pseudonyms import customer_key_sql
 
     with warehouse.read_only_connection(settings, snapshot=True) as con:
-        has_lists = bool(con.execute(
-            "select count(*) from information_schema.tables where table_name = 'fct_target_lists'"
-        ).fetchall()[0][0])
+        has_lists = bool(
+            con.execute(
+                "select count(*) from information_schema.tables where table_name = 'fct_target_lists'"
+            ).fetchall()[0][0]
+        )
         # The lists carry the customer's pseudonym: the customers' own keys map it back.
         key, key_parameter = customer_key_sql("customer_id", settings)
         published = (
             "select list_row_id, c.customer_id, campaign_id, is_control, cast(run_date as timestamp) as contacted_at "
             f"from fct_target_lists join (select customer_id, {key} as customer_key from dim_customers) c "
             "using (customer_key) where run_date < cast($day as date)"
-            if has_lists else
-            "select null::varchar as list_row_id, null::varchar as customer_id, null::varchar as campaign_id, "
+            if has_lists
+            else "select null::varchar as list_row_id, null::varchar as customer_id, null::varchar as campaign_id, "
             "null::boolean as is_control, null::timestamp as contacted_at where false"
         )
         parameters = {"day": run_date, **(key_parameter if has_lists else {})}
@@ -638,8 +726,10 @@ def load_target_lists(run_date: str | date) -> dict:
     with timed() as clock:
         summary = warehouse.load_published_outputs(day, settings)
     if not summary["models"]:
-        result = {"status": "skipped", "reason": f"no target lists in {settings.target_list_dir(day)} "
-                                                 f"and no model monitoring yet"}
+        result = {
+            "status": "skipped",
+            "reason": f"no target lists in {settings.target_list_dir(day)} and no model monitoring yet",
+        }
         record_stage(day, "load_target_lists", result, clock["seconds"], settings)
         return result
     rows = 0
@@ -647,8 +737,12 @@ def load_target_lists(run_date: str | date) -> dict:
         with warehouse.read_only_connection(settings) as con:
             rows = con.execute("select count(*) from fct_target_lists where run_date = ?", [day]).fetchall()[0][0]
     snapshot = warehouse.publish_snapshot(settings)  # analysts read the lists from the snapshot
-    result = {"status_counts": summary["status_counts"], "rows_for_run_date": rows, "loaded": summary["models"],
-              "snapshot": snapshot}
+    result = {
+        "status_counts": summary["status_counts"],
+        "rows_for_run_date": rows,
+        "loaded": summary["models"],
+        "snapshot": snapshot,
+    }
     record_stage(day, "load_target_lists", result, clock["seconds"], settings)
     return result
 

@@ -47,13 +47,16 @@ def customer_keys(customer_ids: pd.Series, settings: Settings) -> pd.Series:
     """The pseudonymous ``customer_key`` of each customer number."""
     prefix = _key(settings) + DOMAIN
     return customer_ids.astype(str).map(
-        lambda cid: PREFIX + hashlib.sha256((prefix + cid).encode()).hexdigest()[:DIGITS])
+        lambda cid: PREFIX + hashlib.sha256((prefix + cid).encode()).hexdigest()[:DIGITS]
+    )
 
 
 def customer_key_sql(column: str, settings: Settings) -> tuple[str, dict]:
     """A DuckDB expression giving ``column``'s customer key, and its named parameter (the key)."""
-    return (f"('{PREFIX}' || left(sha256($pseudonym_prefix || {column}), {DIGITS}))",
-            {"pseudonym_prefix": _key(settings) + DOMAIN})
+    return (
+        f"('{PREFIX}' || left(sha256($pseudonym_prefix || {column}), {DIGITS}))",
+        {"pseudonym_prefix": _key(settings) + DOMAIN},
+    )
 
 
 def lookup_file(run_date: date, settings: Settings) -> Path:
@@ -84,6 +87,8 @@ def read_lookup(run_date: date, settings: Settings) -> pd.DataFrame:
     """D's lookup (``customer_key``, ``customer_id``); :class:`LookupMissing` when D has none."""
     path = lookup_file(run_date, settings)
     if not path.exists():
-        raise LookupMissing(f"{path}: no customer lookup for the lists of {run_date} (written with the lists; "
-                            "CUSTOMER_LOOKUP_DIR must point where the platform wrote it)")
+        raise LookupMissing(
+            f"{path}: no customer lookup for the lists of {run_date} (written with the lists; "
+            "CUSTOMER_LOOKUP_DIR must point where the platform wrote it)"
+        )
     return pd.read_parquet(path)

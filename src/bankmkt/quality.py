@@ -34,10 +34,11 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as clock_time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -194,41 +195,79 @@ def customer_features_expectations(run_date: date, settings: Settings | None = N
     """Static suite of the customer feature mart (the run date's rows)."""
     E = _expectations()
     monthly_income_max = _contract_column("customers", "monthly_income").max
-    complete = ["customer_id", "feature_date", "event_timestamp", "age", "tenure_days", "monthly_income",
-                "is_female", "has_marketing_consent", "txn_count_30d", "txn_count_90d", "spend_30d", "spend_90d",
-                "income_90d", "observed_days_90d", "spend_to_income_90d", "days_since_last_txn", "balance_total",
-                "balance_savings", "balance_avg_30d", "n_products_held"]
-    flags = ["is_female", "has_marketing_consent", "has_credit_card", "has_personal_loan",
-             "has_term_deposit", "has_wealth_management", "has_mortgage"]
+    complete = [
+        "customer_id",
+        "feature_date",
+        "event_timestamp",
+        "age",
+        "tenure_days",
+        "monthly_income",
+        "is_female",
+        "has_marketing_consent",
+        "txn_count_30d",
+        "txn_count_90d",
+        "spend_30d",
+        "spend_90d",
+        "income_90d",
+        "observed_days_90d",
+        "spend_to_income_90d",
+        "days_since_last_txn",
+        "balance_total",
+        "balance_savings",
+        "balance_avg_30d",
+        "n_products_held",
+    ]
+    flags = [
+        "is_female",
+        "has_marketing_consent",
+        "has_credit_card",
+        "has_personal_loan",
+        "has_term_deposit",
+        "has_wealth_management",
+        "has_mortgage",
+    ]
     shares = ["spend_share_travel_90d", "spend_share_dining_90d", "spend_share_groceries_90d"]
     counts = ["txn_count_30d", "txn_count_90d", "digital_logins_30d", "product_views_30d", "complaints_90d"]
     money = ["spend_30d", "spend_90d", "income_90d", "spend_to_income_90d"]
     day, next_day = _start_of(run_date), _start_of(run_date + timedelta(days=1))
     return [
         fail(E.ExpectTableRowCountToBeBetween(min_value=1)),
-        fail(E.ExpectColumnMaxToBeBetween(column="feature_date", min_value=day, max_value=day),
-             check="freshness: the newest feature date is the run date"),
-        fail(E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-             check="usable from the start of the next day"),
-        fail(E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-             check="usable from the start of the next day"),
+        fail(
+            E.ExpectColumnMaxToBeBetween(column="feature_date", min_value=day, max_value=day),
+            check="freshness: the newest feature date is the run date",
+        ),
+        fail(
+            E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
+            check="usable from the start of the next day",
+        ),
+        fail(
+            E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
+            check="usable from the start of the next day",
+        ),
         fail(E.ExpectColumnValuesToBeUnique(column="customer_id")),
         *[fail(E.ExpectColumnValuesToNotBeNull(column=c)) for c in complete],
         fail(E.ExpectColumnValuesToBeBetween(column="age", min_value=16, max_value=120)),
         fail(E.ExpectColumnValuesToBeBetween(column="tenure_days", min_value=0, max_value=120 * 366)),
         fail(E.ExpectColumnValuesToBeBetween(column="monthly_income", min_value=0, max_value=monthly_income_max)),
         *[fail(E.ExpectColumnValuesToBeBetween(column=c, min_value=0)) for c in counts + money],
-        fail(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="txn_count_90d", column_B="txn_count_30d",
-                                                      or_equal=True)),
+        fail(
+            E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="txn_count_90d", column_B="txn_count_30d", or_equal=True)
+        ),
         fail(E.ExpectColumnValuesToBeBetween(column="days_since_last_txn", min_value=0, max_value=90)),
         fail(E.ExpectColumnValuesToBeBetween(column="observed_days_90d", min_value=1, max_value=90)),
         *[fail(E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1)) for c in shares],
         *[fail(E.ExpectColumnValuesToBeInSet(column=c, value_set=[0, 1])) for c in flags],
-        fail(E.ExpectColumnValuesToBeBetween(column="n_products_held", min_value=0,
-                                             max_value=len(_allowed("product_holdings", "product_code")))),
+        fail(
+            E.ExpectColumnValuesToBeBetween(
+                column="n_products_held", min_value=0, max_value=len(_allowed("product_holdings", "product_code"))
+            )
+        ),
         fail(E.ExpectColumnValuesToBeBetween(column="last_nps", min_value=0, max_value=10)),
-        warn(E.ExpectColumnValuesToBeBetween(column="balance_total", min_value=-100_000, max_value=50_000_000,
-                                             mostly=0.999)),
+        warn(
+            E.ExpectColumnValuesToBeBetween(
+                column="balance_total", min_value=-100_000, max_value=50_000_000, mostly=0.999
+            )
+        ),
         warn(E.ExpectColumnMeanToBeBetween(column="has_marketing_consent", min_value=0.2, max_value=1.0)),
     ]
 
@@ -240,23 +279,35 @@ def customer_segments_expectations(run_date: date, settings: Settings | None = N
     not_churned = {"row_condition": 'lifecycle_stage!="churned"', "condition_parser": "pandas"}
     return [
         fail(E.ExpectTableRowCountToBeBetween(min_value=1)),
-        fail(E.ExpectColumnMaxToBeBetween(column="segment_date", min_value=day, max_value=day),
-             check="freshness: the newest segment date is the run date"),
-        fail(E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-             check="known from the start of the next day"),
-        fail(E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-             check="known from the start of the next day"),
+        fail(
+            E.ExpectColumnMaxToBeBetween(column="segment_date", min_value=day, max_value=day),
+            check="freshness: the newest segment date is the run date",
+        ),
+        fail(
+            E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
+            check="known from the start of the next day",
+        ),
+        fail(
+            E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
+            check="known from the start of the next day",
+        ),
         fail(E.ExpectColumnValuesToBeUnique(column="customer_id")),
-        *[fail(E.ExpectColumnValuesToNotBeNull(column=c))
-          for c in ("customer_id", "segment_date", "lifecycle_stage", "value_tier")],
+        *[
+            fail(E.ExpectColumnValuesToNotBeNull(column=c))
+            for c in ("customer_id", "segment_date", "lifecycle_stage", "value_tier")
+        ],
         fail(E.ExpectColumnValuesToBeInSet(column="lifecycle_stage", value_set=list(LIFECYCLE_STAGES))),
         fail(E.ExpectColumnValuesToBeInSet(column="value_tier", value_set=list(VALUE_TIERS))),
         fail(E.ExpectColumnValuesToBeBetween(column="value_score", min_value=0, max_value=1)),
         fail(E.ExpectColumnValuesToBeBetween(column="tenure_days", min_value=0, max_value=120 * 366)),
-        warn(E.ExpectColumnValuesToNotBeNull(column="needs_segment", **not_churned),
-             check="every customer who has not churned has a needs segment"),
-        warn(E.ExpectColumnUniqueValueCountToBeBetween(column="needs_segment", min_value=2, max_value=10),
-             check="the clustering chose between 3 and 8 needs segments"),
+        warn(
+            E.ExpectColumnValuesToNotBeNull(column="needs_segment", **not_churned),
+            check="every customer who has not churned has a needs segment",
+        ),
+        warn(
+            E.ExpectColumnUniqueValueCountToBeBetween(column="needs_segment", min_value=2, max_value=10),
+            check="the clustering chose between 3 and 8 needs segments",
+        ),
     ]
 
 
@@ -267,22 +318,41 @@ def training_labels_expectations(run_date: date, settings: Settings | None = Non
     return [
         warn(E.ExpectTableRowCountToBeBetween(min_value=1), check="no labelled contact yet: training is skipped"),
         fail(E.ExpectColumnValuesToBeUnique(column="contact_id")),
-        *[fail(E.ExpectColumnValuesToNotBeNull(column=c))
-          for c in ("contact_id", "campaign_id", "customer_id", "product_code", "is_control", "event_timestamp",
-                    "window_closes_at", "label")],
+        *[
+            fail(E.ExpectColumnValuesToNotBeNull(column=c))
+            for c in (
+                "contact_id",
+                "campaign_id",
+                "customer_id",
+                "product_code",
+                "is_control",
+                "event_timestamp",
+                "window_closes_at",
+                "label",
+            )
+        ],
         fail(E.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1])),
         fail(E.ExpectColumnValuesToBeInSet(column="is_control", value_set=[True, False])),
         fail(E.ExpectColumnValuesToBeInSet(column="product_code", value_set=_allowed("campaigns", "product_code"))),
         warn(E.ExpectColumnValuesToBeInSet(column="channel", value_set=_allowed("campaigns", "channel"))),
-        fail(E.ExpectColumnValuesToBeBetween(column="window_closes_at", max_value=end_of_day),
-             check="no label whose response window is still open (leakage)"),
+        fail(
+            E.ExpectColumnValuesToBeBetween(column="window_closes_at", max_value=end_of_day),
+            check="no label whose response window is still open (leakage)",
+        ),
         fail(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="window_closes_at", column_B="event_timestamp")),
-        warn(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="first_converted_at", column_B="event_timestamp",
-                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
-             check="a conversion follows its contact"),
-        warn(E.ExpectColumnMaxToBeBetween(column="window_closes_at",
-                                          min_value=_start_of(run_date - timedelta(days=30))),
-             check="freshness: a response window closed in the last 30 days"),
+        warn(
+            E.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="first_converted_at",
+                column_B="event_timestamp",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+            check="a conversion follows its contact",
+        ),
+        warn(
+            E.ExpectColumnMaxToBeBetween(column="window_closes_at", min_value=_start_of(run_date - timedelta(days=30))),
+            check="freshness: a response window closed in the last 30 days",
+        ),
         warn(E.ExpectColumnMeanToBeBetween(column="label", min_value=0.0, max_value=0.5)),
     ]
 
@@ -303,27 +373,58 @@ def target_lists_expectations(run_date: date, settings: Settings | None = None) 
                 capacity = sum(c for c, _ in campaign.channels.values())
                 bound += int(capacity / (1 - campaign.control_share) * 1.5) + 20
     return [
-        *([fail(E.ExpectTableRowCountToBeBetween(min_value=0, max_value=bound),
-                check="no list longer than its campaign's capacity and controls")] if bound else []),
+        *(
+            [
+                fail(
+                    E.ExpectTableRowCountToBeBetween(min_value=0, max_value=bound),
+                    check="no list longer than its campaign's capacity and controls",
+                )
+            ]
+            if bound
+            else []
+        ),
         warn(E.ExpectTableRowCountToBeBetween(min_value=1), check="nobody to contact today"),
-        fail(E.ExpectColumnValuesToBeBetween(column="run_date", min_value=day, max_value=day),
-             check="freshness: every row belongs to the run date"),
-        *[fail(E.ExpectColumnValuesToNotBeNull(column=c))
-          for c in ("run_date", "list_row_id", "campaign_id", "product_code", "channel", "customer_key", "rank",
-                    "propensity", "expected_value", "contact_cost", "is_control", "model_name", "model_version")],
+        fail(
+            E.ExpectColumnValuesToBeBetween(column="run_date", min_value=day, max_value=day),
+            check="freshness: every row belongs to the run date",
+        ),
+        *[
+            fail(E.ExpectColumnValuesToNotBeNull(column=c))
+            for c in (
+                "run_date",
+                "list_row_id",
+                "campaign_id",
+                "product_code",
+                "channel",
+                "customer_key",
+                "rank",
+                "propensity",
+                "expected_value",
+                "contact_cost",
+                "is_control",
+                "model_name",
+                "model_version",
+            )
+        ],
         fail(E.ExpectColumnValuesToBeUnique(column="customer_key"), check="next-best offer: one list per customer"),
-        fail(E.ExpectColumnValuesToMatchRegex(column="customer_key", regex=r"^P[0-9a-f]{20}$"),
-             check="customers by pseudonym only: never the customer number"),
+        fail(
+            E.ExpectColumnValuesToMatchRegex(column="customer_key", regex=r"^P[0-9a-f]{20}$"),
+            check="customers by pseudonym only: never the customer number",
+        ),
         fail(E.ExpectColumnValuesToBeUnique(column="list_row_id"), check="a list row is referenced by its id"),
         fail(E.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "rank"])),
         fail(E.ExpectColumnValuesToBeInSet(column="product_code", value_set=list(PRODUCTS))),
         fail(E.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS))),
         fail(E.ExpectColumnValuesToBeBetween(column="rank", min_value=1)),
         fail(E.ExpectColumnValuesToBeBetween(column="propensity", min_value=0, max_value=1)),
-        fail(E.ExpectColumnValuesToBeBetween(column="uplift", min_value=-1, max_value=1),
-             check="an uplift is a difference of two probabilities (empty under propensity targeting)"),
-        fail(E.ExpectColumnValuesToBeBetween(column="expected_value", min_value=0),
-             check="no offer worth less than its contact"),
+        fail(
+            E.ExpectColumnValuesToBeBetween(column="uplift", min_value=-1, max_value=1),
+            check="an uplift is a difference of two probabilities (empty under propensity targeting)",
+        ),
+        fail(
+            E.ExpectColumnValuesToBeBetween(column="expected_value", min_value=0),
+            check="no offer worth less than its contact",
+        ),
         fail(E.ExpectColumnValuesToBeBetween(column="contact_cost", min_value=0)),
         fail(E.ExpectColumnValuesToBeInSet(column="is_control", value_set=[True, False])),
         warn(E.ExpectColumnValuesToNotBeNull(column="reason_1", mostly=0.99), check="every target has a reason"),
@@ -353,11 +454,15 @@ class Drift:
 DRIFT: dict[str, tuple[Drift, ...]] = {
     "customer_features": (
         Drift("rows", None, 0.10, 0.50),
-        *(Drift("mean", c, 0.25, 1.0) for c in ("age", "monthly_income", "balance_total", "spend_30d",
-                                                  "txn_count_30d", "digital_logins_30d")),
+        *(
+            Drift("mean", c, 0.25, 1.0)
+            for c in ("age", "monthly_income", "balance_total", "spend_30d", "txn_count_30d", "digital_logins_30d")
+        ),
         Drift("share", "has_marketing_consent", 0.05, 0.20),
-        *(Drift("share", c, 0.05, None) for c in ("has_credit_card", "has_personal_loan", "has_term_deposit",
-                                                   "has_wealth_management")),
+        *(
+            Drift("share", c, 0.05, None)
+            for c in ("has_credit_card", "has_personal_loan", "has_term_deposit", "has_wealth_management")
+        ),
     ),
     "customer_segments": (
         Drift("rows", None, 0.10, 0.50),
@@ -389,8 +494,13 @@ def _is_flag(series: pd.Series) -> bool:
 
 def profile_frame(suite: str, frame: pd.DataFrame, run_date: date) -> dict:
     """The facts of a run the next run compares with: rows, means and standard deviations, shares."""
-    profile: dict = {"suite": suite, "run_date": run_date.isoformat(), "rows": int(len(frame)),
-                     "means": {}, "shares": {}}
+    profile: dict = {
+        "suite": suite,
+        "run_date": run_date.isoformat(),
+        "rows": int(len(frame)),
+        "means": {},
+        "shares": {},
+    }
     for drift in DRIFT.get(suite, ()):
         if drift.column is None or drift.column not in frame.columns:
             continue
@@ -440,22 +550,34 @@ def drift_expectations(suite: str, previous: dict | None) -> list:
                 else:
                     slack = max(rows * tolerance, drift.floor)
                     low, high = max(0, math.floor(rows - slack)), math.ceil(rows + slack)
-                    note = (f"previous run {since}: {rows} rows, allowed change +-{tolerance:.0%} "
-                            f"(at least {drift.floor} rows)")
-                out.append(tag(E.ExpectTableRowCountToBeBetween(min_value=low, max_value=high),
-                               check=f"row count change ({level})", comparison=note))
+                    note = (
+                        f"previous run {since}: {rows} rows, allowed change +-{tolerance:.0%} "
+                        f"(at least {drift.floor} rows)"
+                    )
+                out.append(
+                    tag(
+                        E.ExpectTableRowCountToBeBetween(min_value=low, max_value=high),
+                        check=f"row count change ({level})",
+                        comparison=note,
+                    )
+                )
             elif drift.kind == "mean":
                 stats = previous["means"].get(drift.column)
                 if not stats or stats["mean"] is None or not stats["std"]:
                     continue
                 width = tolerance * stats["std"]
-                out.append(tag(
-                    E.ExpectColumnMeanToBeBetween(column=drift.column, min_value=round(stats["mean"] - width, 6),
-                                                  max_value=round(stats["mean"] + width, 6)),
-                    check=f"mean shift ({level})",
-                    comparison=f"previous run {since}: mean {stats['mean']:.4g}, allowed +-{tolerance:g} sd "
-                               f"({stats['std']:.4g})",
-                ))
+                out.append(
+                    tag(
+                        E.ExpectColumnMeanToBeBetween(
+                            column=drift.column,
+                            min_value=round(stats["mean"] - width, 6),
+                            max_value=round(stats["mean"] + width, 6),
+                        ),
+                        check=f"mean shift ({level})",
+                        comparison=f"previous run {since}: mean {stats['mean']:.4g}, allowed +-{tolerance:g} sd "
+                        f"({stats['std']:.4g})",
+                    )
+                )
             elif drift.kind == "share":
                 shares = previous["shares"].get(drift.column)
                 if not shares:
@@ -469,29 +591,47 @@ def _share_expectations(column: str, shares: dict, tolerance: float, level: str,
     tag = fail if level == FAILURE else warn
     if shares["kind"] == "flag":
         share = shares["values"].get("1", 0.0)
-        return [tag(
-            E.ExpectColumnMeanToBeBetween(column=column, min_value=round(max(0.0, share - tolerance), 6),
-                                          max_value=round(min(1.0, share + tolerance), 6)),
-            check=f"share shift ({level})",
-            comparison=f"previous run {since}: share {share:.1%}, allowed +-{tolerance * 100:g} points",
-        )]
+        return [
+            tag(
+                E.ExpectColumnMeanToBeBetween(
+                    column=column,
+                    min_value=round(max(0.0, share - tolerance), 6),
+                    max_value=round(min(1.0, share + tolerance), 6),
+                ),
+                check=f"share shift ({level})",
+                comparison=f"previous run {since}: share {share:.1%}, allowed +-{tolerance * 100:g} points",
+            )
+        ]
     out = []
     for value, share in sorted(shares["values"].items()):
         note = f"previous run {since}: {value} {share:.1%}, allowed +-{tolerance * 100:g} points"
         low, high = share - tolerance, share + tolerance
         if low > 0:  # at least `low` of the rows hold the value
-            out.append(tag(E.ExpectColumnValuesToBeInSet(column=column, value_set=[value], mostly=round(low, 6)),
-                           check=f"share of {value} at least {low:.1%} ({level})", comparison=note))
+            out.append(
+                tag(
+                    E.ExpectColumnValuesToBeInSet(column=column, value_set=[value], mostly=round(low, 6)),
+                    check=f"share of {value} at least {low:.1%} ({level})",
+                    comparison=note,
+                )
+            )
         if high < 1:  # at most `high` of the rows hold it
-            out.append(tag(E.ExpectColumnValuesToNotBeInSet(column=column, value_set=[value],
-                                                            mostly=round(1 - high, 6)),
-                           check=f"share of {value} at most {high:.1%} ({level})", comparison=note))
+            out.append(
+                tag(
+                    E.ExpectColumnValuesToNotBeInSet(column=column, value_set=[value], mostly=round(1 - high, 6)),
+                    check=f"share of {value} at most {high:.1%} ({level})",
+                    comparison=note,
+                )
+            )
     known = sorted(shares["values"])
     # A value the previous run did not have: any share warns, more than the tolerance fails.
     mostly = 1.0 if level == WARNING else round(1 - tolerance, 6)
-    out.append(tag(E.ExpectColumnValuesToBeInSet(column=column, value_set=known, mostly=mostly),
-                   check=f"values the previous run did not have: at most {1 - mostly:.0%} ({level})",
-                   comparison=f"previous run {since}: {', '.join(known)}"))
+    out.append(
+        tag(
+            E.ExpectColumnValuesToBeInSet(column=column, value_set=known, mostly=mostly),
+            check=f"values the previous run did not have: at most {1 - mostly:.0%} ({level})",
+            comparison=f"previous run {since}: {', '.join(known)}",
+        )
+    )
     return out
 
 
@@ -501,9 +641,13 @@ def same_run_expectations(suite: Suite, run_date: date, settings: Settings) -> l
     if path is None or not path.exists():
         return []
     rows = json.loads(path.read_text())["rows"]
-    return [warn(_expectations().ExpectTableRowCountToEqual(value=rows),
-                 check=f"one row per customer, as in {suite.same_rows_as}",
-                 comparison=f"{suite.same_rows_as} of {run_date}: {rows} rows")]
+    return [
+        warn(
+            _expectations().ExpectTableRowCountToEqual(value=rows),
+            check=f"one row per customer, as in {suite.same_rows_as}",
+            comparison=f"{suite.same_rows_as} of {run_date}: {rows} rows",
+        )
+    ]
 
 
 def quality_dir(settings: Settings, run_date: date) -> Path:
@@ -563,25 +707,36 @@ def _widen(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # DuckDB types read as the wide pandas types GX's vectorised paths expect.
-_WIDE_SQL_TYPES = {"TINYINT": "BIGINT", "SMALLINT": "BIGINT", "INTEGER": "BIGINT", "UTINYINT": "BIGINT",
-                   "USMALLINT": "BIGINT", "UINTEGER": "BIGINT", "FLOAT": "DOUBLE", "HUGEINT": "DOUBLE"}
+_WIDE_SQL_TYPES = {
+    "TINYINT": "BIGINT",
+    "SMALLINT": "BIGINT",
+    "INTEGER": "BIGINT",
+    "UTINYINT": "BIGINT",
+    "USMALLINT": "BIGINT",
+    "UINTEGER": "BIGINT",
+    "FLOAT": "DOUBLE",
+    "HUGEINT": "DOUBLE",
+}
 
 
 class MartMissing(LookupError):
     """The mart is not in the warehouse (or lacks columns the suite needs)."""
 
 
-def _read_warehouse(table: str, columns: list[str], date_column: str | None, run_date: date,
-                    settings: Settings) -> pd.DataFrame:
+def _read_warehouse(
+    table: str, columns: list[str], date_column: str | None, run_date: date, settings: Settings
+) -> pd.DataFrame:
     """The suite's columns of a mart: the newest date up to D when it has a date column, else every row."""
     from bankmkt.warehouse import read_only_connection
 
     if not settings.warehouse_path.exists():
         raise MartMissing(f"the warehouse {settings.warehouse_path} does not exist yet")
     with read_only_connection(settings) as con:
-        types = dict(con.execute(
-            "select column_name, data_type from information_schema.columns where table_name = ?", [table]
-        ).fetchall())
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = ?", [table]
+            ).fetchall()
+        )
         if not types:
             raise MartMissing(f"{table} is not in the warehouse yet (its dbt model has not been built)")
         missing = [c for c in columns if c not in types]
@@ -633,8 +788,9 @@ class Suite:
 
 SUITES: dict[str, Suite] = {
     "customer_features": Suite("customer_features", customer_features_expectations, "feature_date", True),
-    "customer_segments": Suite("customer_segments", customer_segments_expectations, "segment_date", False,
-                               same_rows_as="customer_features"),
+    "customer_segments": Suite(
+        "customer_segments", customer_segments_expectations, "segment_date", False, same_rows_as="customer_features"
+    ),
     "training_labels": Suite("training_labels", training_labels_expectations, None, True),
     TARGET_LISTS: Suite(TARGET_LISTS, target_lists_expectations, None, False),
 }
@@ -692,8 +848,14 @@ def _skip_decimal_scan() -> None:
     gx_util.does_ndarray_contain_decimal_dtype = contains_decimal
 
 
-def validate_frame(frame: pd.DataFrame, suite_name: str, expectations: list, run_date: date,
-                   settings: Settings | None = None, context=None) -> GateResult:
+def validate_frame(
+    frame: pd.DataFrame,
+    suite_name: str,
+    expectations: list,
+    run_date: date,
+    settings: Settings | None = None,
+    context=None,
+) -> GateResult:
     """Run a suite on a frame through a Checkpoint, keep the result, update Data Docs.
 
     Reads the outcome into a :class:`GateResult`: failed failure-level and
@@ -716,9 +878,11 @@ def validate_frame(frame: pd.DataFrame, suite_name: str, expectations: list, run
     # Replace the stored suite, validation definition and checkpoint rather than
     # update them: bounds change every run, and GX's add_or_update compares every
     # expectation with every stored one (seconds per run for a large suite).
-    for store, name in ((context.checkpoints, f"{suite_name}_gate"),
-                        (context.validation_definitions, f"{suite_name}_daily"),
-                        (context.suites, suite_name)):
+    for store, name in (
+        (context.checkpoints, f"{suite_name}_gate"),
+        (context.validation_definitions, f"{suite_name}_daily"),
+        (context.suites, suite_name),
+    ):
         try:
             store.delete(name)
         except DataContextError:  # first run: nothing stored yet
@@ -735,8 +899,7 @@ def validate_frame(frame: pd.DataFrame, suite_name: str, expectations: list, run
             result_format=RESULT_FORMAT,
         )
     )
-    run_id = gx.RunIdentifier(run_name=f"{suite_name}_{run_date.isoformat()}",
-                              run_time=datetime.now(timezone.utc))
+    run_id = gx.RunIdentifier(run_name=f"{suite_name}_{run_date.isoformat()}", run_time=datetime.now(UTC))
     outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
     result = GateResult(suite=suite_name, run_date=run_date, rows=len(frame), evaluated=0)
     for identifier, validation in outcome.run_results.items():
@@ -747,8 +910,7 @@ def validate_frame(frame: pd.DataFrame, suite_name: str, expectations: list, run
             severity = (item.expectation_config.meta or {}).get("severity", FAILURE)
             line = describe_failure(item)
             (result.failed_failures if severity == FAILURE else result.failed_warnings).append(line)
-        urls = context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE_NAME],
-                                           only_if_exists=True)
+        urls = context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE_NAME], only_if_exists=True)
         if urls and urls[0].get("site_url"):
             result.data_docs_page = urls[0]["site_url"].removeprefix("file://")
     index = settings.data_docs_dir / "index.html"
@@ -789,8 +951,10 @@ def describe_failure(item) -> str:
         observed = "error: " + "; ".join(m for m in messages if m)[:300]
     elif found.get("unexpected_count") is not None:
         sample = _sample(found.get("partial_unexpected_list"))
-        observed = (f"{found['unexpected_count']} of {found.get('element_count')} rows unexpected "
-                    f"({found.get('unexpected_percent') or 0:.2f}%), e.g. {sample}")
+        observed = (
+            f"{found['unexpected_count']} of {found.get('element_count')} rows unexpected "
+            f"({found.get('unexpected_percent') or 0:.2f}%), e.g. {sample}"
+        )
     else:
         observed = f"observed {_show(found.get('observed_value'))}"
     line = f"{subject}: {config.type}{bounds}: {observed}"
@@ -817,8 +981,9 @@ def _show(value) -> str:
 # ---- the gate -------------------------------------------------------------------------
 
 
-def run_gate(mart: str, run_date: date, settings: Settings | None = None, *, frame: pd.DataFrame | None = None,
-             context=None) -> GateResult:
+def run_gate(
+    mart: str, run_date: date, settings: Settings | None = None, *, frame: pd.DataFrame | None = None, context=None
+) -> GateResult:
     """Validate one published data set for run date D and record the outcome; raises nothing.
 
     ``mart`` is a warehouse mart of :data:`GATED_MARTS` or ``target_lists``;
@@ -891,8 +1056,7 @@ def gate_customer_features(run_date: date, settings: Settings | None = None) -> 
     return result
 
 
-def gate_marts(run_date: date, settings: Settings | None = None,
-               marts: tuple[str, ...] = GATED_MARTS) -> GateReport:
+def gate_marts(run_date: date, settings: Settings | None = None, marts: tuple[str, ...] = GATED_MARTS) -> GateReport:
     """Validate every gated mart for D (a missing optional mart is skipped with a note).
 
     All suites run, then :class:`QualityGateFailed` is raised when any failed,
@@ -909,8 +1073,9 @@ def gate_marts(run_date: date, settings: Settings | None = None,
     return report
 
 
-def gate_target_lists(run_date: date, settings: Settings | None = None,
-                      frame: pd.DataFrame | None = None) -> GateResult:
+def gate_target_lists(
+    run_date: date, settings: Settings | None = None, frame: pd.DataFrame | None = None
+) -> GateResult:
     """Validate D's target lists (``frame`` before they are written, else the written Parquet files).
 
     Raises QualityGateFailed on a failure-level miss; no lists for D is a skip with a note.
@@ -934,12 +1099,13 @@ def write_summary(run_date: date, results: list[GateResult], settings: Settings)
     folder = quality_dir(settings, run_date)
     folder.mkdir(parents=True, exist_ok=True)
     json_path, html_path = folder / "summary.json", folder / "summary.html"
-    summary = json.loads(json_path.read_text()) if json_path.exists() else {"run_date": run_date.isoformat(),
-                                                                             "suites": {}}
+    summary = (
+        json.loads(json_path.read_text()) if json_path.exists() else {"run_date": run_date.isoformat(), "suites": {}}
+    )
     for result in results:
         result.summary = str(html_path)
         summary["suites"][result.suite] = result.as_dict()
-    summary["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    summary["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     summary["success"] = all(entry["success"] for entry in summary["suites"].values())
     _write_atomically(json_path, json.dumps(summary, indent=2, default=str) + "\n")
     _write_atomically(html_path, render_summary_html(summary, folder))
@@ -978,17 +1144,17 @@ def render_summary_html(summary: dict, folder: Path) -> str:
     verdict = "passed" if summary["success"] else "FAILED"
     index = next((e.get("data_docs") for e in summary["suites"].values() if e.get("data_docs")), None)
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Quality gate {summary['run_date']}</title>
+<html><head><meta charset="utf-8"><title>Quality gate {summary["run_date"]}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}.failed,.failure{{color:#b00}}
 .warning{{color:#a60}}.passed{{color:#070}}.skipped{{color:#666}}</style></head>
-<body><h1>Quality gate for {summary['run_date']}: {verdict}</h1>
+<body><h1>Quality gate for {summary["run_date"]}: {verdict}</h1>
 <p>Failure-level expectations stop the run; warnings are reported only. Comparisons use the previous
-passed run's profile. {link(index, 'All Data Docs')}</p>
+passed run's profile. {link(index, "All Data Docs")}</p>
 <table><tr><th>suite</th><th>status</th><th>rows</th><th>expectations</th><th>failures</th><th>warnings</th>
 <th>compared with</th><th>Data Docs</th><th>details</th></tr>
-{''.join(rows)}
-</table><p>Updated {summary['updated_at']}.</p></body></html>
+{"".join(rows)}
+</table><p>Updated {summary["updated_at"]}.</p></body></html>
 """
 
 

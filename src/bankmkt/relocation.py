@@ -56,8 +56,10 @@ def recorded_data_dir(settings: Settings) -> Path | None:
 def _write_marker(settings: Settings) -> None:
     from bankmkt.runtime import write_atomically
 
-    write_atomically(marker_path(settings),
-                     lambda partial: partial.write_text(json.dumps({"data_dir": str(settings.data_dir)}) + "\n"))
+    write_atomically(
+        marker_path(settings),
+        lambda partial: partial.write_text(json.dumps({"data_dir": str(settings.data_dir)}) + "\n"),
+    )
 
 
 def adopt_data_dir(settings: Settings, log=print) -> dict | None:
@@ -72,14 +74,20 @@ def adopt_data_dir(settings: Settings, log=print) -> dict | None:
         raise DataDirMoved(
             f"{settings.data_dir} was made as {previous} (copied or moved). Under PLATFORM_ENV=prod the Feast "
             "registry, MLflow and the online store live in PostgreSQL and Redis, which this copy would share with "
-            f"its source: give it databases and a Redis of its own, then delete {marker_path(settings)} to adopt it")
-    done = {"from": str(previous), "to": str(settings.data_dir),
-            "feast_infra_forgotten": _forget_feast_infra(settings),
-            "mlflow_paths_rewritten": _rewrite_mlflow_paths(settings, previous)}
+            f"its source: give it databases and a Redis of its own, then delete {marker_path(settings)} to adopt it"
+        )
+    done = {
+        "from": str(previous),
+        "to": str(settings.data_dir),
+        "feast_infra_forgotten": _forget_feast_infra(settings),
+        "mlflow_paths_rewritten": _rewrite_mlflow_paths(settings, previous),
+    }
     _write_marker(settings)
-    log(f"[data-dir] {settings.data_dir} was made as {previous}: adopted it (Feast's registry no longer "
+    log(
+        f"[data-dir] {settings.data_dir} was made as {previous}: adopted it (Feast's registry no longer "
         f"refers to the source's online store; {done['mlflow_paths_rewritten']} MLflow artifact locations now "
-        "point inside this DATA_DIR)")
+        "point inside this DATA_DIR)"
+    )
     return done
 
 
@@ -111,6 +119,7 @@ def _rewrite_mlflow_paths(settings: Settings, previous: Path) -> int:
             for old, new in pairs:
                 cursor = con.execute(
                     f"update {table} set {column} = ? || substr({column}, ?) where substr({column}, 1, ?) = ?",
-                    (new, len(old) + 1, len(old), old))
+                    (new, len(old) + 1, len(old), old),
+                )
                 changed += cursor.rowcount
     return changed

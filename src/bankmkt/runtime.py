@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterator
 
 from bankmkt.settings import Settings, get_settings
 
@@ -66,7 +66,7 @@ def record_stage(run_date: date, stage: str, result: dict, seconds: float, setti
     record = {
         "stage": stage,
         "run_date": run_date.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
         "result": json_safe(result),
     }
@@ -116,15 +116,16 @@ def run_lock(settings: Settings, what: str) -> Iterator[Path]:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / "run.lock"
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the run's life, closed in the finally below
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.readline().strip() or "another process"
         handle.close()
-        raise RunLocked(f"{settings.data_dir} is in use by {holder}; wait for it to finish (or stop it) "
-                        f"before starting {what}") from None
+        raise RunLocked(
+            f"{settings.data_dir} is in use by {holder}; wait for it to finish (or stop it) before starting {what}"
+        ) from None
     import uuid
 
     token = uuid.uuid4().hex
@@ -132,8 +133,9 @@ def run_lock(settings: Settings, what: str) -> Iterator[Path]:
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{what} (process {os.getpid()}, since "
-                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n{token}\n")
+        handle.write(
+            f"{what} (process {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')})\n{token}\n"
+        )
         handle.flush()
         os.environ[RUN_TOKEN] = token  # the run's own tasks (child processes) see that they belong to it
         yield path

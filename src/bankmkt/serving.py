@@ -35,8 +35,8 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Annotated, Optional, Union
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import Body, FastAPI, HTTPException, Path, Response
 from fastapi.exceptions import RequestValidationError
@@ -95,7 +95,7 @@ def load_catalog(store, service: str) -> Catalog:
     for projection in feature_service.feature_view_projections:
         view = store.get_feature_view(projection.name)
         join_keys.update((c.name, c.dtype.to_value_type()) for c in view.entity_columns)
-        features = [f for f in projection.features]
+        features = list(projection.features)
         views.append(
             ServedView(
                 name=view.name,
@@ -107,7 +107,7 @@ def load_catalog(store, service: str) -> Catalog:
         )
     if len(join_keys) != 1:
         raise ValueError(f"feature service {service} needs one entity key, has {sorted(join_keys)}")
-    (join_key, key_type), = join_keys
+    ((join_key, key_type),) = join_keys
     return Catalog(
         project=store.project,
         service=service,
@@ -153,7 +153,7 @@ def decode_value(raw: bytes | None, value_type, _cache: dict = {}):  # noqa: B00
 
 
 def _isoformat(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _sqlite_event_time(stored, _cache: dict = {}) -> str:  # noqa: B006 - a deliberate memo
@@ -161,7 +161,7 @@ def _sqlite_event_time(stored, _cache: dict = {}) -> str:  # noqa: B006 - a deli
     text = _cache.get(stored)
     if text is None:
         # Feast's own converter: the epoch was written from a naive UTC time taken as local time.
-        text = _isoformat(datetime.fromtimestamp(int(stored)).replace(tzinfo=timezone.utc))
+        text = _isoformat(datetime.fromtimestamp(int(stored)).replace(tzinfo=UTC))
         if len(_cache) < 10_000:
             _cache[stored] = text
     return text
@@ -175,7 +175,7 @@ def _redis_event_time(stored: bytes, _cache: dict = {}) -> str:  # noqa: B006 - 
 
         ts = Timestamp()
         ts.ParseFromString(stored)
-        text = _isoformat(datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=timezone.utc))
+        text = _isoformat(datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=UTC))
         if len(_cache) < 10_000:
             _cache[stored] = text
     return text
@@ -210,7 +210,9 @@ class DirectReader:
             self._path = SqliteOnlineStore._get_db_path(store.config)
             versioning = store.config.registry.enable_online_feature_view_versioning
             projections = {v.name: v for v in store.list_feature_views()}
-            self._tables = [_quote_id(_table_id(catalog.project, projections[v.name], versioning)) for v in catalog.views]
+            self._tables = [
+                _quote_id(_table_id(catalog.project, projections[v.name], versioning)) for v in catalog.views
+            ]
             self._statements: dict[int, str] = {}
         else:
             from feast.infra.online_stores.helpers import _mmh3
@@ -236,7 +238,11 @@ class DirectReader:
 
     def read(self, customer_ids: list[str]) -> list[dict]:
         keys = self._keys(customer_ids)
-        return self._read_sqlite(customer_ids, keys) if self.store_type == "sqlite" else self._read_redis(customer_ids, keys)
+        return (
+            self._read_sqlite(customer_ids, keys)
+            if self.store_type == "sqlite"
+            else self._read_redis(customer_ids, keys)
+        )
 
     # SQLite: one statement, a UNION ALL over the service's tables.
     def _connection(self) -> sqlite3.Connection:
@@ -335,7 +341,7 @@ class SdkReader:
                     stamp = stamp or response[name + TIMESTAMP_POSTFIX][row]
                 if stamp:
                     record["found"] = True
-                    record["event_timestamps"][view.name] = _isoformat(datetime.fromtimestamp(stamp, tz=timezone.utc))
+                    record["event_timestamps"][view.name] = _isoformat(datetime.fromtimestamp(stamp, tz=UTC))
             out.append(record)
         return out
 
@@ -387,14 +393,14 @@ class FeatureServer:
 # HTTP
 # ---------------------------------------------------------------------------
 
-FeatureValue = Optional[Union[int, float, str, bool]]
+FeatureValue = int | float | str | bool | None
 
 
 class CustomerFeatures(BaseModel):
     customer_id: str = Field(description="Bank customer number.", examples=["C0000001"])
     found: bool = Field(description="False when the online store holds nothing for the customer.")
     features: dict[str, FeatureValue] = Field(description="Feature name -> value (null when missing).")
-    event_timestamps: dict[str, Optional[str]] = Field(
+    event_timestamps: dict[str, str | None] = Field(
         description="Feature view -> event time of its values (UTC, ISO 8601): the start of the day "
         "after the feature date. Null when the view holds nothing for the customer."
     )
@@ -414,7 +420,7 @@ class BatchResponse(BaseModel):
 class ViewDescription(BaseModel):
     name: str
     features: dict[str, str] = Field(description="Feature name -> value type.")
-    ttl_seconds: Optional[int] = Field(description="How old a value may be before the offline join stops using it.")
+    ttl_seconds: int | None = Field(description="How old a value may be before the offline join stops using it.")
 
 
 class ServiceDescription(BaseModel):
@@ -449,8 +455,9 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
         problems = []
         for position, customer_id in enumerate(customer_ids):
             if not id_pattern.fullmatch(customer_id):
-                problems.append(f"customer_ids[{position}] ({len(customer_id)} characters) does not match "
-                                f"{id_pattern.pattern}")
+                problems.append(
+                    f"customer_ids[{position}] ({len(customer_id)} characters) does not match {id_pattern.pattern}"
+                )
         return problems
 
     def _reject(problems: list[str]) -> None:
@@ -461,16 +468,22 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request, error: RequestValidationError):
         """FastAPI's 422 without the ``input`` it would echo (a 10,000-id body, a 5 MB id)."""
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in error.errors()[:MAX_ERRORS_SHOWN]]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()[:MAX_ERRORS_SHOWN]
+        ]
         return Response(json.dumps({"detail": errors}), status_code=422, media_type="application/json")
 
     def _json(payload) -> Response:
         # The records are built to the response models' shape; skipping re-validation keeps latency low.
         return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
 
-    @app.get("/customers/{customer_id}/features", response_model=CustomerFeatures, tags=["features"],
-             responses={404: {"description": "The online store holds no features for this customer."}})
+    @app.get(
+        "/customers/{customer_id}/features",
+        response_model=CustomerFeatures,
+        tags=["features"],
+        responses={404: {"description": "The online store holds no features for this customer."}},
+    )
     async def customer_features(customer_id: Annotated[str, Path(examples=["C0000001"])]):
         """Features of one customer."""
         if not id_pattern.fullmatch(customer_id):
@@ -498,7 +511,11 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
             "feature_service": catalog.service,
             "entity_key": catalog.join_key,
             "feature_views": [
-                {"name": v.name, "features": {n: t.name for n, t in zip(v.features, v.value_types)}, "ttl_seconds": v.ttl_seconds}
+                {
+                    "name": v.name,
+                    "features": {n: t.name for n, t in zip(v.features, v.value_types)},
+                    "ttl_seconds": v.ttl_seconds,
+                }
                 for v in catalog.views
             ],
         }
@@ -524,11 +541,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bankmkt.serving", description="Serve online features over HTTP.")
     parser.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--reader", choices=sorted(READERS), default="direct",
-                        help="direct: decode Feast's storage format; sdk: FeatureStore.get_online_features")
+    parser.add_argument(
+        "--reader",
+        choices=sorted(READERS),
+        default="direct",
+        help="direct: decode Feast's storage format; sdk: FeatureStore.get_online_features",
+    )
     parser.add_argument("--feature-service", default=FEATURE_SERVICE)
-    parser.add_argument("--feature-store-yaml", metavar="PATH",
-                        help="serve the store this Feast file describes instead of the profile's (trial projects)")
+    parser.add_argument(
+        "--feature-store-yaml",
+        metavar="PATH",
+        help="serve the store this Feast file describes instead of the profile's (trial projects)",
+    )
     args = parser.parse_args(argv)
     settings = settings_with_store_yaml(args.feature_store_yaml) if args.feature_store_yaml else None
     from feast.errors import FeastObjectNotFoundException
@@ -536,11 +560,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = FeatureServer(settings, service=args.feature_service, reader=args.reader)
     except FeastObjectNotFoundException as error:  # a DATA_DIR where features were never applied
-        print(f"error: {error}; publish features into this DATA_DIR first (make demo, or "
-              "python -m bankmkt.features materialize --date YYYY-MM-DD after a run)", file=sys.stderr)
+        print(
+            f"error: {error}; publish features into this DATA_DIR first (make demo, or "
+            "python -m bankmkt.features materialize --date YYYY-MM-DD after a run)",
+            file=sys.stderr,
+        )
         return 2
-    print(f"serving {args.feature_service} ({args.reader} reader, {server.store.config.online_store.type}) on "
-          f"http://{args.host}:{args.port}; OpenAPI at /openapi.json, docs at /docs", flush=True)
+    print(
+        f"serving {args.feature_service} ({args.reader} reader, {server.store.config.online_store.type}) on "
+        f"http://{args.host}:{args.port}; OpenAPI at /openapi.json, docs at /docs",
+        flush=True,
+    )
     uvicorn.run(create_app(server), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -291,8 +291,9 @@ class Settings:
     @property
     def postgres_databases(self) -> list[str]:
         """The production databases on the one PostgreSQL server, one per tool (distinct names)."""
-        return list(dict.fromkeys([self.airflow_database, self.mlflow_database, self.mlflow_auth_database,
-                                   self.feast_database]))
+        return list(
+            dict.fromkeys([self.airflow_database, self.mlflow_database, self.mlflow_auth_database, self.feast_database])
+        )
 
     def database_url(self, database: str, driver: str = "postgresql+psycopg") -> str:
         """URL of one database on the production PostgreSQL server (POSTGRES_URL's server and user)."""
@@ -355,7 +356,7 @@ class Settings:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             # Masked in task logs and rendered fields, beside Airflow's own names (password, secret, ...).
             "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": "fernet,pii_hash_key,sql_alchemy_conn,registry_url,broker_url,"
-                                                       "result_backend,postgres_url",
+            "result_backend,postgres_url",
             # Deployed DAGs run: bank_training must be active for monitor_models' asset to schedule it.
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "MLFLOW_TRACKING_USERNAME": self.mlflow_admin_user,
@@ -366,11 +367,13 @@ class Settings:
             "WAREHOUSE_QUEUE": self.warehouse_queue,
         }
         if executor == "CeleryExecutor":
-            values.update({
-                "AIRFLOW__CELERY__BROKER_URL": self.celery_broker,
-                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database_url(self.airflow_database),
-                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "default",
-            })
+            values.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": self.celery_broker,
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database_url(self.airflow_database),
+                    "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "default",
+                }
+            )
         return values
 
     def environment(self) -> dict[str, str]:
@@ -461,9 +464,12 @@ class Settings:
         """What dbt needs of the settings (paths, profile, flags): no Airflow, MLflow or database
         secrets, because a task's environment shows among its rendered fields. dbt's children
         inherit the worker's environment (PII_HASH_KEY among it)."""
-        return {name: value for name, value in self.environment().items()
-                if name.startswith(("DBT_", "DO_NOT_TRACK")) or name in ("PLATFORM_ENV", "DATA_DIR", "WAREHOUSE_PATH",
-                                                                         "LANDING_DIR")}
+        return {
+            name: value
+            for name, value in self.environment().items()
+            if name.startswith(("DBT_", "DO_NOT_TRACK"))
+            or name in ("PLATFORM_ENV", "DATA_DIR", "WAREHOUSE_PATH", "LANDING_DIR")
+        }
 
     def ensure_dirs(self) -> None:
         for folder in (
@@ -485,9 +491,7 @@ class Settings:
 def _read(env: dict[str, str] | os._Environ) -> Settings:
     platform_env = env.get("PLATFORM_ENV", "local").strip().lower() or "local"
     if platform_env not in ENVIRONMENTS:
-        raise SettingsError(
-            f"PLATFORM_ENV={platform_env!r} is not one of {', '.join(ENVIRONMENTS)}"
-        )
+        raise SettingsError(f"PLATFORM_ENV={platform_env!r} is not one of {', '.join(ENVIRONMENTS)}")
     if not env.get("DATA_DIR"):
         _check_checkout()
     data_dir = Path(env.get("DATA_DIR", "") or PROJECT_ROOT / "data").expanduser().resolve()
@@ -505,8 +509,12 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         kwargs["customer_lookup_dir"] = Path(env["CUSTOMER_LOOKUP_DIR"]).expanduser().resolve()
     if env.get("TARGET_LIST_SIZE"):
         kwargs["target_list_size"] = int(env["TARGET_LIST_SIZE"])
-    for name, key in (("ALERT_WEBHOOK_URL", "alert_webhook_url"), ("ALERT_SMTP_HOST", "alert_smtp_host"),
-                      ("ALERT_EMAIL_TO", "alert_email_to"), ("ALERT_EMAIL_FROM", "alert_email_from")):
+    for name, key in (
+        ("ALERT_WEBHOOK_URL", "alert_webhook_url"),
+        ("ALERT_SMTP_HOST", "alert_smtp_host"),
+        ("ALERT_EMAIL_TO", "alert_email_to"),
+        ("ALERT_EMAIL_FROM", "alert_email_from"),
+    ):
         if env.get(name):
             kwargs[key] = env[name].strip()
     if env.get("ALERT_SMTP_PORT"):
@@ -523,8 +531,9 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
         try:
             re.compile(env["CUSTOMER_ID_PATTERN"])
         except re.error as error:
-            raise SettingsError(f"CUSTOMER_ID_PATTERN={env['CUSTOMER_ID_PATTERN']!r} is not a regular expression: "
-                                f"{error}") from None
+            raise SettingsError(
+                f"CUSTOMER_ID_PATTERN={env['CUSTOMER_ID_PATTERN']!r} is not a regular expression: {error}"
+            ) from None
         kwargs["customer_id_pattern"] = env["CUSTOMER_ID_PATTERN"]
     for name, key in (("SPEND_INCOME_FACTOR", "spend_income_factor"), ("SPEND_INCOME_FLOOR", "spend_income_floor")):
         if env.get(name):
@@ -561,7 +570,8 @@ def _check_checkout() -> None:
         raise SettingsError(
             f"this shell is in the checkout {here}, but the bankmkt installed in this environment is {PROJECT_ROOT}: "
             f"its code, DAGs and dbt project would run, and its data/ would take the writes. Run `make setup` in "
-            f"{here} (it gets its own .venv) or set DATA_DIR")
+            f"{here} (it gets its own .venv) or set DATA_DIR"
+        )
 
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -593,8 +603,15 @@ PRODUCTION_VARIABLES = {
     "DAILY_SCHEDULE": "daily_schedule",
 }
 # Secrets PLATFORM_ENV=prod cannot start without (the env file; .env.example lists them).
-PRODUCTION_SECRETS = ("POSTGRES_URL", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD",
-                      "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY", "PII_HASH_KEY")
+PRODUCTION_SECRETS = (
+    "POSTGRES_URL",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "MLFLOW_ADMIN_PASSWORD",
+    "MLFLOW_SECRET_KEY",
+    "PII_HASH_KEY",
+)
 # Secret values that are only placeholders (as in .env.example): refused like a missing secret.
 PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-me")
 
@@ -607,12 +624,16 @@ def _check_production(env, kwargs: dict) -> None:
             "Secrets come from the environment: copy .env.example to .env, fill it in (never commit it) "
             "and start the services with it (docker-compose reads .env; elsewhere `set -a; . ./.env`)."
         )
-    placeholders = [name for name in PRODUCTION_SECRETS
-                    if env[name].strip().lower().startswith(PLACEHOLDER_PREFIXES)
-                    or "change-me" in env[name].lower()]
+    placeholders = [
+        name
+        for name in PRODUCTION_SECRETS
+        if env[name].strip().lower().startswith(PLACEHOLDER_PREFIXES) or "change-me" in env[name].lower()
+    ]
     if placeholders:
-        raise SettingsError(f"PLATFORM_ENV=prod: {', '.join(placeholders)} still hold the example's placeholder; "
-                            "set real secrets in .env")
+        raise SettingsError(
+            f"PLATFORM_ENV=prod: {', '.join(placeholders)} still hold the example's placeholder; "
+            "set real secrets in .env"
+        )
 
 
 # Environment variable -> (field, type, lowest allowed value) of the targeting and retraining settings.
@@ -649,7 +670,7 @@ def _retraining_settings(env) -> dict:
     return kwargs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(key: tuple) -> Settings:
     return _read({name: value for name, value in key if name != "cwd"})
 

@@ -53,8 +53,11 @@ class ServiceStack:
     def __post_init__(self):
         self.log_dir = Path(self.log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.env = {**self.env, "PLATFORM_ENV": "prod",
-                    "AIRFLOW_EXECUTOR": "CeleryExecutor" if self.celery_workers else "LocalExecutor"}
+        self.env = {
+            **self.env,
+            "PLATFORM_ENV": "prod",
+            "AIRFLOW_EXECUTOR": "CeleryExecutor" if self.celery_workers else "LocalExecutor",
+        }
         # Ports of the Airflow processes' own small servers: free ones, so that the stack does not
         # collide with another Airflow on this host (and two workers not with each other).
         self.env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT", str(free_port()))
@@ -67,44 +70,67 @@ class ServiceStack:
         return {**os.environ, **self.env, **self.settings.environment(), **(extra or {})}
 
     def init(self) -> str:
-        completed = subprocess.run([sys.executable, "-m", "bankmkt.deploy", "init"], env=self._environment(),
-                                   capture_output=True, text=True, timeout=900)
+        completed = subprocess.run(
+            [sys.executable, "-m", "bankmkt.deploy", "init"],
+            env=self._environment(),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         (self.log_dir / "init.log").write_text(completed.stdout + completed.stderr)
         if completed.returncode != 0:
             raise StackError(f"bankmkt.deploy init failed:\n{(completed.stdout + completed.stderr)[-3000:]}")
         return completed.stdout
 
     def _spawn(self, name: str, service: str, *options: str, extra: dict | None = None) -> None:
-        log = open(self.log_dir / f"{name}.log", "w")
+        log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - the service's log, open while it runs
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "bankmkt.deploy", "serve", service, "--host", "127.0.0.1", *options],
-            env=self._environment(extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=self._environment(extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start(self, timeout: float = 240) -> None:
         self.init()
-        for service in ("mlflow", "airflow-api-server", "airflow-dag-processor", "airflow-scheduler",
-                        "airflow-triggerer"):
+        for service in (
+            "mlflow",
+            "airflow-api-server",
+            "airflow-dag-processor",
+            "airflow-scheduler",
+            "airflow-triggerer",
+        ):
             self._spawn(service, service)
         for number in range(1, self.celery_workers + 1):
             # The first worker also takes the warehouse queue (the DuckDB writer's host).
             queues = f"default,{self.settings.warehouse_queue}" if number == 1 else "default"
-            self._spawn(f"airflow-worker-{number}", "airflow-worker", "--queues", queues,
-                        "--concurrency", str(self.worker_concurrency), "--celery-hostname", f"worker{number}@%h",
-                        extra={"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
+            self._spawn(
+                f"airflow-worker-{number}",
+                "airflow-worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--celery-hostname",
+                f"worker{number}@%h",
+                extra={"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())},
+            )
         self.wait_until_healthy(timeout)
 
     def wait_until_healthy(self, timeout: float) -> None:
         from bankmkt import deploy
 
-        pending = {name: name if not name.startswith("airflow-worker") else "airflow-worker"
-                   for name in self.processes}
+        pending = {name: name if not name.startswith("airflow-worker") else "airflow-worker" for name in self.processes}
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             for name, service in list(pending.items()):
                 process = self.processes[name]
                 if process.poll() is not None:
-                    raise StackError(f"{name} exited with {process.returncode} while starting; log: "
-                                     f"{self.log_dir / (name + '.log')}:\n{self.log_tail(name)}")
+                    raise StackError(
+                        f"{name} exited with {process.returncode} while starting; log: "
+                        f"{self.log_dir / (name + '.log')}:\n{self.log_tail(name)}"
+                    )
                 if service == "airflow-worker":
                     ready = "ready." in (self.log_dir / f"{name}.log").read_text(errors="replace")
                 else:
@@ -122,7 +148,7 @@ class ServiceStack:
     def stop(self) -> None:
         import psutil
 
-        for name, process in self.processes.items():
+        for _name, process in self.processes.items():
             try:
                 parent = psutil.Process(process.pid)
                 family = [*parent.children(recursive=True), parent]
@@ -156,8 +182,9 @@ class ServiceStack:
         headers = {"Content-Type": "application/json"}
         if not path.startswith("/auth/"):
             headers["Authorization"] = f"Bearer {self.token()}"
-        request = urllib.request.Request(url, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(
+            url, method=method, headers=headers, data=json.dumps(body).encode() if body is not None else None
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
@@ -167,16 +194,25 @@ class ServiceStack:
     def token(self, user: str | None = None, password: str | None = None) -> str:
         if user is None and self._token:
             return self._token
-        answer = self.api("POST", "/auth/token", {"username": user or self.settings.airflow_admin_user,
-                                                  "password": password or self.settings.airflow_admin_password})
+        answer = self.api(
+            "POST",
+            "/auth/token",
+            {
+                "username": user or self.settings.airflow_admin_user,
+                "password": password or self.settings.airflow_admin_password,
+            },
+        )
         if user is None:
             self._token = answer["access_token"]
         return answer["access_token"]
 
     def trigger(self, dag_id: str, day: date, run_id: str | None = None) -> str:
         run_id = run_id or f"api__{day.isoformat()}"
-        self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns",
-                 {"dag_run_id": run_id, "logical_date": f"{day.isoformat()}T00:00:00Z"})
+        self.api(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {"dag_run_id": run_id, "logical_date": f"{day.isoformat()}T00:00:00Z"},
+        )
         return run_id
 
     def runs(self, dag_id: str) -> list[dict]:
@@ -222,9 +258,15 @@ class ServiceStack:
         return (end - start).total_seconds()
 
 
-def trial_environment(data_dir: Path, prefix: str, redis: str = "127.0.0.1:6379", online_db: int = 4,
-                      broker_db: int = 5, postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres",
-                      **extra: str) -> dict[str, str]:
+def trial_environment(
+    data_dir: Path,
+    prefix: str,
+    redis: str = "127.0.0.1:6379",
+    online_db: int = 4,
+    broker_db: int = 5,
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres",
+    **extra: str,
+) -> dict[str, str]:
     """Settings of a throw-away production stack: its own databases (named from ``prefix``), Redis
     databases, free ports and freshly generated secrets; bank_daily runs only when triggered."""
     import secrets
@@ -232,15 +274,24 @@ def trial_environment(data_dir: Path, prefix: str, redis: str = "127.0.0.1:6379"
     from cryptography.fernet import Fernet
 
     return {
-        "DATA_DIR": str(data_dir), "POSTGRES_URL": postgres_url,
-        "AIRFLOW_DATABASE": f"{prefix}_airflow", "MLFLOW_DATABASE": f"{prefix}_mlflow",
-        "MLFLOW_AUTH_DATABASE": f"{prefix}_mlflow_auth", "FEAST_DATABASE": f"{prefix}_feast",
-        "REDIS_URL": f"{redis},db={online_db}", "CELERY_BROKER_URL": f"redis://{redis}/{broker_db}",
-        "AIRFLOW_API_URL": f"http://127.0.0.1:{free_port()}", "MLFLOW_SERVER_URI": f"http://127.0.0.1:{free_port()}",
-        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12), "MLFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-        "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24), "PII_HASH_KEY": secrets.token_urlsafe(24),
-        "DAILY_SCHEDULE": "none", **extra,
+        "DATA_DIR": str(data_dir),
+        "POSTGRES_URL": postgres_url,
+        "AIRFLOW_DATABASE": f"{prefix}_airflow",
+        "MLFLOW_DATABASE": f"{prefix}_mlflow",
+        "MLFLOW_AUTH_DATABASE": f"{prefix}_mlflow_auth",
+        "FEAST_DATABASE": f"{prefix}_feast",
+        "REDIS_URL": f"{redis},db={online_db}",
+        "CELERY_BROKER_URL": f"redis://{redis}/{broker_db}",
+        "AIRFLOW_API_URL": f"http://127.0.0.1:{free_port()}",
+        "MLFLOW_SERVER_URI": f"http://127.0.0.1:{free_port()}",
+        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        "MLFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24),
+        "PII_HASH_KEY": secrets.token_urlsafe(24),
+        "DAILY_SCHEDULE": "none",
+        **extra,
     }
 
 

@@ -57,11 +57,19 @@ def run_dbt(
         ensure_catalogue(settings)
     target = target_path or settings.dbt_target_dir
     command = [
-        str(settings.dbt_executable), "--no-use-colors", *args,
-        "--project-dir", str(settings.dbt_project_dir),
-        "--profiles-dir", str(settings.dbt_project_dir),
-        "--profile", DBT_PROFILE, "--target", settings.platform_env,
-        "--log-path", str(settings.dbt_log_dir),
+        str(settings.dbt_executable),
+        "--no-use-colors",
+        *args,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--profile",
+        DBT_PROFILE,
+        "--target",
+        settings.platform_env,
+        "--log-path",
+        str(settings.dbt_log_dir),
     ]
     if "--target-path" not in args:
         command += ["--target-path", str(target)]
@@ -90,9 +98,11 @@ def run_dbt(
         errors = [line for line in completed.stdout.splitlines() if "Error" in line or "error" in line]
         reason = "; ".join(summary["failures"]) or " | ".join(errors[-5:]) or completed.stderr[-2000:]
         if "schemas on this incremental model are out of sync" in reason:
-            reason = (f"the warehouse at {settings.warehouse_path} was built by an older version of the "
-                      "models (a column was added or removed): rebuild it once with --full-refresh "
-                      f"(python -m bankmkt.warehouse build --date D --full-refresh). dbt said: {reason}")
+            reason = (
+                f"the warehouse at {settings.warehouse_path} was built by an older version of the "
+                "models (a column was added or removed): rebuild it once with --full-refresh "
+                f"(python -m bankmkt.warehouse build --date D --full-refresh). dbt said: {reason}"
+            )
         raise WarehouseBuildError(f"dbt {' '.join(args)} failed: {reason}")
     return summary
 
@@ -127,8 +137,11 @@ def load_published_outputs(run_date: date, settings: Settings | None = None) -> 
     """Load what the platform wrote after the build (D's target lists, the model monitoring and
     the retraining decisions, Parquet) into the warehouse: the models whose files exist."""
     settings = settings or get_settings()
-    models = [name for name, pattern in PUBLISHED_OUTPUTS.items()
-              if any(settings.outputs_dir.glob(pattern.format(day=run_date.isoformat())))]
+    models = [
+        name
+        for name, pattern in PUBLISHED_OUTPUTS.items()
+        if any(settings.outputs_dir.glob(pattern.format(day=run_date.isoformat())))
+    ]
     if not models:
         return {"status_counts": {}, "models": []}
     return {**run_dbt(["build", "--select", *models], settings, run_date=run_date), "models": models}
@@ -145,8 +158,11 @@ def read_only_connection(settings: Settings | None = None, snapshot: bool = Fals
     import duckdb
 
     settings = settings or get_settings()
-    path = settings.warehouse_snapshot_path if snapshot and settings.warehouse_snapshot_path.exists() \
+    path = (
+        settings.warehouse_snapshot_path
+        if snapshot and settings.warehouse_snapshot_path.exists()
         else settings.warehouse_path
+    )
     return duckdb.connect(str(path), read_only=True)
 
 

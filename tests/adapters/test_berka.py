@@ -24,8 +24,7 @@ from bankmkt.settings import get_settings
 
 def test_yymmdd_dates_are_in_the_1900s_and_card_times_are_ignored():
     decoded = berka.decode_yymmdd(pd.Series(["930101", "940330", "931107 00:00:00", "110820"]))
-    assert [d.date() for d in decoded] == [
-        date(1993, 1, 1), date(1994, 3, 30), date(1993, 11, 7), date(1911, 8, 20)]
+    assert [d.date() for d in decoded] == [date(1993, 1, 1), date(1994, 3, 30), date(1993, 11, 7), date(1911, 8, 20)]
 
 
 def test_yymmdd_refuses_what_is_not_a_date():
@@ -38,7 +37,11 @@ def test_yymmdd_refuses_what_is_not_a_date():
 def test_birth_number_gives_birth_date_and_sex_with_womens_month_plus_50():
     decoded = berka.decode_birth_number(pd.Series(["706213", "450204", "815104", "875927"]))
     assert [d.date() for d in decoded["birth_date"]] == [
-        date(1970, 12, 13), date(1945, 2, 4), date(1981, 1, 4), date(1987, 9, 27)]
+        date(1970, 12, 13),
+        date(1945, 2, 4),
+        date(1981, 1, 4),
+        date(1987, 9, 27),
+    ]
     assert decoded["gender"].tolist() == ["F", "M", "F", "F"]
 
 
@@ -56,8 +59,7 @@ def test_blank_space_and_missing_k_symbol_are_the_same_none():
 def test_type_gives_the_sign_vyber_is_a_debit():
     types = pd.Series(["PRIJEM", "VYDAJ", "VYBER"])
     assert berka.transaction_direction(types).tolist() == ["credit", "debit", "debit"]
-    assert berka.signed_amount_cents(types, pd.Series(["700.00", "14.6", "2025"])).tolist() == [
-        70000, -1460, -202500]
+    assert berka.signed_amount_cents(types, pd.Series(["700.00", "14.6", "2025"])).tolist() == [70000, -1460, -202500]
     with pytest.raises(ValueError, match="unknown trans.type"):
         berka.transaction_direction(pd.Series(["PRIJEM", "STORNO"]))
 
@@ -82,11 +84,9 @@ def test_category_prefers_k_symbol_then_operation():
         columns=["type", "operation", "k_symbol", "category", "channel"],
     ).astype("string")
     direction = berka.transaction_direction(rows["type"])
-    assert berka.merchant_category(rows["k_symbol"], rows["operation"], direction).tolist() == rows[
-        "category"].tolist()
+    assert berka.merchant_category(rows["k_symbol"], rows["operation"], direction).tolist() == rows["category"].tolist()
     no_order = pd.Series([False] * len(rows))
-    assert berka.transaction_channel(rows["operation"], rows["k_symbol"], no_order).tolist() == rows[
-        "channel"].tolist()
+    assert berka.transaction_channel(rows["operation"], rows["k_symbol"], no_order).tolist() == rows["channel"].tolist()
     # A remittance matching a standing order of order.asc is one even without a payment type.
     matched = pd.Series([False] * 6 + [True] + [False] * 5)
     assert berka.transaction_channel(rows["operation"], rows["k_symbol"], matched).iloc[6] == "standing_order"
@@ -123,13 +123,33 @@ def test_end_of_day_balance_is_the_last_running_balance_whatever_the_file_order(
     )
     # Account 2 opens on day 1 but books its first transaction on day 2.
     accounts = pd.DataFrame({"account_num": [1, 2], "dt": [day1, day1]})
-    trans = pd.concat([trans, pd.DataFrame({
-        "account_num": [2], "booked_on": [day2], "trans_num": [50], "amount_cents": [700], "balance_cents": [700]})])
+    trans = pd.concat(
+        [
+            trans,
+            pd.DataFrame(
+                {
+                    "account_num": [2],
+                    "booked_on": [day2],
+                    "trans_num": [50],
+                    "amount_cents": [700],
+                    "balance_cents": [700],
+                }
+            ),
+        ]
+    )
     balance, report = berka.end_of_day_balances(trans, accounts, pd.Timestamp("1993-01-05"))
     got = {(r.account_num, r.balance_date.day): r.balance_cents for r in balance.itertuples()}
     assert got == {
-        (1, 1): 100_000, (1, 2): 103_540, (1, 3): 103_540, (1, 4): 83_540, (1, 5): 83_540,
-        (2, 1): 0, (2, 2): 700, (2, 3): 700, (2, 4): 700, (2, 5): 700,
+        (1, 1): 100_000,
+        (1, 2): 103_540,
+        (1, 3): 103_540,
+        (1, 4): 83_540,
+        (1, 5): 83_540,
+        (2, 1): 0,
+        (2, 2): 700,
+        (2, 3): 700,
+        (2, 4): 700,
+        (2, 5): 700,
     }
     assert report["day_ends_resolved_by_expected_balance"] == 0
     assert report["day_ends_not_following_previous_day"] == 0
@@ -138,13 +158,15 @@ def test_end_of_day_balance_is_the_last_running_balance_whatever_the_file_order(
 def test_a_day_whose_chain_is_a_loop_takes_the_expected_balance():
     day1, day2 = pd.Timestamp("1993-01-01"), pd.Timestamp("1993-01-02")
     # +1400 then -1400 on day 2: both balances start another transaction, so the chain has no end.
-    trans = pd.DataFrame({
-        "account_num": [1, 1, 1],
-        "booked_on": [day1, day2, day2],
-        "trans_num": [1, 3, 2],
-        "amount_cents": [500_000, -140_000, 140_000],
-        "balance_cents": [500_000, 500_000, 640_000],
-    })
+    trans = pd.DataFrame(
+        {
+            "account_num": [1, 1, 1],
+            "booked_on": [day1, day2, day2],
+            "trans_num": [1, 3, 2],
+            "amount_cents": [500_000, -140_000, 140_000],
+            "balance_cents": [500_000, 500_000, 640_000],
+        }
+    )
     accounts = pd.DataFrame({"account_num": [1], "dt": [day1]})
     balance, report = berka.end_of_day_balances(trans, accounts, day2)
     assert balance["balance_cents"].tolist() == [500_000, 500_000]
@@ -203,20 +225,28 @@ def test_row_counts_match_the_source_minus_what_is_counted(converted):
     summary, settings = converted
     source, rows, missed = summary["source_rows"], summary["rows"], summary["not_delivered"]
     assert source["trans"] == len(_source_transactions()) == 46_997
-    dropped_transactions = missed["transactions_account_not_delivered"] + missed[
-        "transactions_before_account_delivered"]
+    dropped_transactions = (
+        missed["transactions_account_not_delivered"] + missed["transactions_before_account_delivered"]
+    )
     assert rows["transactions"] == len(_landed(settings, "transactions")) == 46_997 - dropped_transactions
     assert source["account"] == 4_500
-    assert rows["accounts"] == len(_landed(settings, "accounts")) == 4_500 - missed[
-        "accounts_opened_after_last_day"] - missed["accounts_without_owner"]
-    assert rows["customers"] == len(_landed(settings, "customers")) == source["client"] - missed[
-        "clients_without_account_by_last_day"]
+    assert (
+        rows["accounts"]
+        == len(_landed(settings, "accounts"))
+        == 4_500 - missed["accounts_opened_after_last_day"] - missed["accounts_without_owner"]
+    )
+    assert (
+        rows["customers"]
+        == len(_landed(settings, "customers"))
+        == source["client"] - missed["clients_without_account_by_last_day"]
+    )
     for kind, table in (("loans", "loan"), ("cards", "card")):
         opened = source[table] - missed[f"{kind}_opened_after_last_day"] - missed[f"{kind}_holder_not_delivered"]
         holdings = _landed(settings, "product_holdings")
         prefix = "L" if kind == "loans" else "K"
         assert holdings["holding_id"].str.startswith(prefix).sum() == opened + (
-            summary["loans_closed_in_window"] if kind == "loans" else 0)
+            summary["loans_closed_in_window"] if kind == "loans" else 0
+        )
     assert all(rows[s] == 0 for s in berka.SOURCES_WITHOUT_BERKA_DATA)
 
 
@@ -240,7 +270,8 @@ def test_balances_of_an_account_follow_its_running_balance(converted):
     first_day = min(expected)
     last_day = date.fromisoformat(summary["last_day"])
     assert landed["balance_date"].tolist() == [
-        (first_day + timedelta(days=n)).isoformat() for n in range((last_day - first_day).days + 1)]
+        (first_day + timedelta(days=n)).isoformat() for n in range((last_day - first_day).days + 1)
+    ]
     carried, got = 0, {}
     for row in landed.itertuples():
         day = date.fromisoformat(row.balance_date)
@@ -254,7 +285,7 @@ def test_no_raw_birth_number_leaves_the_adapter(converted):
     clients = pd.read_csv(settings.berka_dir / "client.asc", sep=";", dtype=str)
     birth_numbers = set(clients["birth_number"])
     customers = _landed(settings, "customers")
-    own = clients.set_index(("C" + clients["client_id"].str.zfill(7)))["birth_number"]
+    own = clients.set_index("C" + clients["client_id"].str.zfill(7))["birth_number"]
     for row in customers.drop(columns="dt").itertuples(index=False):
         raw = own[row.customer_id]
         assert not any(raw in str(value) for value in row if value is not None), row.customer_id
@@ -282,8 +313,10 @@ def test_every_day_passes_the_contract_and_dbt_builds_the_last_day(tmp_path, mon
     summary = berka.convert_berka(data_dir=tmp_path)
     convert_seconds = time.perf_counter() - started
     built = berka.build_and_check(date.fromisoformat(summary["last_day"]), tmp_path)
-    print(f"convert {convert_seconds:.1f} s, contract check {built['check_seconds']:.1f} s, "
-          f"dbt build {built['dbt_seconds']:.1f} s; marts {built['mart_rows']}")
+    print(
+        f"convert {convert_seconds:.1f} s, contract check {built['check_seconds']:.1f} s, "
+        f"dbt build {built['dbt_seconds']:.1f} s; marts {built['mart_rows']}"
+    )
     assert built["days_checked"] == summary["days"]
     assert set(built["dbt_status"]) <= {"success", "pass"}
     marts = built["mart_rows"]

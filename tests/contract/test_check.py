@@ -54,87 +54,262 @@ def _drop_column(landing, source: str, column: str) -> None:
 
 # Each case breaks day 2 in one way: (id, how, rule, source, column, rows).
 CASES = [
-    ("file_missing", lambda f: f.path("transactions", DAY2).unlink(),
-     "file_missing", "transactions", None, []),
-    ("empty_file", lambda f: f.write("complaints", DAY2, data=b""),
-     "empty_file", "complaints", None, []),
-    ("latin1_encoding", lambda f: _replace_bytes(f, "customers", b"Eva", "Zoë".encode("latin-1")),
-     "encoding", "customers", None, [2]),
-    ("byte_order_mark", lambda f: f.write("complaints", DAY2, data=b"\xef\xbb\xbf" + f.render("complaints", [])),
-     "encoding", "complaints", None, []),
-    ("semicolon_delimiter", lambda f: f.write("transactions", DAY2, delimiter=";"),
-     "delimiter", "transactions", None, []),
-    ("tab_delimiter", lambda f: f.write("accounts", DAY2, delimiter="\t"),
-     "delimiter", "accounts", None, []),
-    ("header_missing", lambda f: f.write(
-        "transactions", DAY2, data=f.render("transactions", f.rows("transactions", DAY2)).split(b"\n", 1)[1]),
-     "header_missing", "transactions", None, []),
-    ("missing_column", lambda f: _drop_column(f, "transactions", "channel"),
-     "missing_columns", "transactions", None, []),
-    ("extra_column", lambda f: f.write("transactions", DAY2, columns=f.columns("transactions") + ["note"]),
-     "extra_columns", "transactions", None, []),
-    ("columns_out_of_order", lambda f: f.write(
-        "satisfaction_surveys", DAY2,
-        columns=["survey_id", "customer_id", "answered_at", "csat_score", "nps_score"]),
-     "column_order", "satisfaction_surveys", None, []),
-    ("truncated_last_line", lambda f: f.write(
-        "transactions", DAY2, data=f.path("transactions", DAY2).read_bytes()[:-40]),
-     "truncated_file", "transactions", None, [5]),
-    ("no_trailing_newline", lambda f: f.write(
-        "transactions", DAY2, data=f.path("transactions", DAY2).read_bytes().rstrip(b"\n")),
-     "truncated_file", "transactions", None, [5]),
-    ("extra_field_in_a_row", lambda f: _replace_bytes(f, "transactions", b"T0020002,", b"T0020002,X,"),
-     "field_count", "transactions", None, [2]),
-    ("blank_line", lambda f: _replace_bytes(f, "transactions", b"\nT0020003,", b"\n\nT0020003,"),
-     "field_count", "transactions", None, [3]),
-    ("repeated_column", lambda f: f.write("complaints", DAY2, columns=f.columns("complaints") + ["severity"]),
-     "extra_columns", "complaints", None, []),
-    ("bad_date", lambda f: f.edit("customers", DAY2, 2, birth_date="1985-13-01"),
-     "type", "customers", "birth_date", [2]),
-    ("bad_timestamp", lambda f: f.edit("transactions", DAY2, 3, booked_at="2024-01-02 12:15:00"),
-     "type", "transactions", "booked_at", [3]),
-    ("bad_decimal", lambda f: f.edit("transactions", DAY2, 4, amount="-12,50"),
-     "type", "transactions", "amount", [4]),
-    ("bad_integer", lambda f: f.edit("satisfaction_surveys", DAY2, 1, nps_score="9.5"),
-     "type", "satisfaction_surveys", "nps_score", [1]),
-    ("bad_boolean", lambda f: f.edit("campaign_contacts", DAY2, 1, is_control="yes"),
-     "type", "campaign_contacts", "is_control", [1]),
-    ("null_amount", lambda f: f.write("transactions", DAY2, [
-        {**r, "amount": ""} if k in (2, 4) else r for k, r in enumerate(f.rows("transactions", DAY2), 1)]),
-     "not_null", "transactions", "amount", [2, 4]),
-    ("value_not_allowed", lambda f: f.edit("transactions", DAY2, 5, direction="DEBIT"),
-     "allowed_values", "transactions", "direction", [5]),
-    ("pattern", lambda f: f.edit("customers", DAY2, 1, customer_id="c0000001"),
-     "pattern", "customers", "customer_id", [1]),
-    ("implausible_amount", lambda f: f.edit("transactions", DAY2, 1, amount="-5000000.00"),
-     "range", "transactions", "amount", [1]),
-    ("negative_income", lambda f: f.edit("customers", DAY2, 2, monthly_income="-10.00"),
-     "range", "customers", "monthly_income", [2]),
-    ("negative_age", lambda f: f.edit("customers", DAY2, 2, birth_date="2024-01-03"),
-     "in_future", "customers", "birth_date", [2]),
-    ("timestamp_after_day", lambda f: f.edit("accounts", DAY2, 1, updated_at="2024-01-03T00:00:00Z"),
-     "in_future", "accounts", "updated_at", [1]),
-    ("event_on_other_day", lambda f: f.edit("transactions", DAY2, 2, booked_at="2024-01-01T23:59:59Z"),
-     "not_on_file_day", "transactions", "booked_at", [2]),
-    ("balance_of_other_day", lambda f: f.edit("daily_balances", DAY2, 3, balance_date="2024-01-03"),
-     "not_on_file_day", "daily_balances", "balance_date", [3]),
-    ("duplicate_key", lambda f: f.edit("transactions", DAY2, 4, transaction_id="T0020002"),
-     "duplicate_key", "transactions", "transaction_id", [2, 4]),
-    ("key_delivered_yesterday", lambda f: f.edit("digital_events", DAY2, 2, event_id="E001001"),
-     "key_already_delivered", "digital_events", "event_id", [2]),
-    ("orphan_account", lambda f: f.edit("transactions", DAY2, 3, account_id="A99999999"),
-     "orphan_key", "transactions", "account_id", [3]),
-    ("orphan_contact", lambda f: f.edit("campaign_responses", DAY2, 1, contact_id="N009999"),
-     "orphan_key", "campaign_responses", "contact_id", [1]),
-    ("same_file_twice", lambda f: shutil.copyfile(
-        f.path("product_holdings", DAY1), f.path("product_holdings", DAY2)),
-     "duplicate_file", "product_holdings", None, []),
+    ("file_missing", lambda f: f.path("transactions", DAY2).unlink(), "file_missing", "transactions", None, []),
+    ("empty_file", lambda f: f.write("complaints", DAY2, data=b""), "empty_file", "complaints", None, []),
+    (
+        "latin1_encoding",
+        lambda f: _replace_bytes(f, "customers", b"Eva", "Zoë".encode("latin-1")),
+        "encoding",
+        "customers",
+        None,
+        [2],
+    ),
+    (
+        "byte_order_mark",
+        lambda f: f.write("complaints", DAY2, data=b"\xef\xbb\xbf" + f.render("complaints", [])),
+        "encoding",
+        "complaints",
+        None,
+        [],
+    ),
+    (
+        "semicolon_delimiter",
+        lambda f: f.write("transactions", DAY2, delimiter=";"),
+        "delimiter",
+        "transactions",
+        None,
+        [],
+    ),
+    ("tab_delimiter", lambda f: f.write("accounts", DAY2, delimiter="\t"), "delimiter", "accounts", None, []),
+    (
+        "header_missing",
+        lambda f: f.write(
+            "transactions", DAY2, data=f.render("transactions", f.rows("transactions", DAY2)).split(b"\n", 1)[1]
+        ),
+        "header_missing",
+        "transactions",
+        None,
+        [],
+    ),
+    (
+        "missing_column",
+        lambda f: _drop_column(f, "transactions", "channel"),
+        "missing_columns",
+        "transactions",
+        None,
+        [],
+    ),
+    (
+        "extra_column",
+        lambda f: f.write("transactions", DAY2, columns=f.columns("transactions") + ["note"]),
+        "extra_columns",
+        "transactions",
+        None,
+        [],
+    ),
+    (
+        "columns_out_of_order",
+        lambda f: f.write(
+            "satisfaction_surveys", DAY2, columns=["survey_id", "customer_id", "answered_at", "csat_score", "nps_score"]
+        ),
+        "column_order",
+        "satisfaction_surveys",
+        None,
+        [],
+    ),
+    (
+        "truncated_last_line",
+        lambda f: f.write("transactions", DAY2, data=f.path("transactions", DAY2).read_bytes()[:-40]),
+        "truncated_file",
+        "transactions",
+        None,
+        [5],
+    ),
+    (
+        "no_trailing_newline",
+        lambda f: f.write("transactions", DAY2, data=f.path("transactions", DAY2).read_bytes().rstrip(b"\n")),
+        "truncated_file",
+        "transactions",
+        None,
+        [5],
+    ),
+    (
+        "extra_field_in_a_row",
+        lambda f: _replace_bytes(f, "transactions", b"T0020002,", b"T0020002,X,"),
+        "field_count",
+        "transactions",
+        None,
+        [2],
+    ),
+    (
+        "blank_line",
+        lambda f: _replace_bytes(f, "transactions", b"\nT0020003,", b"\n\nT0020003,"),
+        "field_count",
+        "transactions",
+        None,
+        [3],
+    ),
+    (
+        "repeated_column",
+        lambda f: f.write("complaints", DAY2, columns=f.columns("complaints") + ["severity"]),
+        "extra_columns",
+        "complaints",
+        None,
+        [],
+    ),
+    (
+        "bad_date",
+        lambda f: f.edit("customers", DAY2, 2, birth_date="1985-13-01"),
+        "type",
+        "customers",
+        "birth_date",
+        [2],
+    ),
+    (
+        "bad_timestamp",
+        lambda f: f.edit("transactions", DAY2, 3, booked_at="2024-01-02 12:15:00"),
+        "type",
+        "transactions",
+        "booked_at",
+        [3],
+    ),
+    ("bad_decimal", lambda f: f.edit("transactions", DAY2, 4, amount="-12,50"), "type", "transactions", "amount", [4]),
+    (
+        "bad_integer",
+        lambda f: f.edit("satisfaction_surveys", DAY2, 1, nps_score="9.5"),
+        "type",
+        "satisfaction_surveys",
+        "nps_score",
+        [1],
+    ),
+    (
+        "bad_boolean",
+        lambda f: f.edit("campaign_contacts", DAY2, 1, is_control="yes"),
+        "type",
+        "campaign_contacts",
+        "is_control",
+        [1],
+    ),
+    (
+        "null_amount",
+        lambda f: f.write(
+            "transactions",
+            DAY2,
+            [{**r, "amount": ""} if k in (2, 4) else r for k, r in enumerate(f.rows("transactions", DAY2), 1)],
+        ),
+        "not_null",
+        "transactions",
+        "amount",
+        [2, 4],
+    ),
+    (
+        "value_not_allowed",
+        lambda f: f.edit("transactions", DAY2, 5, direction="DEBIT"),
+        "allowed_values",
+        "transactions",
+        "direction",
+        [5],
+    ),
+    (
+        "pattern",
+        lambda f: f.edit("customers", DAY2, 1, customer_id="c0000001"),
+        "pattern",
+        "customers",
+        "customer_id",
+        [1],
+    ),
+    (
+        "implausible_amount",
+        lambda f: f.edit("transactions", DAY2, 1, amount="-5000000.00"),
+        "range",
+        "transactions",
+        "amount",
+        [1],
+    ),
+    (
+        "negative_income",
+        lambda f: f.edit("customers", DAY2, 2, monthly_income="-10.00"),
+        "range",
+        "customers",
+        "monthly_income",
+        [2],
+    ),
+    (
+        "negative_age",
+        lambda f: f.edit("customers", DAY2, 2, birth_date="2024-01-03"),
+        "in_future",
+        "customers",
+        "birth_date",
+        [2],
+    ),
+    (
+        "timestamp_after_day",
+        lambda f: f.edit("accounts", DAY2, 1, updated_at="2024-01-03T00:00:00Z"),
+        "in_future",
+        "accounts",
+        "updated_at",
+        [1],
+    ),
+    (
+        "event_on_other_day",
+        lambda f: f.edit("transactions", DAY2, 2, booked_at="2024-01-01T23:59:59Z"),
+        "not_on_file_day",
+        "transactions",
+        "booked_at",
+        [2],
+    ),
+    (
+        "balance_of_other_day",
+        lambda f: f.edit("daily_balances", DAY2, 3, balance_date="2024-01-03"),
+        "not_on_file_day",
+        "daily_balances",
+        "balance_date",
+        [3],
+    ),
+    (
+        "duplicate_key",
+        lambda f: f.edit("transactions", DAY2, 4, transaction_id="T0020002"),
+        "duplicate_key",
+        "transactions",
+        "transaction_id",
+        [2, 4],
+    ),
+    (
+        "key_delivered_yesterday",
+        lambda f: f.edit("digital_events", DAY2, 2, event_id="E001001"),
+        "key_already_delivered",
+        "digital_events",
+        "event_id",
+        [2],
+    ),
+    (
+        "orphan_account",
+        lambda f: f.edit("transactions", DAY2, 3, account_id="A99999999"),
+        "orphan_key",
+        "transactions",
+        "account_id",
+        [3],
+    ),
+    (
+        "orphan_contact",
+        lambda f: f.edit("campaign_responses", DAY2, 1, contact_id="N009999"),
+        "orphan_key",
+        "campaign_responses",
+        "contact_id",
+        [1],
+    ),
+    (
+        "same_file_twice",
+        lambda f: shutil.copyfile(f.path("product_holdings", DAY1), f.path("product_holdings", DAY2)),
+        "duplicate_file",
+        "product_holdings",
+        None,
+        [],
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    "break_day, rule, source, column, rows", [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize("break_day, rule, source, column, rows", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_batch_is_quarantined_with_the_rule_file_and_rows(day2, break_day, rule, source, column, rows):
     settings = day2.settings
     break_day(day2)
@@ -168,8 +343,13 @@ def test_bad_batch_is_quarantined_with_the_rule_file_and_rows(day2, break_day, r
 
 
 def test_every_rule_is_exercised():
-    tested = {c[2] for c in CASES} | {"out_of_order", "implausible", "placeholder_value", "spend_beyond_income",
-                                         "personal_data_in_free_text"}  # test_plausibility.py, test_personal_data.py
+    tested = {c[2] for c in CASES} | {
+        "out_of_order",
+        "implausible",
+        "placeholder_value",
+        "spend_beyond_income",
+        "personal_data_in_free_text",
+    }  # test_plausibility.py, test_personal_data.py
     assert tested == set(RULES)
 
 
@@ -244,9 +424,7 @@ def test_gap_before_the_day_is_out_of_order(landing):
     landing.path("digital_events", DAY2).unlink()
     landing.write_day(DAY3)
     report = check_landing_batch(DAY3, landing.settings)
-    assert [(v.rule, v.file) for v in report.violations] == [
-        ("out_of_order", landing.rel("digital_events", DAY2))
-    ]
+    assert [(v.rule, v.file) for v in report.violations] == [("out_of_order", landing.rel("digital_events", DAY2))]
 
 
 def test_recovery_after_quarantine_keeps_every_attempt(day2):
@@ -269,8 +447,7 @@ def test_recovery_after_quarantine_keeps_every_attempt(day2):
     assert enforce_landing_contract(DAY2, settings).passed
     attempts = sorted((settings.quarantine_dir / f"dt={DAY2}").iterdir())
     assert len(attempts) == 2
-    assert all((a / "report.json").is_file() and (a / "transactions" / "transactions.csv").is_file()
-               for a in attempts)
+    assert all((a / "report.json").is_file() and (a / "transactions" / "transactions.csv").is_file() for a in attempts)
 
 
 def test_several_problems_are_reported_together(day2):
@@ -278,7 +455,9 @@ def test_several_problems_are_reported_together(day2):
     day2.path("complaints", DAY2).unlink()
     report = check_landing_batch(DAY2, day2.settings)
     assert {(v.rule, v.source) for v in report.violations} == {
-        ("not_null", "transactions"), ("allowed_values", "transactions"), ("file_missing", "complaints")
+        ("not_null", "transactions"),
+        ("allowed_values", "transactions"),
+        ("file_missing", "complaints"),
     }
 
 

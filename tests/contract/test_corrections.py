@@ -39,9 +39,16 @@ def day3(landing, two_days_template):
 
 
 def corrected_response(**changes) -> dict:
-    row = {"response_id": "R002001", "contact_id": "N001001", "customer_id": "C0000001", "campaign_id": "K001",
-           "responded_at": "2024-01-02T12:00:00Z", "response_type": "visited", "amount": "",
-           "correction_reason": "the branch recorded a visit as a sale"}
+    row = {
+        "response_id": "R002001",
+        "contact_id": "N001001",
+        "customer_id": "C0000001",
+        "campaign_id": "K001",
+        "responded_at": "2024-01-02T12:00:00Z",
+        "response_type": "visited",
+        "amount": "",
+        "correction_reason": "the branch recorded a visit as a sale",
+    }
     return {**row, **changes}
 
 
@@ -74,11 +81,14 @@ def test_a_correction_is_accepted_and_recorded_by_the_ledger(day3):
         verify_accepted_files(settings)
 
 
-@pytest.mark.parametrize("change, rule, column", [
-    ({"response_id": "R099001"}, "orphan_key", "response_id"),  # corrects nothing delivered
-    ({"correction_reason": ""}, "not_null", "correction_reason"),  # says not why
-    ({"response_type": "liked"}, "allowed_values", "response_type"),  # the corrected row breaks the contract
-])
+@pytest.mark.parametrize(
+    "change, rule, column",
+    [
+        ({"response_id": "R099001"}, "orphan_key", "response_id"),  # corrects nothing delivered
+        ({"correction_reason": ""}, "not_null", "correction_reason"),  # says not why
+        ({"response_type": "liked"}, "allowed_values", "response_type"),  # the corrected row breaks the contract
+    ],
+)
 def test_a_bad_correction_stops_the_batch_naming_file_row_and_column(day3, change, rule, column):
     settings = day3.settings
     day3.write(SOURCE, DAY3, [corrected_response(**change)])
@@ -86,7 +96,8 @@ def test_a_bad_correction_stops_the_batch_naming_file_row_and_column(day3, chang
         enforce_landing_contract(DAY3, settings)
     violations = raised.value.report.violations
     assert [(v.rule, v.file, v.column, v.rows) for v in violations] == [
-        (rule, f"landing/{SOURCE}/dt={DAY3}/{SOURCE}.csv", column, [1])], raised.value.report.message()
+        (rule, f"landing/{SOURCE}/dt={DAY3}/{SOURCE}.csv", column, [1])
+    ], raised.value.report.message()
     # Nothing of the day is accepted; the correction went to quarantine with the rest of the batch.
     assert DAY3 not in accepted_days(settings)
     attempt = raised.value.report_path.parent
@@ -97,7 +108,8 @@ def test_a_bad_correction_stops_the_batch_naming_file_row_and_column(day3, chang
 
 def test_an_event_delivered_again_is_refused_with_the_way_to_correct_it(day3):
     rows = day3.rows("campaign_responses", DAY3) + [
-        {**day3.rows("campaign_responses", DAY2)[0], "responded_at": "2024-01-03T12:00:00Z"}]
+        {**day3.rows("campaign_responses", DAY2)[0], "responded_at": "2024-01-03T12:00:00Z"}
+    ]
     day3.write("campaign_responses", DAY3, rows)
     with pytest.raises(ContractViolation) as raised:
         enforce_landing_contract(DAY3, day3.settings)

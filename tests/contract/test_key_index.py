@@ -219,10 +219,14 @@ def test_orphans_are_found_against_the_index(landing):
         enforce_landing_contract(day, settings)
     landing.write_day(DAY3)
     # Known from day 1 (index), from day 3 itself, and unknown.
-    landing.write("transactions", DAY3, [
-        {**row, "account_id": account}
-        for row, account in zip(landing.rows("transactions", DAY3), ["A00000001", "A00000004", "A00000009"])
-    ])
+    landing.write(
+        "transactions",
+        DAY3,
+        [
+            {**row, "account_id": account}
+            for row, account in zip(landing.rows("transactions", DAY3), ["A00000001", "A00000004", "A00000009"])
+        ],
+    )
     report = check_landing_batch(DAY3, settings)
     assert [(v.rule, v.column, v.rows, v.sample) for v in report.violations] == [
         ("orphan_key", "account_id", [3], ["'A00000009'"])

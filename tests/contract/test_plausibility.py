@@ -33,15 +33,19 @@ def test_an_ordinary_day_passes(history):
     assert enforce_landing_contract(DAY, history.settings).passed
 
 
-@pytest.mark.parametrize("source, column, value, rules", [
-    # Within the contract's static range; placeholders, or far outside what the bank's customers earn.
-    ("transactions", "amount", "-999999.99", {"placeholder_value"}),
-    ("customers", "monthly_income", "1000000.00", {"placeholder_value", "implausible"}),
-    ("customers", "monthly_income", "250000.00", {"implausible"}),
-    ("daily_balances", "balance", "9999999", {"placeholder_value"}),
-])
-def test_a_plausible_looking_wrong_value_stops_the_batch_naming_file_row_and_value(history, source, column, value,
-                                                                                   rules):
+@pytest.mark.parametrize(
+    "source, column, value, rules",
+    [
+        # Within the contract's static range; placeholders, or far outside what the bank's customers earn.
+        ("transactions", "amount", "-999999.99", {"placeholder_value"}),
+        ("customers", "monthly_income", "1000000.00", {"placeholder_value", "implausible"}),
+        ("customers", "monthly_income", "250000.00", {"implausible"}),
+        ("daily_balances", "balance", "9999999", {"placeholder_value"}),
+    ],
+)
+def test_a_plausible_looking_wrong_value_stops_the_batch_naming_file_row_and_value(
+    history, source, column, value, rules
+):
     history.edit(source, DAY, 2, **{column: value})
     with pytest.raises(ContractViolation) as raised:
         enforce_landing_contract(DAY, history.settings)
@@ -81,10 +85,14 @@ def test_customers_known_before_are_judged_by_the_warehouse_snapshot(history):
     settings = history.settings
     settings.warehouse_snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_snapshot_path)) as con:
-        con.execute("create table dim_customers as select * from (values ('C0000002', 2450.00::decimal(14, 2)), "
-                    "('C0000001', 2450.00::decimal(14, 2))) t(customer_id, monthly_income)")
-        con.execute("create table int_accounts_current as select * from (values ('A00000002', 'C0000002'), "
-                    "('A00000001', 'C0000001')) t(account_id, customer_id)")
+        con.execute(
+            "create table dim_customers as select * from (values ('C0000002', 2450.00::decimal(14, 2)), "
+            "('C0000001', 2450.00::decimal(14, 2))) t(customer_id, monthly_income)"
+        )
+        con.execute(
+            "create table int_accounts_current as select * from (values ('A00000002', 'C0000002'), "
+            "('A00000001', 'C0000001')) t(account_id, customer_id)"
+        )
     history.edit("transactions", DAY, 2, amount="-700000.00")
     with pytest.raises(ContractViolation) as raised:
         enforce_landing_contract(DAY, settings)

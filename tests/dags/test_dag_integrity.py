@@ -39,8 +39,7 @@ PROCESSOR_PRELOAD = (
 def test_dag_file_imports_fast(dag_file):
     """Import time of the DAG file in a fresh interpreter set up like a dag processor; budget 2 s per file."""
     script = (
-        PROCESSOR_PRELOAD
-        + "import time, runpy\n"
+        PROCESSOR_PRELOAD + "import time, runpy\n"
         "start = time.perf_counter()\n"
         f"runpy.run_path({str(dag_file)!r})\n"
         "print(time.perf_counter() - start)\n"
@@ -61,8 +60,13 @@ def _daily_dag():
 def test_daily_dag_runs_the_stages_in_order():
     dag = _daily_dag()
     order = [
-        "build_warehouse", "validate_features", "publish_features",
-        "monitor_models", "score_and_target", "load_target_lists", "report_effectiveness",
+        "build_warehouse",
+        "validate_features",
+        "publish_features",
+        "monitor_models",
+        "score_and_target",
+        "load_target_lists",
+        "report_effectiveness",
     ]
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
@@ -98,7 +102,8 @@ def test_every_dbt_model_is_a_task_with_its_tests_after_it():
 
     manifest = json.loads(get_settings().dbt_manifest_path.read_text())
     models = {
-        node["name"] for node in manifest["nodes"].values()
+        node["name"]
+        for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and "published_outputs" not in node["tags"]
     }
     dag = _daily_dag()
@@ -118,8 +123,7 @@ def test_every_dbt_model_is_a_task_with_its_tests_after_it():
 def test_dag_files_touch_no_database_at_import():
     """A DAG file's top level imports nothing heavy: no dbt, duckdb, feast, mlflow, pandas."""
     script = (
-        PROCESSOR_PRELOAD
-        + "import sys, runpy\n"
+        PROCESSOR_PRELOAD + "import sys, runpy\n"
         "before = set(sys.modules)\n"
         f"runpy.run_path({str(DAGS_DIR / 'bank_daily.py')!r})\n"
         f"runpy.run_path({str(DAGS_DIR / 'bank_training.py')!r})\n"
@@ -144,8 +148,12 @@ def test_the_training_run_takes_its_date_from_the_monitoring_event():
 
     module = runpy.run_path(str(DAGS_DIR / "bank_training.py"))
     run_date, monitoring = module["_run_date"], module["MONITORING"]
-    events = {monitoring: [SimpleNamespace(extra={"run_date": "2024-03-04"}),
-                           SimpleNamespace(extra={"run_date": "2024-03-05"})]}
+    events = {
+        monitoring: [
+            SimpleNamespace(extra={"run_date": "2024-03-04"}),
+            SimpleNamespace(extra={"run_date": "2024-03-05"}),
+        ]
+    }
     assert run_date(None, events) == "2024-03-05"  # the latest event when several queued up
     assert run_date("2024-03-09", {}) == "2024-03-09"  # a manual or `dags test` run: its logical date
     with pytest.raises(ValueError, match="no run date"):

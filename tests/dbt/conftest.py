@@ -126,7 +126,9 @@ def small_bank(tmp_path_factory) -> Bank:
     root = tmp_path_factory.mktemp("small_bank")
     generate_bank(customers=CUSTOMERS, days=DAYS, start_date=START, seed=SEED, data_dir=root, contact_rate=0.1)
     redelivered = {
-        source: _redeliver(root / "landing", source, START if source == "customers" else REDELIVERED_FROM, REDELIVERED_ON)
+        source: _redeliver(
+            root / "landing", source, START if source == "customers" else REDELIVERED_FROM, REDELIVERED_ON
+        )
         for source in REDELIVERED_SOURCES
     }
     assert all(redelivered.values()), f"nothing to re-deliver: {redelivered}"
@@ -136,16 +138,21 @@ def small_bank(tmp_path_factory) -> Bank:
 
 # The corrections delivered on REDELIVERED_ON (landing/<source>_corrections/): the first converted
 # response of an earlier day was a visit, the first delivered contact of an earlier day failed.
-CORRECTED = {"campaign_responses": ("response_type", "converted", "visited"),
-             "campaign_contacts": ("delivery_status", "delivered", "failed")}
+CORRECTED = {
+    "campaign_responses": ("response_type", "converted", "visited"),
+    "campaign_contacts": ("delivery_status", "delivered", "failed"),
+}
 
 
 def _correct(landing_dir: Path, day: date) -> None:
     import pandas as pd
 
     for source, (column, wrong, right) in CORRECTED.items():
-        earlier = pd.concat(pd.read_csv(path, dtype=str, keep_default_na=False)
-                            for path in sorted((landing_dir / source).glob("dt=*/*.csv")) if path.parent.name < f"dt={day}")
+        earlier = pd.concat(
+            pd.read_csv(path, dtype=str, keep_default_na=False)
+            for path in sorted((landing_dir / source).glob("dt=*/*.csv"))
+            if path.parent.name < f"dt={day}"
+        )
         row = earlier.loc[earlier[column] == wrong].head(1).copy()
         assert len(row) == 1, f"no {source} row with {column} = {wrong} to correct"
         row[column] = right

@@ -36,9 +36,7 @@ def _landing(small_bank, source: str) -> str:
 def test_no_raw_pii_reaches_the_warehouse(warehouse, small_bank):
     columns = {row[0] for row in warehouse.execute("select column_name from information_schema.columns").fetchall()}
     assert not columns & RAW_PII_COLUMNS
-    hashes = warehouse.execute(
-        "select national_id_hash, email_hash, phone_hash from customer_profile_history"
-    ).df()
+    hashes = warehouse.execute("select national_id_hash, email_hash, phone_hash from customer_profile_history").df()
     for column in hashes:
         assert hashes[column].dropna().str.fullmatch(r"[0-9a-f]{64}").all(), column
     # Keyed: the hash of the raw value alone does not match (guessing ids needs the key).
@@ -64,7 +62,9 @@ def test_redelivered_files_count_once(warehouse, small_bank):
         ),
     }
     for table, query in expected.items():
-        assert warehouse.execute(f"select count(*) from {table}").fetchone()[0] == warehouse.execute(query).fetchone()[0], table
+        assert (
+            warehouse.execute(f"select count(*) from {table}").fetchone()[0] == warehouse.execute(query).fetchone()[0]
+        ), table
     # The re-delivered rows keep their first delivery day.
     redelivered_later = warehouse.execute(
         "select count(*) from fct_transactions where cast(booked_at as date) <> delivered_on"
@@ -77,7 +77,7 @@ def test_corrections_replace_the_records_they_name(warehouse, small_bank):
     staging, keeps its first delivery day, and the models built on it follow."""
     from tests.dbt.conftest import CORRECTED
 
-    for source, (column, wrong, right) in CORRECTED.items():
+    for source, (column, _wrong, right) in CORRECTED.items():
         key = "response_id" if source == "campaign_responses" else "contact_id"
         folder = small_bank.landing_dir / f"{source}_corrections"
         (correction,) = [pd.read_csv(path, dtype=str) for path in folder.glob("dt=*/*.csv")]
@@ -87,25 +87,27 @@ def test_corrections_replace_the_records_they_name(warehouse, small_bank):
         ).fetchall()
         assert row == [(right, row[0][1], small_bank.redelivered_on)], (source, row)
         assert row[0][1] < small_bank.redelivered_on  # the first delivery's day
-        assert warehouse.execute(f"select count(*) from stg_core_banking__{source} where corrected_on is not null"
-                                 ).fetchall() == [(1,)]
+        assert warehouse.execute(
+            f"select count(*) from stg_core_banking__{source} where corrected_on is not null"
+        ).fetchall() == [(1,)]
     # The effectiveness evaluation reads the corrected contact: it no longer counts as delivered.
-    contact = pd.read_csv(next((small_bank.landing_dir / "campaign_contacts_corrections").glob("dt=*/*.csv")),
-                          dtype=str)["contact_id"].iloc[0]
-    status = warehouse.execute("select delivery_status from int_campaign_contacts_evaluated where contact_id = ?",
-                               [contact]).fetchall()
+    contact = pd.read_csv(
+        next((small_bank.landing_dir / "campaign_contacts_corrections").glob("dt=*/*.csv")), dtype=str
+    )["contact_id"].iloc[0]
+    status = warehouse.execute(
+        "select delivery_status from int_campaign_contacts_evaluated where contact_id = ?", [contact]
+    ).fetchall()
     assert status == [("failed",)], status
 
 
 def test_profile_history_is_a_type_2_dimension(warehouse):
-    history = warehouse.execute(
-        "select * from customer_profile_history order by customer_id, profile_version"
-    ).df()
+    history = warehouse.execute("select * from customer_profile_history order by customer_id, profile_version").df()
     assert (history.groupby("customer_id")["is_current"].sum() == 1).all()
     following = history.groupby("customer_id")["valid_from"].shift(-1)
-    assert history["valid_to"].equals(following.rename("valid_to")) or (
-        history["valid_to"].fillna(pd.Timestamp.max) == following.fillna(pd.Timestamp.max)
-    ).all()
+    assert (
+        history["valid_to"].equals(following.rename("valid_to"))
+        or (history["valid_to"].fillna(pd.Timestamp.max) == following.fillna(pd.Timestamp.max)).all()
+    )
     current = history[history["is_current"]].set_index("customer_id")
     customers = warehouse.execute("select * from dim_customers").df().set_index("customer_id")
     assert (current.loc[customers.index, "email_hash"].fillna("") == customers["email_hash"].fillna("")).all()
@@ -150,9 +152,7 @@ def test_needs_segments_use_the_k_with_the_best_silhouette(warehouse):
 
 def test_product_gaps_are_the_products_not_held(warehouse):
     gaps = warehouse.execute("select * from customer_product_gaps").df()
-    held = warehouse.execute(
-        "select customer_id, product_code from fct_product_holdings where is_active"
-    ).df()
+    held = warehouse.execute("select customer_id, product_code from fct_product_holdings where is_active").df()
     overlap = gaps.merge(held, on=["customer_id", "product_code"])
     assert overlap.empty
     customers = warehouse.execute("select count(*) from dim_customers").fetchone()[0]
@@ -179,8 +179,9 @@ def test_training_labels_agree_with_the_ground_truth(warehouse, small_bank):
     assert len(joined) == len(labels) > 0
     # Every window closed by the last day, so a landed response is a conversion within it, except the
     # conversion a later delivery corrected to a visit (conftest.CORRECTED): the labels follow the correction.
-    corrected = pd.read_csv(next((small_bank.landing_dir / "campaign_responses_corrections").glob("dt=*/*.csv")),
-                            dtype=str)["contact_id"].iloc[0]
+    corrected = pd.read_csv(
+        next((small_bank.landing_dir / "campaign_responses_corrections").glob("dt=*/*.csv")), dtype=str
+    )["contact_id"].iloc[0]
     differs = joined.loc[joined["label"] != joined["responded_at"].notna().astype(int)]
     assert differs["contact_id"].tolist() == [corrected], differs
     assert joined.loc[joined["contact_id"] == corrected, "label"].tolist() == [0]
@@ -188,6 +189,7 @@ def test_training_labels_agree_with_the_ground_truth(warehouse, small_bank):
 
 def _newcombe(x1: int, n1: int, x2: int, n2: int, z: float = 1.959964) -> tuple[float, float]:
     """Newcombe's hybrid score interval for p1 - p2, written independently of the SQL macro."""
+
     def wilson(x, n):
         p = x / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -196,14 +198,14 @@ def _newcombe(x1: int, n1: int, x2: int, n2: int, z: float = 1.959964) -> tuple[
 
     (l1, u1), (l2, u2) = wilson(x1, n1), wilson(x2, n2)
     p1, p2 = x1 / n1, x2 / n2
-    return (p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
-            p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    return (p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
 
 
 def test_campaign_effectiveness_adds_up_to_the_labelled_contacts(warehouse):
     measured = warehouse.execute("select * from campaign_effectiveness").df()
-    labels = warehouse.execute(
-        """
+    labels = (
+        warehouse.execute(
+            """
         select campaign_id,
             count(*) filter (where not is_control) as treated_contacts,
             count(*) filter (where is_control) as control_contacts,
@@ -211,9 +213,15 @@ def test_campaign_effectiveness_adds_up_to_the_labelled_contacts(warehouse):
             count(*) filter (where is_control and label = 1) as control_conversions
         from training_labels group by campaign_id
         """
-    ).df().set_index("campaign_id").sort_index()
+        )
+        .df()
+        .set_index("campaign_id")
+        .sort_index()
+    )
     for grain in ("campaign", "campaign_segment", "campaign_channel", "campaign_week", "campaign_segment_channel_week"):
-        totals = measured.loc[measured["grain"] == grain].groupby("campaign_id")[list(labels.columns)].sum().sort_index()
+        totals = (
+            measured.loc[measured["grain"] == grain].groupby("campaign_id")[list(labels.columns)].sum().sort_index()
+        )
         assert totals.equals(labels.astype(totals.dtypes.to_dict())), grain
     both = measured.dropna(subset=["uplift"])
     assert not both.empty
@@ -221,7 +229,9 @@ def test_campaign_effectiveness_adds_up_to_the_labelled_contacts(warehouse):
     assert set(measured["lifecycle_stage"]) - {"unknown", "all"} <= STAGES
     # The interval is Newcombe's hybrid score interval, checked against an independent implementation.
     for row in both.itertuples():
-        low, high = _newcombe(row.treated_conversions, row.treated_contacts, row.control_conversions, row.control_contacts)
+        low, high = _newcombe(
+            row.treated_conversions, row.treated_contacts, row.control_conversions, row.control_contacts
+        )
         assert row.uplift_ci_low == pytest.approx(low, abs=1e-9) and row.uplift_ci_high == pytest.approx(high, abs=1e-9)
         assert row.uplift_ci_low <= row.uplift <= row.uplift_ci_high
 

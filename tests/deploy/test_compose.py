@@ -26,11 +26,24 @@ def _compose(*args: str, env_file: Path = EXAMPLE) -> subprocess.CompletedProces
         if os.environ.get("CI"):
             pytest.fail("CI must have docker-compose (make setup installs Debian's package)")
         pytest.skip("docker-compose is not installed (make setup installs it where it can)")
-    return subprocess.run(["docker-compose", "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
-                           "--env-file", str(env_file), *args], capture_output=True, text=True, cwd=ROOT,
-                          # only the env file: the process environment would override it (and this session's
-                          # environment holds the local profile's generated PII key)
-                          env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")})
+    return subprocess.run(
+        [
+            "docker-compose",
+            "--project-directory",
+            str(ROOT),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "--env-file",
+            str(env_file),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        # only the env file: the process environment would override it (and this session's
+        # environment holds the local profile's generated PII key)
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +54,26 @@ def config() -> dict:
 
 
 def test_the_file_validates_with_the_example_env_file(config):
-    assert {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "airflow-worker", "airflow-worker-warehouse", "mlflow",
-            "feature-server"} <= set(config["services"])
+    assert {
+        "postgres",
+        "redis",
+        "airflow-init",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+        "airflow-worker-warehouse",
+        "mlflow",
+        "feature-server",
+    } <= set(config["services"])
 
 
 def test_a_missing_secret_stops_compose_with_its_name(tmp_path):
     env_file = tmp_path / "env"
-    env_file.write_text("".join(line + "\n" for line in EXAMPLE.read_text().splitlines()
-                                if not line.startswith("PII_HASH_KEY=")))
+    env_file.write_text(
+        "".join(line + "\n" for line in EXAMPLE.read_text().splitlines() if not line.startswith("PII_HASH_KEY="))
+    )
     completed = _compose("config", "-q", env_file=env_file)
     assert completed.returncode != 0
     assert "set PII_HASH_KEY in .env (copy .env.example)" in completed.stderr
@@ -101,9 +125,14 @@ def test_the_image_builds_from_a_clean_clone():
 
 
 def _prod_settings(**extra):
-    env = {"PLATFORM_ENV": "prod", "DATA_DIR": "/data", **{name: f"x-{name.lower()}" for name in PRODUCTION_SECRETS},
-           "POSTGRES_URL": "postgresql://platform:pw@postgres:5432/postgres", "MLFLOW_SERVER_URI": "http://mlflow:5000",
-           **extra}
+    env = {
+        "PLATFORM_ENV": "prod",
+        "DATA_DIR": "/data",
+        **{name: f"x-{name.lower()}" for name in PRODUCTION_SECRETS},
+        "POSTGRES_URL": "postgresql://platform:pw@postgres:5432/postgres",
+        "MLFLOW_SERVER_URI": "http://mlflow:5000",
+        **extra,
+    }
     return _read(env)
 
 
@@ -150,8 +179,14 @@ def test_dbt_tasks_carry_no_secret_in_their_rendered_environment():
     settings = _prod_settings(AIRFLOW_EXECUTOR="CeleryExecutor")
     env = settings.dbt_environment()
     assert {"WAREHOUSE_PATH", "LANDING_DIR", "DBT_PROFILES_DIR", "PLATFORM_ENV"} <= set(env)
-    secrets = [settings.airflow_jwt_secret, settings.airflow_fernet_key, settings.mlflow_admin_password,
-               settings.airflow_admin_password, settings.pii_hash_key, "platform:pw@"]
+    secrets = [
+        settings.airflow_jwt_secret,
+        settings.airflow_fernet_key,
+        settings.mlflow_admin_password,
+        settings.airflow_admin_password,
+        settings.pii_hash_key,
+        "platform:pw@",
+    ]
     assert not any(secret in value for value in env.values() for secret in secrets)
     names = settings.environment()["AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES"].split(",")
     assert {"fernet", "pii_hash_key", "sql_alchemy_conn", "broker_url"} <= set(names)

@@ -51,8 +51,15 @@ def stack(postgres_server, redis_server, tmp_path_factory):
     generate_bank(customers=CUSTOMERS, days=DAYS, start_date=START, seed=7, data_dir=data_dir, contact_rate=0.15)
     prefix = f"bankmkt_ci_{os.getpid()}"
     host = redis_server.split(":")[0]
-    env = trial_environment(data_dir, prefix, redis=redis_server, online_db=REDIS_ONLINE_DB, broker_db=REDIS_BROKER_DB,
-                            postgres_url=postgres_server.rsplit("/", 1)[0] + "/postgres", TARGET_LIST_SIZE="20")
+    env = trial_environment(
+        data_dir,
+        prefix,
+        redis=redis_server,
+        online_db=REDIS_ONLINE_DB,
+        broker_db=REDIS_BROKER_DB,
+        postgres_url=postgres_server.rsplit("/", 1)[0] + "/postgres",
+        TARGET_LIST_SIZE="20",
+    )
     stack = ServiceStack(env, data_dir / "service-logs", celery_workers=2, worker_concurrency=2)
     try:
         stack.start()
@@ -72,11 +79,14 @@ def stack(postgres_server, redis_server, tmp_path_factory):
 def test_the_daily_run_and_the_training_it_schedules_succeed(stack):
     service = stack["stack"]
     assert stack["daily"]["state"] == "success", (
-        f"failed tasks: {service.failed_tasks('bank_daily', stack['daily_id'])}; logs in {service.log_dir}")
+        f"failed tasks: {service.failed_tasks('bank_daily', stack['daily_id'])}; logs in {service.log_dir}"
+    )
     training = stack["training"]
     assert training["state"] == "success" and training["run_type"] == "asset_triggered"
-    print(f"scheduler-driven day: bank_daily {service.seconds(stack['daily']):.0f}s, "
-          f"bank_training {service.seconds(training):.0f}s")
+    print(
+        f"scheduler-driven day: bank_daily {service.seconds(stack['daily']):.0f}s, "
+        f"bank_training {service.seconds(training):.0f}s"
+    )
 
 
 def test_warehouse_writers_share_one_slot_and_queue_the_rest_spread(stack):
@@ -108,8 +118,9 @@ def test_features_are_online_in_redis(stack):
     assert settings.feature_store_yaml.name == "feature_store.prod.yaml"
     columns = [c for c in served.columns if c in exported.columns and pd.api.types.is_numeric_dtype(exported[c])]
     assert len(columns) > 10
-    pd.testing.assert_frame_equal(served[columns].astype("float64"), exported.loc[customers, columns].astype("float64"),
-                                  check_names=False)
+    pd.testing.assert_frame_equal(
+        served[columns].astype("float64"), exported.loc[customers, columns].astype("float64"), check_names=False
+    )
     publish = __import__("json").loads((settings.runs_dir / f"dt={DAY}" / "publish_features.json").read_text())
     assert publish["result"]["online_store"].startswith("redis://")
 
@@ -141,9 +152,30 @@ def test_the_api_wants_a_user_and_respects_roles(stack):
     service = stack["stack"]
     with pytest.raises(StackError, match="401"):
         service.token("admin", "not-the-password")
-    subprocess.run([sys.executable, "-m", "airflow", "users", "create", "--username", "analyst", "--role", "Viewer",
-                    "--password", "analyst-pw-1", "--firstname", "A", "--lastname", "Nalyst",
-                    "--email", "analyst@bankmkt.invalid"], env=service._environment(), check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow",
+            "users",
+            "create",
+            "--username",
+            "analyst",
+            "--role",
+            "Viewer",
+            "--password",
+            "analyst-pw-1",
+            "--firstname",
+            "A",
+            "--lastname",
+            "Nalyst",
+            "--email",
+            "analyst@bankmkt.invalid",
+        ],
+        env=service._environment(),
+        check=True,
+        capture_output=True,
+    )
     viewer = service.token("analyst", "analyst-pw-1")
     service._token, admin = viewer, service._token
     try:

@@ -11,7 +11,7 @@ import contextlib
 import io
 import os
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ CUSTOMERS = ["C0000001", "C0000002", "C0000003", "C0000004"]
 
 def known_at(feature_date: date) -> datetime:
     """When a feature date's values become usable: the start of the next day (UTC)."""
-    return datetime.combine(feature_date + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    return datetime.combine(feature_date + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def partition(feature_date: date, customers: list[str] = CUSTOMERS) -> pd.DataFrame:
@@ -59,7 +59,8 @@ def write_partition(settings, frame: pd.DataFrame, feature_date: date) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.set_column(
-        table.schema.get_field_index("event_timestamp"), "event_timestamp",
+        table.schema.get_field_index("event_timestamp"),
+        "event_timestamp",
         table.column("event_timestamp").cast(pa.timestamp("us")),
     )
     pq.write_table(table, path)
@@ -113,7 +114,14 @@ def days():
     from types import SimpleNamespace
 
     return SimpleNamespace(
-        DAY_BEFORE=DAY_BEFORE, RUN_DAY=RUN_DAY, CUSTOMERS=CUSTOMERS, known_at=known_at, partition=partition,
-        write_partition=write_partition, quiet_apply=quiet_apply, isolated_environment=isolated_environment,
-        unique_project=unique_project, feature_frame=feature_frame,
+        DAY_BEFORE=DAY_BEFORE,
+        RUN_DAY=RUN_DAY,
+        CUSTOMERS=CUSTOMERS,
+        known_at=known_at,
+        partition=partition,
+        write_partition=write_partition,
+        quiet_apply=quiet_apply,
+        isolated_environment=isolated_environment,
+        unique_project=unique_project,
+        feature_frame=feature_frame,
     )

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.needs_redis
 
 def _client_and_keys(settings, customers) -> tuple:
     """Feast's Redis client and the keys of these customers under the settings' project."""
-    from bankmkt.online_publish import _redis_client, serialize_entity_keys
     from feast.value_type import ValueType
+
+    from bankmkt.online_publish import _redis_client, serialize_entity_keys
 
     store = features.feature_store(settings)
     keys = serialize_entity_keys("customer_id", customers, ValueType.STRING, 3)
@@ -84,7 +85,9 @@ def test_online_values_equal_offline_values(project, days):
 def test_fast_writer_hashes_are_the_hashes_feast_writes(redis_profile, days, tmp_path):
     written = {}
     for method in ("fast", "plain"):
-        settings = features.settings_for_project(days.unique_project(method), tmp_path, redis_profile, file_registry=True)
+        settings = features.settings_for_project(
+            days.unique_project(method), tmp_path, redis_profile, file_registry=True
+        )
         days.quiet_apply(settings)
         try:
             features.materialize_day(days.RUN_DAY, settings, method=method)
@@ -131,15 +134,22 @@ def test_served_features_equal_the_sdk_values(project, days, reader):
 @pytest.mark.needs_postgres
 def test_prod_profile_with_the_sql_registry(redis_server, postgres_server, tmp_path, days):
     """PLATFORM_ENV=prod as deployed: SQL registry on PostgreSQL, Redis online store."""
-    with days.isolated_environment(tmp_path, platform_env="prod", REDIS_URL=redis_server, POSTGRES_URL=postgres_server,
-                                   FEAST_DATABASE=postgres_server.rsplit("/", 1)[1]) as prod:
+    with days.isolated_environment(
+        tmp_path,
+        platform_env="prod",
+        REDIS_URL=redis_server,
+        POSTGRES_URL=postgres_server,
+        FEAST_DATABASE=postgres_server.rsplit("/", 1)[1],
+    ) as prod:
         days.write_partition(prod, days.partition(days.RUN_DAY), days.RUN_DAY)
         settings = features.settings_for_project(days.unique_project("prod"), tmp_path, prod)
         days.quiet_apply(settings)
         try:
             result = features.materialize_day(days.RUN_DAY, settings)
             served = days.feature_frame(features.online_features(days.CUSTOMERS, settings))
-            intervals = {v.name: v.materialization_intervals for v in features.feature_store(settings).list_feature_views()}
+            intervals = {
+                v.name: v.materialization_intervals for v in features.feature_store(settings).list_feature_views()
+            }
         finally:
             features.remove_project(settings)
 

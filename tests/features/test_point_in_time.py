@@ -42,7 +42,11 @@ def test_training_rows_use_only_values_known_before_the_contact(local_store, day
         ("just_before_change", "C0000001", changes_at - pd.Timedelta(microseconds=1)),
         ("at_change", "C0000001", changes_at),
         ("half_a_day_before_change", "C0000004", changes_at - pd.Timedelta(hours=12)),
-        ("before_anything_known", "C0000002", pd.Timestamp(days.known_at(days.DAY_BEFORE)) - pd.Timedelta(microseconds=1)),
+        (
+            "before_anything_known",
+            "C0000002",
+            pd.Timestamp(days.known_at(days.DAY_BEFORE)) - pd.Timedelta(microseconds=1),
+        ),
         ("five_days_after", "C0000003", changes_at + pd.Timedelta(days=5)),  # beyond the 3-day TTLs
     ]
     _labels(local_store, contacts)
@@ -121,9 +125,7 @@ def test_served_features_equal_offline_values(published, offline, days, reader):
         missing = client.get("/customers/C9999999/features")
         too_many = client.post("/features", json={"customer_ids": ["C0000001"] * 101})
 
-    served = pd.DataFrame(
-        [{"customer_id": c["customer_id"], **c["features"]} for c in batch["customers"][:-1]]
-    )
+    served = pd.DataFrame([{"customer_id": c["customer_id"], **c["features"]} for c in batch["customers"][:-1]])
     pd.testing.assert_frame_equal(days.feature_frame(served), offline)
     assert batch["customers"][-1]["found"] is False
     assert set(batch["customers"][0]["event_timestamps"].values()) == {"2024-03-06T00:00:00Z"}

@@ -23,7 +23,9 @@ def test_v1_services_keep_their_features_and_v2_adds_the_savings_balance(local_s
 
 def test_a_v1_training_set_has_no_v2_feature(local_store, days):
     store = features.feature_store(local_store)
-    contacts = pd.DataFrame({"customer_id": ["C0000001"], "event_timestamp": [pd.Timestamp(days.known_at(days.RUN_DAY))]})
+    contacts = pd.DataFrame(
+        {"customer_id": ["C0000001"], "event_timestamp": [pd.Timestamp(days.known_at(days.RUN_DAY))]}
+    )
     v1 = features._with_segment(store, contacts, "propensity_v1")
     v2 = features._with_segment(store, contacts, features.FEATURE_SERVICE)
     assert "balance_savings" not in v1.columns and "balance_total" in v1.columns

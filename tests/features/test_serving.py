@@ -49,8 +49,11 @@ def test_bad_customer_ids_get_a_422_that_does_not_echo_them(local_store, days, t
     days.quiet_apply(settings)
     try:
         with TestClient(create_app(FeatureServer(settings))) as client:
-            surrogate = client.post("/features", content='{"customer_ids": ["C0000001", "\\ud800"]}',
-                                    headers={"Content-Type": "application/json"})
+            surrogate = client.post(
+                "/features",
+                content='{"customer_ids": ["C0000001", "\\ud800"]}',
+                headers={"Content-Type": "application/json"},
+            )
             huge = client.get("/customers/" + "C" * 60_000 + "/features")
             body_5mb = client.post("/features", json={"customer_ids": ["C" * 5_000_000]})
             many = client.post("/features", json={"customer_ids": [f"C{i:07d}" for i in range(10_000)]})

@@ -63,8 +63,9 @@ def measured_loop(loop_bank):
 
 
 def _landed(settings, source: str, day: date) -> pd.DataFrame:
-    return pd.read_csv(settings.landing_dir / source / f"dt={day.isoformat()}" / f"{source}.csv", dtype=str,
-                       keep_default_na=False)
+    return pd.read_csv(
+        settings.landing_dir / source / f"dt={day.isoformat()}" / f"{source}.csv", dtype=str, keep_default_na=False
+    )
 
 
 def _lists(settings, day: date) -> pd.DataFrame:
@@ -99,9 +100,12 @@ def test_every_published_row_is_executed_the_next_day(loop_bank):
 
 def test_responses_come_back_for_the_executed_contacts(loop_bank):
     settings, _ = loop_bank
-    contacts = pd.concat(_landed(settings, "campaign_contacts", FIRST + timedelta(days=d)) for d in range(1, LOOP_DAYS + 1))
-    responses = pd.concat(_landed(settings, "campaign_responses", FIRST + timedelta(days=d))
-                          for d in range(1, LOOP_DAYS + 1))
+    contacts = pd.concat(
+        _landed(settings, "campaign_contacts", FIRST + timedelta(days=d)) for d in range(1, LOOP_DAYS + 1)
+    )
+    responses = pd.concat(
+        _landed(settings, "campaign_responses", FIRST + timedelta(days=d)) for d in range(1, LOOP_DAYS + 1)
+    )
     platform = responses.merge(contacts[["contact_id", "is_control", "delivery_status"]], on="contact_id")
     assert set(platform["response_type"]) == {"opened", "clicked", "visited", "converted"}
     # Only a delivered message can be opened, clicked or lead to a visit; anyone can buy.
@@ -189,8 +193,14 @@ def test_effectiveness_report_renders_in_a_browser(measured_loop, tmp_path):
         report = write_effectiveness_report(LAST, measured_loop)
     page = report.read_text()
     assert "http://" not in page and "https://" not in page
-    for heading in ("Campaigns: uplift, value, return", "Over time", "Channels", "Customer experience guardrails",
-                    "Life cycle", "Check against the simulator's truth"):
+    for heading in (
+        "Campaigns: uplift, value, return",
+        "Over time",
+        "Channels",
+        "Customer experience guardrails",
+        "Life cycle",
+        "Check against the simulator's truth",
+    ):
         assert heading in page
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -199,11 +209,24 @@ def test_effectiveness_report_renders_in_a_browser(measured_loop, tmp_path):
         pytest.skip("Chromium is not installed: the screenshot needs Debian's chromium package")
     shot = tmp_path / "effectiveness.png"
     subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,2400", f"--screenshot={shot}",
-         report.as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 2400)

@@ -85,7 +85,9 @@ def test_contributions_sum_to_the_raw_score(booster):
     expected = booster.predict(rows, raw_score=True)
     assert contributions.dtype == np.float32 and contributions.shape == (len(rows), N_FEATURES)
     np.testing.assert_allclose(raw, expected, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(contributions.sum(axis=1, dtype=np.float64) + explainer.bias, expected, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1, dtype=np.float64) + explainer.bias, expected, rtol=0, atol=1e-4
+    )
 
 
 def test_grouped_tables_equal_one_lookup_per_tree(booster, monkeypatch):
@@ -122,7 +124,9 @@ def test_categorical_splits_fall_back_to_lightgbm_leaves():
     explainer = SaabasExplainer(booster)
     assert explainer.trees is None
     raw, contributions = explainer.explain(matrix[:300])
-    np.testing.assert_allclose(contributions.sum(axis=1) + explainer.bias, booster.predict(matrix[:300], raw_score=True), atol=1e-4)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + explainer.bias, booster.predict(matrix[:300], raw_score=True), atol=1e-4
+    )
 
 
 def test_a_model_without_splits_is_all_bias():

@@ -23,8 +23,12 @@ def champion(isolated_settings, training_frame_factory, feature_columns):
     from ml.registry import use_tracking
 
     model = monitoring.MonitoredModel(result["model_name"], "propensity", "credit_card")
-    state = {"run_date": "2024-03-01", "status": "trained", "rows": result["rows"],
-             "labels_through": result["labels_through"]}
+    state = {
+        "run_date": "2024-03-01",
+        "status": "trained",
+        "rows": result["rows"],
+        "labels_through": result["labels_through"],
+    }
     return model, state, use_tracking(isolated_settings), result
 
 
@@ -38,25 +42,46 @@ def later_outcomes(factory, seed: int, shuffled: bool) -> pd.DataFrame:
 
 def test_a_stable_day_fires_nothing(champion, training_frame_factory, isolated_settings):
     model, state, client, result = champion
-    record = monitoring.monitor_model(model, training_frame_factory(n=2_000, seed=9),
-                                      later_outcomes(training_frame_factory, 10, shuffled=False), state, client)
+    record = monitoring.monitor_model(
+        model,
+        training_frame_factory(n=2_000, seed=9),
+        later_outcomes(training_frame_factory, 10, shuffled=False),
+        state,
+        client,
+    )
     assert record["champion_version"] == result["version"]
     assert max(record["feature_psi"].values()) < 0.1 and record["prediction_psi"] < 0.1
     assert record["performance"]["matured"] > 2_000 and record["new_labels"] > 2_000
-    decision = monitoring.decide(model.model_name, "propensity", "credit_card", record["champion_version"], record,
-                                 {**state, "rows": 100_000}, 0, isolated_settings)
+    decision = monitoring.decide(
+        model.model_name,
+        "propensity",
+        "credit_card",
+        record["champion_version"],
+        record,
+        {**state, "rows": 100_000},
+        0,
+        isolated_settings,
+    )
     assert not decision.retrain, decision.reason
 
 
-def test_drifted_features_and_decayed_outcomes_fire_their_triggers(champion, training_frame_factory,
-                                                                   isolated_settings):
+def test_drifted_features_and_decayed_outcomes_fire_their_triggers(champion, training_frame_factory, isolated_settings):
     model, state, client, _ = champion
     drifted = training_frame_factory(n=2_000, seed=11)
     drifted["digital_logins_30d"] = drifted["digital_logins_30d"] * 3 + 5  # a feed changed its unit
-    record = monitoring.monitor_model(model, drifted, later_outcomes(training_frame_factory, 12, shuffled=True),
-                                      state, client)
-    decision = monitoring.decide(model.model_name, "propensity", "credit_card", record["champion_version"], record,
-                                 {**state, "rows": 100_000}, 0, isolated_settings)
+    record = monitoring.monitor_model(
+        model, drifted, later_outcomes(training_frame_factory, 12, shuffled=True), state, client
+    )
+    decision = monitoring.decide(
+        model.model_name,
+        "propensity",
+        "credit_card",
+        record["champion_version"],
+        record,
+        {**state, "rows": 100_000},
+        0,
+        isolated_settings,
+    )
     assert {"feature_drift", "prediction_drift", "auc_decay"} <= set(decision.fired), decision.reason
     assert "digital_logins_30d" in next(t.reason for t in decision.triggers if t.name == "feature_drift")
     rows = monitoring.monitoring_rows(date(2024, 4, 15), [record])

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
+import lightgbm as lgb
 import mlflow
 import numpy as np
-import pytest
-
-import lightgbm as lgb
 import pandas as pd
+import pytest
 
 from ml.scoring import SCORE_COLUMNS, score_customers, top_reasons
 from ml.training import train_and_register
@@ -148,7 +147,9 @@ def test_top_reasons_format_and_missing_values():
 
 def test_top_reasons_formats_like_the_row_by_row_rule():
     rng = np.random.default_rng(5)
-    values = rng.choice([0.0, 0.25, 1 / 3, 9.99, 9.9996, 10.0, 12.5, 13.5, 1234.56, -0.004, -250.4, np.nan], size=(400, 6))
+    values = rng.choice(
+        [0.0, 0.25, 1 / 3, 9.99, 9.9996, 10.0, 12.5, 13.5, 1234.56, -0.004, -250.4, np.nan], size=(400, 6)
+    )
     contributions = rng.normal(0, 0.3, size=(400, 6)).astype(np.float32)
     names = [f"f{i}" for i in range(6)]
     reasons = top_reasons(values, contributions, names)
@@ -178,8 +179,11 @@ def test_a_product_without_a_champion_is_explored_at_random():
     top = set(first.nlargest(500, "propensity")["customer_id"])
     again = exploration_scores(frame, "term_deposit", date(2024, 3, 1), prior=0.06)
     assert top == set(again.nlargest(500, "propensity")["customer_id"])  # a rerun picks the same customers
-    tomorrow = set(exploration_scores(frame, "term_deposit", date(2024, 3, 2), prior=0.06)
-                   .nlargest(500, "propensity")["customer_id"])
+    tomorrow = set(
+        exploration_scores(frame, "term_deposit", date(2024, 3, 2), prior=0.06).nlargest(500, "propensity")[
+            "customer_id"
+        ]
+    )
     assert len(top & tomorrow) < 100  # independent draws overlap by about 10%
     # Not the id order: the first 500 customers are not favoured.
     assert len(top & set(frame["customer_id"].head(500))) < 100

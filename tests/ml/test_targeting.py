@@ -19,13 +19,27 @@ N_CUSTOMERS = 400
 CHANNEL_COST = {"email": 0.1, "push": 0.05, "sms": 0.2, "phone": 4.0, "branch": 8.0}
 
 
-def campaign(campaign_id: str, product: str, capacity: int = 10_000, control_share: float = 0.2,
-             channels=("email", "push", "sms", "phone", "branch"), **rules) -> Campaign:
+def campaign(
+    campaign_id: str,
+    product: str,
+    capacity: int = 10_000,
+    control_share: float = 0.2,
+    channels=("email", "push", "sms", "phone", "branch"),
+    **rules,
+) -> Campaign:
     return Campaign(
-        campaign_id=campaign_id, campaign_name=campaign_id, product_code=product, offer="offer",
-        incentive_eur=0.0, start_date=RUN_DATE - timedelta(days=3), end_date=RUN_DATE + timedelta(days=10),
-        response_window_days=14, control_share=control_share, min_age=rules.get("min_age"),
-        max_age=rules.get("max_age"), lifecycle_stages=rules.get("stages", ()),
+        campaign_id=campaign_id,
+        campaign_name=campaign_id,
+        product_code=product,
+        offer="offer",
+        incentive_eur=0.0,
+        start_date=RUN_DATE - timedelta(days=3),
+        end_date=RUN_DATE + timedelta(days=10),
+        response_window_days=14,
+        control_share=control_share,
+        min_age=rules.get("min_age"),
+        max_age=rules.get("max_age"),
+        lifecycle_stages=rules.get("stages", ()),
         channels={ch: (capacity, CHANNEL_COST[ch]) for ch in channels},
     )
 
@@ -98,7 +112,9 @@ def test_columns_value_and_row_ids(scores, customers, campaigns, channels):
     cost = lists["channel"].map(CHANNEL_COST)
     np.testing.assert_allclose(lists["expected_value"], gross - cost)
     assert (lists.loc[lists["is_control"], "contact_cost"] == 0).all()
-    assert (lists.loc[~lists["is_control"], "contact_cost"] == lists.loc[~lists["is_control"], "channel"].map(CHANNEL_COST)).all()
+    assert (
+        lists.loc[~lists["is_control"], "contact_cost"] == lists.loc[~lists["is_control"], "channel"].map(CHANNEL_COST)
+    ).all()
     assert lists["list_row_id"].is_unique
     assert lists["list_row_id"].str.startswith("20240302:").all()
     assert counts["offers"] == 3 * N_CUSTOMERS
@@ -188,8 +204,9 @@ def test_controls_are_fixed_for_the_campaign_and_never_contacted_by_it(scores, c
     # The next day, with today's lists in the campaign history, nobody re-enters a campaign they are in:
     # today's controls are not contacted by their campaign tomorrow (other campaigns may take them).
     history = lists[["customer_id", "campaign_id"]]
-    tomorrow, counts = build_target_lists(scores, customers, RUN_DATE + timedelta(days=1), campaigns, channels,
-                                          campaign_history=history)
+    tomorrow, counts = build_target_lists(
+        scores, customers, RUN_DATE + timedelta(days=1), campaigns, channels, campaign_history=history
+    )
     pairs = set(zip(history["customer_id"], history["campaign_id"]))
     assert not pairs & set(zip(tomorrow["customer_id"], tomorrow["campaign_id"]))
     assert counts["already_in_campaign"] == len(lists)
@@ -260,7 +277,9 @@ def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
     settings.ensure_pii_key()
     paths = write_target_lists(lists, RUN_DATE, settings, everyone, counts)
     expected = {f"target_list_{c}.{ext}" for c in everyone for ext in ("parquet", "csv")} | {
-        "data_dictionary.md", "customer_keys.parquet"}
+        "data_dictionary.md",
+        "customer_keys.parquet",
+    }
     assert set(paths) == expected
     written = pd.read_parquet(paths["target_list_C-credit_card.parquet"])
     assert list(written.columns) == list(TARGET_COLUMNS) and "customer_id" not in written.columns
@@ -273,9 +292,10 @@ def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
     assert written["customer_key"].str.fullmatch(r"P[0-9a-f]{20}").all()
     restored = written.merge(lookup, on="customer_key", how="left").drop(columns="customer_key")
     expected_rows = lists[lists["campaign_id"] == "C-credit_card"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(restored[expected_rows.columns.drop("customer_id")].assign(
-        customer_id=restored["customer_id"]), expected_rows.drop(columns="customer_id").assign(
-        customer_id=expected_rows["customer_id"]))
+    pd.testing.assert_frame_equal(
+        restored[expected_rows.columns.drop("customer_id")].assign(customer_id=restored["customer_id"]),
+        expected_rows.drop(columns="customer_id").assign(customer_id=expected_rows["customer_id"]),
+    )
     every_file = b"".join(path.read_bytes() for name, path in paths.items() if name != "customer_keys.parquet")
     assert not any(customer.encode() in every_file for customer in lists["customer_id"])
     assert pd.read_parquet(paths["target_list_C-wealth.parquet"]).empty

@@ -20,8 +20,9 @@ def randomised(n: int = 20_000, seed: int = 0) -> pd.DataFrame:
     effect = 0.10 * (x1 > 0) - 0.05 * (x2 > 1)
     treated = rng.random(n) < 0.6
     outcome = rng.random(n) < np.clip(base + treated * effect, 0, 1)
-    return pd.DataFrame({"x1": x1, "x2": x2, "x3": x3, "is_treated": treated, "label": outcome.astype(int),
-                         "true_uplift": effect})
+    return pd.DataFrame(
+        {"x1": x1, "x2": x2, "x3": x3, "is_treated": treated, "label": outcome.astype(int), "true_uplift": effect}
+    )
 
 
 def test_t_learner_ranks_by_the_true_effect_not_by_buying_anyway():
@@ -58,14 +59,37 @@ def test_targeting_by_incremental_value_skips_customers_who_buy_anyway():
     from ml.targeting import build_target_lists
 
     day = date(2024, 3, 2)
-    customers = pd.DataFrame({"customer_id": ["sure", "persuadable", "put_off"], "has_marketing_consent": True,
-                              "has_credit_card": False})
-    scores = pd.DataFrame({"customer_id": ["sure", "persuadable", "put_off"], "product_code": "credit_card",
-                           "propensity": [0.9, 0.3, 0.4], "uplift": [0.0, 0.2, -0.1],
-                           "model_name": "m", "model_version": "1"})
+    customers = pd.DataFrame(
+        {"customer_id": ["sure", "persuadable", "put_off"], "has_marketing_consent": True, "has_credit_card": False}
+    )
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["sure", "persuadable", "put_off"],
+            "product_code": "credit_card",
+            "propensity": [0.9, 0.3, 0.4],
+            "uplift": [0.0, 0.2, -0.1],
+            "model_name": "m",
+            "model_version": "1",
+        }
+    )
     channels = pd.DataFrame({"customer_id": ["sure", "persuadable", "put_off"], "channel": "email", "channel_rank": 1})
-    campaign = {"C": Campaign("C", "C", "credit_card", "o", 0.0, day - timedelta(1), day + timedelta(1), 14, 0.01,
-                              None, None, (), {"email": (1, 0.1)})}
+    campaign = {
+        "C": Campaign(
+            "C",
+            "C",
+            "credit_card",
+            "o",
+            0.0,
+            day - timedelta(1),
+            day + timedelta(1),
+            14,
+            0.01,
+            None,
+            None,
+            (),
+            {"email": (1, 0.1)},
+        )
+    }
     by_propensity, _ = build_target_lists(scores, customers, day, campaign, channels)
     by_uplift, _ = build_target_lists(scores, customers, day, campaign, channels, policy="uplift")
     assert by_propensity.loc[~by_propensity["is_control"], "customer_id"].tolist()[:1] == ["sure"]
@@ -113,8 +137,9 @@ def test_uplift_models_are_registered_and_gated_on_qini(isolated_settings, featu
     assert set(profile["features"]) == set(feature_columns) and "score" in profile
 
     # Labels that no longer follow the features: the new version ranks no better, stays challenger.
-    second = train_uplift_and_register(platform_contacts(seed=1, informative=False), "credit_card",
-                                       date(2024, 3, 2), feature_columns)
+    second = train_uplift_and_register(
+        platform_contacts(seed=1, informative=False), "credit_card", date(2024, 3, 2), feature_columns
+    )
     assert second["status"] == "trained" and not second["promoted"], second["gate_reason"]
     assert aliases("uplift_credit_card") == {"champion": first["version"], "challenger": second["version"]}
 

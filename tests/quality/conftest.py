@@ -91,8 +91,14 @@ def published_bank(tmp_path_factory) -> PublishedBank:
         os.environ.pop(name, None)
     try:
         settings = get_settings()
-        generate_bank(customers=150, days=(NEXT_DAY - START).days + 1, start_date=START, seed=5,
-                      data_dir=settings.data_dir, contact_rate=0.1)
+        generate_bank(
+            customers=150,
+            days=(NEXT_DAY - START).days + 1,
+            start_date=START,
+            seed=5,
+            data_dir=settings.data_dir,
+            contact_rate=0.1,
+        )
         batches = root / "batches"
         for day in (BAD_DAY, NEXT_DAY):
             for folder in sorted(settings.landing_dir.glob(f"*/dt={day.isoformat()}")):

@@ -21,10 +21,10 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pytest
@@ -64,9 +64,12 @@ def tree_digest(folder: Path) -> str:
 def table_digests(settings: Settings) -> dict[str, str]:
     """Row count and md5 of the sorted rows of every warehouse table (read-only connection)."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        tables = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1"
-        ).fetchall()]
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        ]
         return {
             f"table {table}": con.execute(
                 f"select count(*) || ':' || coalesce(md5(string_agg(cast(t as varchar), chr(10) "
@@ -139,14 +142,23 @@ class Batch:
 
     def redeliver_customer(self, row: int = 1, **changes: str) -> dict[str, str]:
         """Add to day 20's customers file a new profile version of the ``row``-th customer of day 1."""
-        customer = {**self.rows("customers", FIRST_DAY)[row - 1],
-                    "updated_at": f"{self.day.isoformat()}T06:00:00Z", **changes}
+        customer = {
+            **self.rows("customers", FIRST_DAY)[row - 1],
+            "updated_at": f"{self.day.isoformat()}T06:00:00Z",
+            **changes,
+        }
         self.write("customers", self.rows("customers") + [customer])
         return customer
 
 
-def violation(file: str, rule: str, detail: str, column: str | None = None, rows: list[int] | None = None,
-              sample: list[str] | None = None) -> str:
+def violation(
+    file: str,
+    rule: str,
+    detail: str,
+    column: str | None = None,
+    rows: list[int] | None = None,
+    sample: list[str] | None = None,
+) -> str:
     """One line of a contract failure, as docs/landing_contract.md shows it."""
     text = f"{file}: rule '{rule}' failed"
     if column:
@@ -162,11 +174,13 @@ def violation(file: str, rule: str, detail: str, column: str | None = None, rows
 
 def contract_message(day: date, lines: list[str], report: Path) -> str:
     files = {line.split(": rule ")[0] for line in lines}
-    return "\n".join([
-        f"landing contract failed for {day}: {len(lines)} violation(s) in {len(files)} file(s)",
-        *lines,
-        f"quarantined; report: {report}",
-    ])
+    return "\n".join(
+        [
+            f"landing contract failed for {day}: {len(lines)} violation(s) in {len(files)} file(s)",
+            *lines,
+            f"quarantined; report: {report}",
+        ]
+    )
 
 
 # ---- the cases: each breaks one thing and returns the lines the user must read ------------------
@@ -184,65 +198,105 @@ def extra_column(b: Batch) -> list[str]:
 
 def wrong_type(b: Batch) -> list[str]:
     b.edit("transactions", 2, amount="12,5O EUR")
-    return [violation(b.rel("transactions"), "type", "expected a decimal like -123.45", "amount", [2],
-                      ["'12,5O EUR'"])]
+    return [violation(b.rel("transactions"), "type", "expected a decimal like -123.45", "amount", [2], ["'12,5O EUR'"])]
 
 
 def unparseable_date(b: Batch) -> list[str]:
     b.edit("daily_balances", 4, balance_date="2024-02-30")
-    return [violation(b.rel("daily_balances"), "type", "expected a date YYYY-MM-DD", "balance_date", [4],
-                      ["'2024-02-30'"])]
+    return [
+        violation(b.rel("daily_balances"), "type", "expected a date YYYY-MM-DD", "balance_date", [4], ["'2024-02-30'"])
+    ]
 
 
 def null_key(b: Batch) -> list[str]:
     b.edit("transactions", 3, transaction_id="")
-    return [violation(b.rel("transactions"), "not_null", "empty value in a column that is not nullable",
-                      "transaction_id", [3], ["transaction_id="])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "not_null",
+            "empty value in a column that is not nullable",
+            "transaction_id",
+            [3],
+            ["transaction_id="],
+        )
+    ]
 
 
 def duplicate_key(b: Batch) -> list[str]:
     first = b.rows("transactions")[0]["transaction_id"]
     b.edit("transactions", 2, transaction_id=first)
-    return [violation(b.rel("transactions"), "duplicate_key", "the primary key appears more than once in the file",
-                      "transaction_id", [1, 2], [f"transaction_id={first}"])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "duplicate_key",
+            "the primary key appears more than once in the file",
+            "transaction_id",
+            [1, 2],
+            [f"transaction_id={first}"],
+        )
+    ]
 
 
 def orphan_transaction(b: Batch) -> list[str]:
     b.edit("transactions", 5, account_id="A99999999")
-    return [violation(b.rel("transactions"), "orphan_key",
-                      f"not in accounts.account_id of {BAD_DAY} or any earlier day", "account_id", [5],
-                      ["'A99999999'"])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "orphan_key",
+            f"not in accounts.account_id of {BAD_DAY} or any earlier day",
+            "account_id",
+            [5],
+            ["'A99999999'"],
+        )
+    ]
 
 
 def negative_age(b: Batch) -> list[str]:
     b.redeliver_customer(birth_date="2031-05-01")
-    return [violation(b.rel("customers"), "in_future", f"a negative age: after {BAD_DAY}", "birth_date", [1],
-                      ["'****-**-**'"])]  # a personal column's sample shows its shape only
+    return [
+        violation(
+            b.rel("customers"), "in_future", f"a negative age: after {BAD_DAY}", "birth_date", [1], ["'****-**-**'"]
+        )
+    ]  # a personal column's sample shows its shape only
 
 
 def future_date(b: Batch) -> list[str]:
     b.edit("product_holdings", 1, opened_on="2024-02-14")
-    return [violation(b.rel("product_holdings"), "in_future", f"in the future: after {BAD_DAY}", "opened_on", [1],
-                      ["'2024-02-14'"])]
+    return [
+        violation(
+            b.rel("product_holdings"),
+            "in_future",
+            f"in the future: after {BAD_DAY}",
+            "opened_on",
+            [1],
+            ["'2024-02-14'"],
+        )
+    ]
 
 
 def event_on_another_day(b: Batch) -> list[str]:
     b.edit("digital_events", 2, event_at="2024-01-19T23:59:59Z")
-    return [violation(b.rel("digital_events"), "not_on_file_day", f"must fall on the file's day {BAD_DAY}",
-                      "event_at", [2], ["'2024-01-19T23:59:59Z'"])]
+    return [
+        violation(
+            b.rel("digital_events"),
+            "not_on_file_day",
+            f"must fall on the file's day {BAD_DAY}",
+            "event_at",
+            [2],
+            ["'2024-01-19T23:59:59Z'"],
+        )
+    ]
 
 
 def implausible_amount(b: Batch) -> list[str]:
     b.edit("transactions", 1, amount="-2500000.00")
-    return [violation(b.rel("transactions"), "range", "below the minimum -1000000", "amount", [1],
-                      ["'-2500000.00'"])]
+    return [violation(b.rel("transactions"), "range", "below the minimum -1000000", "amount", [1], ["'-2500000.00'"])]
 
 
 def value_not_allowed(b: Batch) -> list[str]:
     b.edit("transactions", 6, channel="telepathy")
     allowed = "card_pos, card_online, atm, mobile, web, branch, standing_order"
-    return [violation(b.rel("transactions"), "allowed_values", f"allowed: {allowed}", "channel", [6],
-                      ["'telepathy'"])]
+    return [violation(b.rel("transactions"), "allowed_values", f"allowed: {allowed}", "channel", [6], ["'telepathy'"])]
 
 
 def key_pattern(b: Batch) -> list[str]:
@@ -252,8 +306,9 @@ def key_pattern(b: Batch) -> list[str]:
 
 def empty_file(b: Batch) -> list[str]:
     b.path("campaign_contacts").write_bytes(b"")
-    return [violation(b.rel("campaign_contacts"), "empty_file",
-                      "the file is zero bytes (expected at least the header)")]
+    return [
+        violation(b.rel("campaign_contacts"), "empty_file", "the file is zero bytes (expected at least the header)")
+    ]
 
 
 def file_missing(b: Batch) -> list[str]:
@@ -266,8 +321,14 @@ def truncated_file(b: Batch) -> list[str]:
     cut = data.rstrip(b"\n").rsplit(b",", 1)[0]  # the last line loses its last field and the newline
     b.path("transactions").write_bytes(cut)
     rows = len(b.rows("transactions"))
-    return [violation(b.rel("transactions"), "truncated_file",
-                      "the last line is incomplete (6 of 7 fields; no newline at the end)", rows=[rows])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "truncated_file",
+            "the last line is incomplete (6 of 7 fields; no newline at the end)",
+            rows=[rows],
+        )
+    ]
 
 
 def wrong_encoding(b: Batch) -> list[str]:
@@ -277,40 +338,69 @@ def wrong_encoding(b: Batch) -> list[str]:
     path.write_bytes(utf8.replace("Zoë".encode(), "Zoë".encode("latin-1")))
     offset = utf8.index("Zoë".encode()) + 2
     line = path.read_bytes().decode("utf-8", errors="replace").split("\n")[1]
-    return [violation(b.rel("customers"), "encoding", f"not valid UTF-8 (first bad byte b'\\xeb' at offset {offset})",
-                      rows=[1], sample=[repr(line[:60])])]
+    return [
+        violation(
+            b.rel("customers"),
+            "encoding",
+            f"not valid UTF-8 (first bad byte b'\\xeb' at offset {offset})",
+            rows=[1],
+            sample=[repr(line[:60])],
+        )
+    ]
 
 
 def wrong_delimiter(b: Batch) -> list[str]:
     b.write("transactions", b.rows("transactions"), delimiter=";")
     header = b.path("transactions").read_text().split("\n", 1)[0]
-    return [violation(b.rel("transactions"), "delimiter",
-                      "the header reads as one column; the file looks ';'-separated, the contract says ','",
-                      sample=[repr(header[:80])])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "delimiter",
+            "the header reads as one column; the file looks ';'-separated, the contract says ','",
+            sample=[repr(header[:80])],
+        )
+    ]
 
 
 def header_missing(b: Batch) -> list[str]:
     path = b.path("transactions")
     header, body = path.read_text().split("\n", 1)
     path.write_text(body)
-    return [violation(b.rel("transactions"), "header_missing",
-                      f"the first line has none of the contract's column names; expected {header}",
-                      sample=[repr(body.split("\n", 1)[0][:80])])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "header_missing",
+            f"the first line has none of the contract's column names; expected {header}",
+            sample=[repr(body.split("\n", 1)[0][:80])],
+        )
+    ]
 
 
 def same_file_twice(b: Batch) -> list[str]:
     yesterday = b.path("product_holdings", PREVIOUS_DAY)
     b.path("product_holdings").write_bytes(yesterday.read_bytes())
-    return [violation(b.rel("product_holdings"), "duplicate_file",
-                      f"byte-identical to {b.rel('product_holdings', PREVIOUS_DAY)} (the same file delivered twice)")]
+    return [
+        violation(
+            b.rel("product_holdings"),
+            "duplicate_file",
+            f"byte-identical to {b.rel('product_holdings', PREVIOUS_DAY)} (the same file delivered twice)",
+        )
+    ]
 
 
 def event_delivered_again(b: Batch) -> list[str]:
     again = b.rows("transactions", PREVIOUS_DAY)[0]["transaction_id"]
     b.edit("transactions", 7, transaction_id=again)
-    return [violation(b.rel("transactions"), "key_already_delivered",
-                      "an event's key was already delivered on an earlier day", "transaction_id", [7],
-                      [f"transaction_id={again} (dt={PREVIOUS_DAY})"])]
+    return [
+        violation(
+            b.rel("transactions"),
+            "key_already_delivered",
+            "an event's key was already delivered on an earlier day",
+            "transaction_id",
+            [7],
+            [f"transaction_id={again} (dt={PREVIOUS_DAY})"],
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -326,11 +416,17 @@ def day_out_of_order(b: Batch) -> list[str]:
     """Day 21 arrives while day 20 never came: every source of day 20 is a gap."""
     from bankmkt.contract import load_contract
 
-    gaps = [violation(b.rel(source, BAD_DAY), "out_of_order",
-                      f"an earlier day has no file for this source; {NEXT_DAY} must wait for it")
-            for source in load_contract()]
-    return gaps[:10] + [violation(f"landing/*/dt={NEXT_DAY}/", "out_of_order",
-                                  f"{len(gaps) - 10} more earlier files missing")]
+    gaps = [
+        violation(
+            b.rel(source, BAD_DAY),
+            "out_of_order",
+            f"an earlier day has no file for this source; {NEXT_DAY} must wait for it",
+        )
+        for source in load_contract()
+    ]
+    return gaps[:10] + [
+        violation(f"landing/*/dt={NEXT_DAY}/", "out_of_order", f"{len(gaps) - 10} more earlier files missing")
+    ]
 
 
 CONTRACT_CASES = [
@@ -415,14 +511,16 @@ def test_gate_stops_a_value_the_contract_allows_and_nothing_is_published(publish
     assert age == 124
     entry = _gate_entry(settings, BAD_DAY)
     page, summary = entry["data_docs_page"], entry["summary"]
-    assert str(failure.value) == "\n".join([
-        f"quality gate failed for {BAD_DAY}:",
-        "customer_features: 1 failure-level expectation(s) failed",
-        f"  - age: expect_column_values_to_be_between [16, 120]: 1 of {rows} rows unexpected "
-        f"({100 / rows:.2f}%), e.g. [124]",
-        f"  Data Docs: {page}",
-        f"report: {summary}",
-    ])
+    assert str(failure.value) == "\n".join(
+        [
+            f"quality gate failed for {BAD_DAY}:",
+            "customer_features: 1 failure-level expectation(s) failed",
+            f"  - age: expect_column_values_to_be_between [16, 120]: 1 of {rows} rows unexpected "
+            f"({100 / rows:.2f}%), e.g. [124]",
+            f"  Data Docs: {page}",
+            f"report: {summary}",
+        ]
+    )
     assert Path(page).is_file() and Path(summary).is_file()
     assert published_state(settings) == before
     # A failed run is no baseline for the next run's comparisons.

@@ -24,41 +24,43 @@ def feature_rows(day: date, n: int = 60, seed: int = 0, **columns) -> pd.DataFra
     ints = lambda low, high: rng.integers(low, high, size=n).astype("int32")  # noqa: E731
     txn_30d = ints(0, 40)
     spend_30d = rng.gamma(2.0, 400.0, size=n).round(2)
-    frame = pd.DataFrame({
-        "customer_id": [f"C{i:07d}" for i in range(1, n + 1)],
-        "feature_date": [day] * n,
-        "event_timestamp": [datetime.combine(day + timedelta(days=1), datetime.min.time())] * n,
-        "age": ints(18, 90),
-        "tenure_days": ints(0, 9000),
-        "monthly_income": rng.uniform(500, 8000, size=n).round(2),
-        "is_female": ints(0, 2),
-        "has_marketing_consent": (np.arange(n) % 10 < 7).astype("int32"),
-        "txn_count_30d": txn_30d,
-        "txn_count_90d": txn_30d + ints(0, 60),
-        "spend_30d": spend_30d,
-        "spend_90d": spend_30d * 3,
-        "income_90d": rng.uniform(0, 20000, size=n).round(2),
-        "observed_days_90d": ints(1, 91),
-        "spend_to_income_90d": rng.uniform(0, 2, size=n),
-        "days_since_last_txn": ints(0, 91),
-        "balance_total": rng.uniform(-500, 60000, size=n).round(2),
-        "balance_savings": rng.uniform(0, 30000, size=n).round(2),
-        "balance_avg_30d": rng.uniform(-500, 60000, size=n).round(2),
-        "balance_trend_30d": rng.normal(0, 1000, size=n).round(2),
-        "spend_share_travel_90d": rng.uniform(0, 0.3, size=n),
-        "spend_share_dining_90d": rng.uniform(0, 0.3, size=n),
-        "spend_share_groceries_90d": rng.uniform(0, 0.4, size=n),
-        "digital_logins_30d": ints(0, 20),
-        "product_views_30d": ints(0, 4),
-        "n_products_held": ints(0, 4),
-        "has_credit_card": ints(0, 2),
-        "has_personal_loan": ints(0, 2),
-        "has_term_deposit": ints(0, 2),
-        "has_wealth_management": ints(0, 2),
-        "has_mortgage": ints(0, 2),
-        "complaints_90d": ints(0, 2),
-        "last_nps": np.where(np.arange(n) % 3 == 0, rng.integers(0, 11, size=n), np.nan),
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:07d}" for i in range(1, n + 1)],
+            "feature_date": [day] * n,
+            "event_timestamp": [datetime.combine(day + timedelta(days=1), datetime.min.time())] * n,
+            "age": ints(18, 90),
+            "tenure_days": ints(0, 9000),
+            "monthly_income": rng.uniform(500, 8000, size=n).round(2),
+            "is_female": ints(0, 2),
+            "has_marketing_consent": (np.arange(n) % 10 < 7).astype("int32"),
+            "txn_count_30d": txn_30d,
+            "txn_count_90d": txn_30d + ints(0, 60),
+            "spend_30d": spend_30d,
+            "spend_90d": spend_30d * 3,
+            "income_90d": rng.uniform(0, 20000, size=n).round(2),
+            "observed_days_90d": ints(1, 91),
+            "spend_to_income_90d": rng.uniform(0, 2, size=n),
+            "days_since_last_txn": ints(0, 91),
+            "balance_total": rng.uniform(-500, 60000, size=n).round(2),
+            "balance_savings": rng.uniform(0, 30000, size=n).round(2),
+            "balance_avg_30d": rng.uniform(-500, 60000, size=n).round(2),
+            "balance_trend_30d": rng.normal(0, 1000, size=n).round(2),
+            "spend_share_travel_90d": rng.uniform(0, 0.3, size=n),
+            "spend_share_dining_90d": rng.uniform(0, 0.3, size=n),
+            "spend_share_groceries_90d": rng.uniform(0, 0.4, size=n),
+            "digital_logins_30d": ints(0, 20),
+            "product_views_30d": ints(0, 4),
+            "n_products_held": ints(0, 4),
+            "has_credit_card": ints(0, 2),
+            "has_personal_loan": ints(0, 2),
+            "has_term_deposit": ints(0, 2),
+            "has_wealth_management": ints(0, 2),
+            "has_mortgage": ints(0, 2),
+            "complaints_90d": ints(0, 2),
+            "last_nps": np.where(np.arange(n) % 3 == 0, rng.integers(0, 11, size=n), np.nan),
+        }
+    )
     for name, values in columns.items():
         frame[name] = values
     return frame
@@ -68,36 +70,42 @@ def segment_rows(day: date, n: int = 60, stages=None) -> pd.DataFrame:
     stages = stages or ["new", "growing", "mature", "mature", "declining", "dormant"]
     stage = [stages[i % len(stages)] for i in range(n)]
     tiers = ["platinum"] * 3 + ["gold"] * 9 + ["silver"] * 18
-    return pd.DataFrame({
-        "customer_id": [f"C{i:07d}" for i in range(1, n + 1)],
-        "segment_date": [day] * n,
-        "event_timestamp": [datetime.combine(day + timedelta(days=1), datetime.min.time())] * n,
-        "lifecycle_stage": stage,
-        "value_tier": [tiers[i] if i < len(tiers) else "bronze" for i in range(n)],
-        "needs_segment": [None if s == "churned" else ("saver", "spender", "digital")[i % 3]
-                          for i, s in enumerate(stage)],
-        "value_score": [None if s == "churned" else (i % 50) / 50 for i, s in enumerate(stage)],
-        "tenure_days": np.arange(n, dtype="int32") * 10,
-        "has_60d_history": [True] * n,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:07d}" for i in range(1, n + 1)],
+            "segment_date": [day] * n,
+            "event_timestamp": [datetime.combine(day + timedelta(days=1), datetime.min.time())] * n,
+            "lifecycle_stage": stage,
+            "value_tier": [tiers[i] if i < len(tiers) else "bronze" for i in range(n)],
+            "needs_segment": [
+                None if s == "churned" else ("saver", "spender", "digital")[i % 3] for i, s in enumerate(stage)
+            ],
+            "value_score": [None if s == "churned" else (i % 50) / 50 for i, s in enumerate(stage)],
+            "tenure_days": np.arange(n, dtype="int32") * 10,
+            "has_60d_history": [True] * n,
+        }
+    )
 
 
 def label_rows(day: date, n: int = 40) -> pd.DataFrame:
-    contacted = [datetime.combine(day - timedelta(days=20 + i % 10), datetime.min.time()) + timedelta(hours=9)
-                 for i in range(n)]
+    contacted = [
+        datetime.combine(day - timedelta(days=20 + i % 10), datetime.min.time()) + timedelta(hours=9) for i in range(n)
+    ]
     closes = [datetime.combine(c.date() + timedelta(days=8), datetime.min.time()) for c in contacted]
-    return pd.DataFrame({
-        "contact_id": [f"CT{i:09d}" for i in range(n)],
-        "campaign_id": "CMP00001",
-        "customer_id": [f"C{i:07d}" for i in range(1, n + 1)],
-        "product_code": ["credit_card", "term_deposit"] * (n // 2),
-        "channel": "email",
-        "is_control": [i % 10 == 0 for i in range(n)],
-        "event_timestamp": contacted,
-        "window_closes_at": closes,
-        "first_converted_at": [c + timedelta(days=2) if i % 8 == 0 else None for i, c in enumerate(contacted)],
-        "label": np.array([1 if i % 8 == 0 else 0 for i in range(n)], dtype="int32"),
-    })
+    return pd.DataFrame(
+        {
+            "contact_id": [f"CT{i:09d}" for i in range(n)],
+            "campaign_id": "CMP00001",
+            "customer_id": [f"C{i:07d}" for i in range(1, n + 1)],
+            "product_code": ["credit_card", "term_deposit"] * (n // 2),
+            "channel": "email",
+            "is_control": [i % 10 == 0 for i in range(n)],
+            "event_timestamp": contacted,
+            "window_closes_at": closes,
+            "first_converted_at": [c + timedelta(days=2) if i % 8 == 0 else None for i, c in enumerate(contacted)],
+            "label": np.array([1 if i % 8 == 0 else 0 for i in range(n)], dtype="int32"),
+        }
+    )
 
 
 def target_list_rows(day: date, per_product: int = 20, built: bool = False) -> pd.DataFrame:
@@ -111,20 +119,37 @@ def target_list_rows(day: date, per_product: int = 20, built: bool = False) -> p
             propensity = 0.5 / rank
             customer = f"C{p * 1000 + rank:07d}" if built else f"P{p * 1000 + rank:020x}"
             control = rank % 10 == 3
-            rows.append({
-                "run_date": day, "list_row_id": f"{day:%Y%m%d}:{campaign}:{rank}", "campaign_id": campaign,
-                "product_code": product, "offer": "offer", "channel": "email", "customer_id" if built else "customer_key": customer, "rank": rank,
-                "propensity": propensity, "uplift": propensity / 4, "expected_value": propensity * 100 - 0.1,
-                "contact_cost": 0.0 if control else 0.1, "is_control": control,
-                "segment": "mature", "reason_1": "balance_total=1 (+0.3)", "reason_2": None, "reason_3": None,
-                "model_name": f"propensity_{product}", "model_version": "3",
-            })
+            rows.append(
+                {
+                    "run_date": day,
+                    "list_row_id": f"{day:%Y%m%d}:{campaign}:{rank}",
+                    "campaign_id": campaign,
+                    "product_code": product,
+                    "offer": "offer",
+                    "channel": "email",
+                    "customer_id" if built else "customer_key": customer,
+                    "rank": rank,
+                    "propensity": propensity,
+                    "uplift": propensity / 4,
+                    "expected_value": propensity * 100 - 0.1,
+                    "contact_cost": 0.0 if control else 0.1,
+                    "is_control": control,
+                    "segment": "mature",
+                    "reason_1": "balance_total=1 (+0.3)",
+                    "reason_2": None,
+                    "reason_3": None,
+                    "model_name": f"propensity_{product}",
+                    "model_version": "3",
+                }
+            )
     return pd.DataFrame(rows)[list(LIST_COLUMNS if built else TARGET_COLUMNS)]
 
 
 def test_a_good_mart_passes_and_leaves_results_data_docs_profile_and_summary(mart_settings, write_marts):
-    write_marts(mart_settings, customer_features=pd.concat(
-        [feature_rows(YESTERDAY), feature_rows(DAY, seed=1)], ignore_index=True))
+    write_marts(
+        mart_settings,
+        customer_features=pd.concat([feature_rows(YESTERDAY), feature_rows(DAY, seed=1)], ignore_index=True),
+    )
 
     first = quality.gate_customer_features(YESTERDAY, mart_settings)
     second = quality.gate_customer_features(DAY, mart_settings)
@@ -188,26 +213,36 @@ def test_a_stale_mart_fails_freshness(mart_settings, write_marts):
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_customer_features(DAY, mart_settings)
 
-    assert (f"  - feature_date: expect_column_max_to_be_between [{DAY} 00:00:00, {DAY} 00:00:00]: "
-            f"observed {YESTERDAY} 00:00:00") in str(failure.value).splitlines()
+    assert (
+        f"  - feature_date: expect_column_max_to_be_between [{DAY} 00:00:00, {DAY} 00:00:00]: "
+        f"observed {YESTERDAY} 00:00:00"
+    ) in str(failure.value).splitlines()
 
 
 def test_rows_lost_since_the_previous_run_stop_it(mart_settings, write_marts):
-    write_marts(mart_settings, customer_features=pd.concat(
-        [feature_rows(YESTERDAY, n=100), feature_rows(DAY, n=40)], ignore_index=True))
+    write_marts(
+        mart_settings,
+        customer_features=pd.concat([feature_rows(YESTERDAY, n=100), feature_rows(DAY, n=40)], ignore_index=True),
+    )
     quality.gate_customer_features(YESTERDAY, mart_settings)
 
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_customer_features(DAY, mart_settings)
 
-    assert (f"  - table: expect_table_row_count_to_be_between [50, 150]: observed 40 (previous run {YESTERDAY}: "
-            "100 rows, allowed change +-50% (at least 5 rows))") in str(failure.value).splitlines()
+    assert (
+        f"  - table: expect_table_row_count_to_be_between [50, 150]: observed 40 (previous run {YESTERDAY}: "
+        "100 rows, allowed change +-50% (at least 5 rows))"
+    ) in str(failure.value).splitlines()
 
 
 def test_withdrawn_consent_is_a_share_shift_that_stops_the_run(mart_settings, write_marts):
-    write_marts(mart_settings, customer_features=pd.concat(
-        [feature_rows(YESTERDAY), feature_rows(DAY, has_marketing_consent=np.zeros(60, dtype="int32"))],
-        ignore_index=True))
+    write_marts(
+        mart_settings,
+        customer_features=pd.concat(
+            [feature_rows(YESTERDAY), feature_rows(DAY, has_marketing_consent=np.zeros(60, dtype="int32"))],
+            ignore_index=True,
+        ),
+    )
     quality.gate_customer_features(YESTERDAY, mart_settings)
 
     with pytest.raises(QualityGateFailed) as failure:
@@ -215,8 +250,10 @@ def test_withdrawn_consent_is_a_share_shift_that_stops_the_run(mart_settings, wr
 
     lines = str(failure.value).splitlines()
     assert lines[1] == "customer_features: 1 failure-level expectation(s) failed"
-    assert lines[2] == (f"  - has_marketing_consent: expect_column_mean_to_be_between [0.5, 0.9]: observed 0 "
-                        f"(previous run {YESTERDAY}: share 70.0%, allowed +-20 points)")
+    assert lines[2] == (
+        f"  - has_marketing_consent: expect_column_mean_to_be_between [0.5, 0.9]: observed 0 "
+        f"(previous run {YESTERDAY}: share 70.0%, allowed +-20 points)"
+    )
 
 
 def test_a_moderate_mean_shift_only_warns(mart_settings, write_marts):
@@ -234,8 +271,12 @@ def test_a_moderate_mean_shift_only_warns(mart_settings, write_marts):
 
 def test_a_failed_run_is_no_baseline(mart_settings, write_marts):
     before = DAY - timedelta(days=2)
-    write_marts(mart_settings, customer_features=pd.concat(
-        [feature_rows(before), feature_rows(YESTERDAY, n=10), feature_rows(DAY)], ignore_index=True))
+    write_marts(
+        mart_settings,
+        customer_features=pd.concat(
+            [feature_rows(before), feature_rows(YESTERDAY, n=10), feature_rows(DAY)], ignore_index=True
+        ),
+    )
     quality.gate_customer_features(before, mart_settings)
     with pytest.raises(QualityGateFailed):
         quality.gate_customer_features(YESTERDAY, mart_settings)  # 60 -> 10 rows
@@ -253,9 +294,13 @@ def test_gate_marts_runs_every_suite_and_skips_a_mart_not_built_yet(mart_setting
     outcome = report.as_dict()
     assert outcome["success"] is True
     assert {name: r["status"] for name, r in outcome["marts"].items()} == {
-        "customer_features": "passed", "customer_segments": "skipped", "training_labels": "passed"}
+        "customer_features": "passed",
+        "customer_segments": "skipped",
+        "training_labels": "passed",
+    }
     assert outcome["skipped"] == {
-        "customer_segments": "customer_segments is not in the warehouse yet (its dbt model has not been built)"}
+        "customer_segments": "customer_segments is not in the warehouse yet (its dbt model has not been built)"
+    }
     summary = json.loads(Path(outcome["summary"]).with_suffix(".json").read_text())
     assert summary["suites"]["customer_segments"]["note"] == outcome["skipped"]["customer_segments"]
     # What the CLI prints for the stage still works on the combined record.
@@ -270,14 +315,14 @@ def test_a_missing_required_mart_fails(mart_settings, write_marts):
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_marts(DAY, mart_settings)
 
-    assert ("training_labels: not validated: training_labels is not in the warehouse yet "
-            "(its dbt model has not been built)") in str(failure.value).splitlines()
+    assert (
+        "training_labels: not validated: training_labels is not in the warehouse yet (its dbt model has not been built)"
+    ) in str(failure.value).splitlines()
 
 
 def test_segments_suite_checks_codes_and_the_share_of_each_stage(mart_settings, write_marts):
     churned_today = segment_rows(DAY, stages=["churned", "churned", "churned", "mature"])
-    write_marts(mart_settings, customer_segments=pd.concat(
-        [segment_rows(YESTERDAY), churned_today], ignore_index=True))
+    write_marts(mart_settings, customer_segments=pd.concat([segment_rows(YESTERDAY), churned_today], ignore_index=True))
     assert quality.run_gate("customer_segments", YESTERDAY, mart_settings).success
 
     result = quality.run_gate("customer_segments", DAY, mart_settings)
@@ -288,8 +333,10 @@ def test_segments_suite_checks_codes_and_the_share_of_each_stage(mart_settings, 
         f"['churned', 'churned', 'churned', 'churned', 'churned'] (previous run {YESTERDAY}: "
         "declining, dormant, growing, mature, new)"
     ]
-    assert any(w.startswith("lifecycle_stage: expect_column_values_to_be_in_set ['mature'] for at least 28.3% of rows")
-               for w in result.failed_warnings)
+    assert any(
+        w.startswith("lifecycle_stage: expect_column_values_to_be_in_set ['mature'] for at least 28.3% of rows")
+        for w in result.failed_warnings
+    )
 
 
 def test_segments_with_an_unknown_tier_fail(mart_settings, write_marts):
@@ -331,8 +378,9 @@ def test_target_lists_are_gated_before_and_after_they_are_written(mart_settings)
 
     good = target_list_rows(DAY)
     campaigns = {
-        f"CMP-{product}": Campaign(f"CMP-{product}", product, product, "offer", 0.0, DAY, DAY, 14, 0.1, None, None,
-                                   (), {"email": (100, 0.1)})
+        f"CMP-{product}": Campaign(
+            f"CMP-{product}", product, product, "offer", 0.0, DAY, DAY, 14, 0.1, None, None, (), {"email": (100, 0.1)}
+        )
         for product in ("credit_card", "term_deposit")
     }
     assert quality.gate_target_lists(DAY, mart_settings, frame=good).success
@@ -344,8 +392,9 @@ def test_target_lists_are_gated_before_and_after_they_are_written(mart_settings)
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_target_lists(DAY, mart_settings)
 
-    assert "  - customer_key: expect_column_values_to_be_unique: 40 of 40 rows unexpected (100.00%)" \
-        in str(failure.value)
+    assert "  - customer_key: expect_column_values_to_be_unique: 40 of 40 rows unexpected (100.00%)" in str(
+        failure.value
+    )
     # A list that names customers by their number is refused.
     numbered = good.assign(customer_key=[f"C{i:07d}" for i in range(len(good))])
     with pytest.raises(QualityGateFailed, match="customer_key: expect_column_values_to_match_regex"):

@@ -43,14 +43,16 @@ def select_k(behaviours: pd.DataFrame) -> pd.DataFrame:
         if len(sample.drop_duplicates()) <= k:
             continue
         clusters = KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE).fit(sample)
-        rows.append({
-            "segment_date": segment_date,
-            "k": k,
-            "silhouette_score": round(float(silhouette_score(sample, clusters.labels_)), 6),
-            "inertia": round(float(clusters.inertia_), 3),
-            "sample_size": len(sample),
-            "customers": len(behaviours),
-        })
+        rows.append(
+            {
+                "segment_date": segment_date,
+                "k": k,
+                "silhouette_score": round(float(silhouette_score(sample, clusters.labels_)), 6),
+                "inertia": round(float(clusters.inertia_), 3),
+                "sample_size": len(sample),
+                "customers": len(behaviours),
+            }
+        )
     selection = pd.DataFrame(
         rows, columns=["segment_date", "k", "silhouette_score", "inertia", "sample_size", "customers"]
     )

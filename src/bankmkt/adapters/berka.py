@@ -139,9 +139,7 @@ def decode_birth_number(values: pd.Series) -> pd.DataFrame:
     birth_date = pd.to_datetime(
         pd.DataFrame({"year": 1900 + number // 10000, "month": month - 50 * is_female, "day": number % 100})
     )
-    return pd.DataFrame(
-        {"birth_date": birth_date, "gender": np.where(is_female, "F", "M")}, index=values.index
-    )
+    return pd.DataFrame({"birth_date": birth_date, "gender": np.where(is_female, "F", "M")}, index=values.index)
 
 
 def normalise_k_symbol(values: pd.Series) -> pd.Series:
@@ -256,8 +254,7 @@ def read_berka(berka_dir: Path) -> dict[str, pd.DataFrame]:
         for name, path in paths.items():
             literal = "'" + str(path).replace("'", "''") + "'"
             tables[name] = con.execute(
-                f"SELECT * FROM read_csv({literal}, delim=';', quote='\"', escape='\"', header=true, "
-                "all_varchar=true)"
+                f"SELECT * FROM read_csv({literal}, delim=';', quote='\"', escape='\"', header=true, all_varchar=true)"
             ).df()
     return tables
 
@@ -325,45 +322,63 @@ def build_landing(raw: dict[str, pd.DataFrame]) -> BerkaLanding:
 
     deliveries = {
         "customers": _customers_table(customer),
-        "accounts": _table("accounts", {
-            "account_id": ids("A", account["account_num"].to_numpy(), 8),
-            "customer_id": ids("C", account["client_num"].to_numpy(), 7),
-            "account_type": _text(np.full(len(account), "current")),
-            "opened_on": _date_array(account["opened_on"]),
-            "closed_on": pa.nulls(len(account), type=pa.date32()),  # Berka closes no account
-            "updated_at": _utc_stamps(account["dt"], EXTRACT_CLOCK),
-        }, account["dt"]),
-        "transactions": _table("transactions", {
-            "transaction_id": ids("T", trans["trans_num"].to_numpy(), 8),
-            "account_id": ids("A", trans["account_num"].to_numpy(), 8),
-            "booked_at": _utc_stamps(trans["booked_on"], BOOKING_CLOCK),
-            "amount": decimals(trans["amount_cents"].to_numpy()),
-            "direction": _text(trans["direction"]),
-            "merchant_category": _text(trans["merchant_category"]),
-            "channel": _text(trans["channel"]),
-        }, trans["booked_on"]),
-        "daily_balances": _table("daily_balances", {
-            "account_id": ids("A", balance["account_num"].to_numpy(), 8),
-            "balance_date": _date_array(balance["balance_date"]),
-            "balance": decimals(balance["balance_cents"].to_numpy()),
-        }, balance["balance_date"]),
-        "product_holdings": _table("product_holdings", {
-            "holding_id": pc.binary_join_element_wise(
-                _text(holding["prefix"]), pc.cast(ids("", holding["number"].to_numpy(), 7), pa.string()), ""),
-            "customer_id": ids("C", holding["client_num"].to_numpy(), 7),
-            "product_code": _text(holding["product_code"]),
-            "opened_on": _date_array(holding["opened_on"]),
-            "closed_on": _date_array(holding["closed_on"]),
-            "updated_at": _utc_stamps(holding["dt"], EXTRACT_CLOCK),
-        }, holding["dt"]),
+        "accounts": _table(
+            "accounts",
+            {
+                "account_id": ids("A", account["account_num"].to_numpy(), 8),
+                "customer_id": ids("C", account["client_num"].to_numpy(), 7),
+                "account_type": _text(np.full(len(account), "current")),
+                "opened_on": _date_array(account["opened_on"]),
+                "closed_on": pa.nulls(len(account), type=pa.date32()),  # Berka closes no account
+                "updated_at": _utc_stamps(account["dt"], EXTRACT_CLOCK),
+            },
+            account["dt"],
+        ),
+        "transactions": _table(
+            "transactions",
+            {
+                "transaction_id": ids("T", trans["trans_num"].to_numpy(), 8),
+                "account_id": ids("A", trans["account_num"].to_numpy(), 8),
+                "booked_at": _utc_stamps(trans["booked_on"], BOOKING_CLOCK),
+                "amount": decimals(trans["amount_cents"].to_numpy()),
+                "direction": _text(trans["direction"]),
+                "merchant_category": _text(trans["merchant_category"]),
+                "channel": _text(trans["channel"]),
+            },
+            trans["booked_on"],
+        ),
+        "daily_balances": _table(
+            "daily_balances",
+            {
+                "account_id": ids("A", balance["account_num"].to_numpy(), 8),
+                "balance_date": _date_array(balance["balance_date"]),
+                "balance": decimals(balance["balance_cents"].to_numpy()),
+            },
+            balance["balance_date"],
+        ),
+        "product_holdings": _table(
+            "product_holdings",
+            {
+                "holding_id": pc.binary_join_element_wise(
+                    _text(holding["prefix"]), pc.cast(ids("", holding["number"].to_numpy(), 7), pa.string()), ""
+                ),
+                "customer_id": ids("C", holding["client_num"].to_numpy(), 7),
+                "product_code": _text(holding["product_code"]),
+                "opened_on": _date_array(holding["opened_on"]),
+                "closed_on": _date_array(holding["closed_on"]),
+                "updated_at": _utc_stamps(holding["dt"], EXTRACT_CLOCK),
+            },
+            holding["dt"],
+        ),
         **{source: _empty(source) for source in SOURCES_WITHOUT_BERKA_DATA},
     }
     missing = set(load_contract()) - set(deliveries)
     if missing:
         raise ValueError(f"the adapter delivers nothing for the contract's sources {sorted(missing)}")
 
-    mapped = normalise_k_symbol(trans["k_symbol"]).isin(list(CATEGORY_BY_K_SYMBOL)) | trans[
-        "operation"].astype("string").str.strip().isin(list(CATEGORY_BY_OPERATION))
+    mapped = normalise_k_symbol(trans["k_symbol"]).isin(list(CATEGORY_BY_K_SYMBOL)) | trans["operation"].astype(
+        "string"
+    ).str.strip().isin(list(CATEGORY_BY_OPERATION))
     report = {
         "source_rows": {name: len(frame) for name, frame in raw.items()},
         "rows": {source: table.num_rows for source, table in deliveries.items()},
@@ -382,20 +397,24 @@ def build_landing(raw: dict[str, pd.DataFrame]) -> BerkaLanding:
 
 
 def _dispositions(disp: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "disp_num": disp["disp_id"].astype("int64"),
-        "client_num": disp["client_id"].astype("int64"),
-        "account_num": disp["account_id"].astype("int64"),
-        "disp_type": disp["type"].astype("string").str.strip(),
-    })
+    return pd.DataFrame(
+        {
+            "disp_num": disp["disp_id"].astype("int64"),
+            "client_num": disp["client_id"].astype("int64"),
+            "account_num": disp["account_id"].astype("int64"),
+            "disp_type": disp["type"].astype("string").str.strip(),
+        }
+    )
 
 
 def _delivered_accounts(account: pd.DataFrame, disp: pd.DataFrame, window: _Window) -> pd.DataFrame:
     """Accounts opened by the last day, each with its one owner and its delivery day ``dt``."""
-    account = pd.DataFrame({
-        "account_num": account["account_id"].astype("int64"),
-        "opened_on": decode_yymmdd(account["date"]),
-    })
+    account = pd.DataFrame(
+        {
+            "account_num": account["account_id"].astype("int64"),
+            "opened_on": decode_yymmdd(account["date"]),
+        }
+    )
     owners = disp[disp["disp_type"] == "OWNER"].sort_values("disp_num")
     window.not_delivered["accounts_second_owner_dispositions"] = int(owners.duplicated("account_num").sum())
     owners = owners.drop_duplicates("account_num")[["account_num", "client_num"]]
@@ -421,22 +440,27 @@ def _delivered_customers(
     that account's opening date.
     """
     holders = disp.merge(account[["account_num", "opened_on", "dt"]], on="account_num")
-    customer = holders.groupby("client_num", as_index=False).agg(
-        customer_since=("opened_on", "min"), dt=("dt", "min")
-    )
+    customer = holders.groupby("client_num", as_index=False).agg(customer_since=("opened_on", "min"), dt=("dt", "min"))
     window.not_delivered["clients_without_account_by_last_day"] = int(len(client) - len(customer))
-    client = pd.concat([
-        pd.DataFrame({
-            "client_num": client["client_id"].astype("int64"),
-            "district_num": client["district_id"].astype("int64"),
-        }),
-        decode_birth_number(client["birth_number"]),
-    ], axis=1)
-    district = pd.DataFrame({
-        "district_num": district["A1"].astype("int64"),
-        "region": region_name(district["A3"], district["A2"]),
-        "average_salary": pd.to_numeric(district["A11"]),
-    })
+    client = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "client_num": client["client_id"].astype("int64"),
+                    "district_num": client["district_id"].astype("int64"),
+                }
+            ),
+            decode_birth_number(client["birth_number"]),
+        ],
+        axis=1,
+    )
+    district = pd.DataFrame(
+        {
+            "district_num": district["A1"].astype("int64"),
+            "region": region_name(district["A3"], district["A2"]),
+            "average_salary": pd.to_numeric(district["A11"]),
+        }
+    )
     customer = customer.merge(client, on="client_num", how="left").merge(district, on="district_num", how="left")
     if customer[["birth_date", "region", "average_salary"]].isna().any().any():
         raise ValueError("a delivered client has no client row or no district")
@@ -447,22 +471,26 @@ def _delivered_customers(
 def _customers_table(customer: pd.DataFrame) -> pa.Table:
     adult = customer["age"].to_numpy() >= ADULT_AGE
     no_value = pa.nulls(len(customer), type=pa.string())
-    return _table("customers", {
-        "customer_id": ids("C", customer["client_num"].to_numpy(), 7),
-        "first_name": no_value,  # Berka has no names, e-mail addresses or phone numbers
-        "last_name": no_value,
-        "national_id": ids("BERKA", customer["client_num"].to_numpy(), 7),
-        "email": no_value,
-        "phone": no_value,
-        "birth_date": _date_array(customer["birth_date"]),
-        "gender": _text(customer["gender"]),
-        "region": _text(customer["region"]),
-        "occupation": _text(occupation_for_age(customer["age"].to_numpy())),
-        "monthly_income": decimals(np.where(adult, customer["average_salary"].to_numpy() * 100, 0)),
-        "customer_since": _date_array(customer["customer_since"]),
-        "has_marketing_consent": pa.array(adult, type=pa.bool_()),
-        "updated_at": _utc_stamps(customer["dt"], EXTRACT_CLOCK),
-    }, customer["dt"])
+    return _table(
+        "customers",
+        {
+            "customer_id": ids("C", customer["client_num"].to_numpy(), 7),
+            "first_name": no_value,  # Berka has no names, e-mail addresses or phone numbers
+            "last_name": no_value,
+            "national_id": ids("BERKA", customer["client_num"].to_numpy(), 7),
+            "email": no_value,
+            "phone": no_value,
+            "birth_date": _date_array(customer["birth_date"]),
+            "gender": _text(customer["gender"]),
+            "region": _text(customer["region"]),
+            "occupation": _text(occupation_for_age(customer["age"].to_numpy())),
+            "monthly_income": decimals(np.where(adult, customer["average_salary"].to_numpy() * 100, 0)),
+            "customer_since": _date_array(customer["customer_since"]),
+            "has_marketing_consent": pa.array(adult, type=pa.bool_()),
+            "updated_at": _utc_stamps(customer["dt"], EXTRACT_CLOCK),
+        },
+        customer["dt"],
+    )
 
 
 def _delivered_transactions(
@@ -487,8 +515,12 @@ def _delivered_transactions(
 
 
 def _delivered_holdings(
-    loan: pd.DataFrame, card: pd.DataFrame, disp: pd.DataFrame, account: pd.DataFrame,
-    customer: pd.DataFrame, window: _Window,
+    loan: pd.DataFrame,
+    card: pd.DataFrame,
+    disp: pd.DataFrame,
+    account: pd.DataFrame,
+    customer: pd.DataFrame,
+    window: _Window,
 ) -> pd.DataFrame:
     """Loans (held by the account's owner) and cards (by the disposition's client) as holdings.
 
@@ -496,22 +528,26 @@ def _delivered_holdings(
     loan (status A or B) gets a second row with closed_on on its scheduled end
     (granted + duration months) when that day lies inside the extract.
     """
-    loans = pd.DataFrame({
-        "prefix": "L",
-        "number": loan["loan_id"].astype("int64"),
-        "account_num": loan["account_id"].astype("int64"),
-        "opened_on": decode_yymmdd(loan["date"]),
-        "duration": loan["duration"].astype("int64"),
-        "status": loan["status"].astype("string").str.strip(),
-        "product_code": "personal_loan",
-    }).merge(account[["account_num", "client_num"]], on="account_num", how="left")
-    cards = pd.DataFrame({
-        "prefix": "K",
-        "number": card["card_id"].astype("int64"),
-        "disp_num": card["disp_id"].astype("int64"),
-        "opened_on": decode_yymmdd(card["issued"]),
-        "product_code": "credit_card",
-    }).merge(disp[["disp_num", "client_num"]], on="disp_num", how="left")
+    loans = pd.DataFrame(
+        {
+            "prefix": "L",
+            "number": loan["loan_id"].astype("int64"),
+            "account_num": loan["account_id"].astype("int64"),
+            "opened_on": decode_yymmdd(loan["date"]),
+            "duration": loan["duration"].astype("int64"),
+            "status": loan["status"].astype("string").str.strip(),
+            "product_code": "personal_loan",
+        }
+    ).merge(account[["account_num", "client_num"]], on="account_num", how="left")
+    cards = pd.DataFrame(
+        {
+            "prefix": "K",
+            "number": card["card_id"].astype("int64"),
+            "disp_num": card["disp_id"].astype("int64"),
+            "opened_on": decode_yymmdd(card["issued"]),
+            "product_code": "credit_card",
+        }
+    ).merge(disp[["disp_num", "client_num"]], on="disp_num", how="left")
     holder_day = customer.set_index("client_num")["dt"]
     opened = []
     for kind, frame in (("loans", loans), ("cards", cards)):
@@ -544,18 +580,22 @@ def _empty(source: str) -> pa.Table:
 def _matches_standing_order(trans: pd.DataFrame, order: pd.DataFrame) -> np.ndarray:
     """True for a remittance whose account, receiving bank and account, and amount match order.asc."""
     keys = ["account_num", "bank", "account", "amount_key"]
-    orders = pd.DataFrame({
-        "account_num": order["account_id"].astype("int64"),
-        "bank": order["bank_to"].astype("string").str.strip(),
-        "account": order["account_to"].astype("string").str.strip(),
-        "amount_key": to_cents(order["amount"]),
-    }).drop_duplicates(keys)
-    remittances = pd.DataFrame({
-        "account_num": trans["account_num"],
-        "bank": trans["bank"].astype("string").str.strip(),
-        "account": trans["account"].astype("string").str.strip(),
-        "amount_key": np.abs(trans["amount_cents"].to_numpy()),
-    })
+    orders = pd.DataFrame(
+        {
+            "account_num": order["account_id"].astype("int64"),
+            "bank": order["bank_to"].astype("string").str.strip(),
+            "account": order["account_to"].astype("string").str.strip(),
+            "amount_key": to_cents(order["amount"]),
+        }
+    ).drop_duplicates(keys)
+    remittances = pd.DataFrame(
+        {
+            "account_num": trans["account_num"],
+            "bank": trans["bank"].astype("string").str.strip(),
+            "account": trans["account"].astype("string").str.strip(),
+            "amount_key": np.abs(trans["amount_cents"].to_numpy()),
+        }
+    )
     matched = remittances.merge(orders, on=keys, how="left", indicator=True)["_merge"].eq("both").to_numpy()
     is_remittance = trans["operation"].astype("string").str.strip().eq("PREVOD NA UCET").fillna(False)
     return matched & is_remittance.to_numpy(dtype=bool)
@@ -666,9 +706,7 @@ def end_of_day_balances(
         con.register("trans", trans[["account_num", "booked_on", "trans_num", "amount_cents", "balance_cents"]])
         con.register("accounts", account[["account_num", "dt"]])
         con.execute("CREATE TABLE day_ends AS " + END_OF_DAY_SQL.replace("$tol", tol))
-        stats = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE is_ambiguous) FROM day_ends"
-        ).fetchone()
+        stats = con.execute("SELECT count(*), count(*) FILTER (WHERE is_ambiguous) FROM day_ends").fetchone()
         breaks = con.execute(BREAKS_SQL.replace("$tol", tol)).fetchone()
         last_day_sql = "DATE '" + last_day.date().isoformat() + "'"
         balance = con.execute(BALANCES_SQL.replace("$last_day", last_day_sql)).df()
@@ -767,12 +805,14 @@ def build_and_check(last_day: date, data_dir: Path) -> dict:
     timings["dbt_seconds"] = round(perf_counter() - started, 2)
     with warehouse.read_only_connection(get_settings()) as con:
         # Every table dbt materialised (intermediate models and marts; staging models are views).
-        tables = [name for (name,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY 1"
-        ).fetchall()]
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY 1"
+            ).fetchall()
+        ]
         rows = {table: con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
-    return {**timings, "days_checked": checked["days_checked"], "dbt_status": built["status_counts"],
-            "mart_rows": rows}
+    return {**timings, "days_checked": checked["days_checked"], "dbt_status": built["status_counts"], "mart_rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -784,7 +824,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="root of the platform's state (default: the DATA_DIR setting)")
     parser.add_argument("--overwrite", action="store_true", help="replace landing files already in the data dir")
     parser.add_argument(
-        "--build", action="store_true",
+        "--build",
+        action="store_true",
         help="then contract-check every day and dbt build the last day; print timings and mart row counts",
     )
     args = parser.parse_args(argv)

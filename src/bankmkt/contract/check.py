@@ -24,7 +24,7 @@ import hashlib
 import io
 import os
 from bisect import bisect_left
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 
@@ -72,7 +72,9 @@ TYPE_FORMATS = {
 }
 QUOTE = "''''"  # SQL for a quote character (samples show values in quotes)
 PLAUSIBILITY_HISTORY_DAYS = 7
-POWERS_OF_TEN = ", ".join(f"1e{k}" for k in range(6, 16))  # accepted days with a band before the implausible rule judges a day
+POWERS_OF_TEN = ", ".join(
+    f"1e{k}" for k in range(6, 16)
+)  # accepted days with a band before the implausible rule judges a day
 OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
 # Debits that move the customer's own money rather than spend it (rule spend_beyond_income).
 MOVED_MONEY = ("transfer_out", "investment", "loan_repayment")
@@ -110,9 +112,11 @@ def table_name(source: str) -> str:
 
 
 # E-mail addresses, phone numbers and identity numbers such as 123-45-6789 or 850412/1234.
-PERSONAL_DATA_RE = (r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"  # e-mail
-                    r"|\+\d[\d ]{7,}\d|\d{9,}|\d{3}[ -]\d{3}[ -]\d{3,4}"  # phone numbers (not dates: 2024-01-31)
-                    r"|\d{3}-\d{2}-\d{4}|\d{6}/\d{3,4}")  # identity numbers
+PERSONAL_DATA_RE = (
+    r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"  # e-mail
+    r"|\+\d[\d ]{7,}\d|\d{9,}|\d{3}[ -]\d{3}[ -]\d{3,4}"  # phone numbers (not dates: 2024-01-31)
+    r"|\d{3}-\d{2}-\d{4}|\d{6}/\d{3,4}"
+)  # identity numbers
 
 
 def mask_personal(sample: str) -> str:
@@ -140,8 +144,7 @@ def _typed(column: ColumnSpec, ref: str) -> str | None:
         return f"CASE WHEN regexp_full_match({ref}, '{DATE_RE}') THEN try_cast({ref} AS DATE) END"
     if column.type == "timestamp":
         return (
-            f"CASE WHEN regexp_full_match({ref}, '{TIMESTAMP_RE}') "
-            f"THEN try_strptime({ref}, '%Y-%m-%dT%H:%M:%SZ') END"
+            f"CASE WHEN regexp_full_match({ref}, '{TIMESTAMP_RE}') THEN try_strptime({ref}, '%Y-%m-%dT%H:%M:%SZ') END"
         )
     if column.type == "integer":
         return f"CASE WHEN regexp_full_match({ref}, '{INTEGER_RE}') THEN try_cast({ref} AS BIGINT) END"
@@ -227,7 +230,7 @@ class _BatchCheck:
             except (FileNotFoundError, NotADirectoryError):
                 names = []
             days: dict[date, Path] = {}
-            for name in names[:bisect_left(names, before)]:
+            for name in names[: bisect_left(names, before)]:
                 if name.startswith("dt="):
                     path = folder / name / f"{source}.csv"
                     try:
@@ -241,7 +244,7 @@ class _BatchCheck:
     # ---- orchestration ---------------------------------------------------------
     def run(self) -> BatchReport:
         started = perf_counter()
-        checked_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        checked_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for contract in self.contracts.values():
             self._read_file(contract)
         for contract in self.contracts.values():
@@ -270,9 +273,7 @@ class _BatchCheck:
             return str(path)
 
     def _fail(self, rule: str, contract: SourceContract | None, file: str, **fields) -> None:
-        self.violations.append(
-            Violation(rule=rule, file=file, source=contract.source if contract else None, **fields)
-        )
+        self.violations.append(Violation(rule=rule, file=file, source=contract.source if contract else None, **fields))
 
     # ---- reading one file: presence, encoding, header, shape -------------------
     def _read_file(self, contract: SourceContract) -> None:
@@ -298,14 +299,16 @@ class _BatchCheck:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:
-            bad_byte = data[err.start:err.start + 1]
+            bad_byte = data[err.start : err.start + 1]
             text = data.decode("utf-8", errors="replace")
             data = text.encode("utf-8")
             lines = text.split("\n")
             bad = [i for i, line in enumerate(lines) if "\ufffd" in line]
             bad_rows = [i for i in bad if i > 0]
             self._fail(
-                "encoding", contract, rel,
+                "encoding",
+                contract,
+                rel,
                 row_count=len(bad_rows),
                 rows=bad_rows[:REPORT_ROWS],
                 detail=f"not valid UTF-8 (first bad byte {bad_byte!r} at offset {err.start}"
@@ -322,7 +325,9 @@ class _BatchCheck:
             found = [name for sep, name in OTHER_DELIMITERS.items() if sep in header_text]
             if found:
                 self._fail(
-                    "delimiter", contract, rel,
+                    "delimiter",
+                    contract,
+                    rel,
                     detail=f"the header reads as one column; the file looks {found[0]}-separated, "
                     "the contract says ','",
                     sample=[repr(header_text[:80])],
@@ -330,9 +335,10 @@ class _BatchCheck:
                 return
         if not set(header) & set(expected):
             self._fail(
-                "header_missing", contract, rel,
-                detail=f"the first line has none of the contract's column names; expected "
-                f"{','.join(expected)}",
+                "header_missing",
+                contract,
+                rel,
+                detail=f"the first line has none of the contract's column names; expected {','.join(expected)}",
                 sample=[repr(header_text[:80])],
             )
             return
@@ -350,12 +356,18 @@ class _BatchCheck:
             truncated_rows = [last_row] if last_row else []
         if reasons:
             self._fail(
-                "truncated_file", contract, rel, row_count=len(truncated_rows), rows=truncated_rows,
+                "truncated_file",
+                contract,
+                rel,
+                row_count=len(truncated_rows),
+                rows=truncated_rows,
                 detail=f"the last line is incomplete ({'; '.join(reasons)})",
             )
         if field_errors:
             self._fail(
-                "field_count", contract, rel,
+                "field_count",
+                contract,
+                rel,
                 row_count=len(field_errors),
                 rows=[r for r, _ in field_errors[:REPORT_ROWS]],
                 detail=f"expected {len(header)} fields as in the header",
@@ -386,14 +398,18 @@ class _BatchCheck:
             self._fail("missing_columns", contract, rel, detail=f"missing: {', '.join(missing)}")
         if extra:
             self._fail(
-                "extra_columns", contract, rel,
+                "extra_columns",
+                contract,
+                rel,
                 detail=f"not in the contract or repeated: {', '.join(repr(c) for c in extra)}",
             )
         common_in_header = [c for c in dict.fromkeys(header) if c in expected]
         common_expected = [c for c in expected if c in header]
         if common_in_header != common_expected:
             self._fail(
-                "column_order", contract, rel,
+                "column_order",
+                contract,
+                rel,
                 detail=f"found {','.join(common_in_header)}; expected {','.join(common_expected)}",
             )
 
@@ -411,12 +427,16 @@ class _BatchCheck:
                     pa.BufferReader(body),
                     read_options=pacsv.ReadOptions(column_names=names),
                     parse_options=pacsv.ParseOptions(
-                        delimiter=",", quote_char='"', double_quote=True,
-                        newlines_in_values=False, ignore_empty_lines=False,
+                        delimiter=",",
+                        quote_char='"',
+                        double_quote=True,
+                        newlines_in_values=False,
+                        ignore_empty_lines=False,
                     ),
                     convert_options=pacsv.ConvertOptions(
                         column_types={n: pa.string() for n in names},
-                        strings_can_be_null=False, quoted_strings_can_be_null=False,
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
                     ),
                 )
                 rows = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
@@ -471,9 +491,7 @@ class _BatchCheck:
         self._pending.clear()
 
     # ---- values ----------------------------------------------------------------
-    def _collect(
-        self, rule: str, contract: SourceContract, column: str | None, query: str, detail: str = ""
-    ) -> None:
+    def _collect(self, rule: str, contract: SourceContract, column: str | None, query: str, detail: str = "") -> None:
         """Run ``query`` (yielding ``__row`` and ``sample``); record a violation if it has rows."""
         found = self.con.execute(
             f"SELECT count(*) OVER () AS n, {ROW}, sample FROM ({query}) ORDER BY {ROW} LIMIT {REPORT_ROWS}"
@@ -485,8 +503,14 @@ class _BatchCheck:
         if spec is not None and (spec.personal or spec.free_text):
             samples = [mask_personal(sample) for sample in samples]  # logs and reports show the shape only
         self._fail(
-            rule, contract, self.files[contract.source].file, column=column, row_count=found[0][0],
-            rows=[r for _, r, _ in found], sample=samples, detail=detail,
+            rule,
+            contract,
+            self.files[contract.source].file,
+            column=column,
+            row_count=found[0][0],
+            rows=[r for _, r, _ in found],
+            sample=samples,
+            detail=detail,
         )
 
     def _key_label(self, contract: SourceContract) -> str:
@@ -504,12 +528,16 @@ class _BatchCheck:
             ref = _q(name)
             quoted = f"'''' || {ref} || ''''"
 
-            def where(rule: str, condition: str, detail: str = "", sample: str = quoted) -> None:
-                checks.append((rule, name, condition, detail, sample))
+            def where(rule: str, condition: str, detail: str = "", sample: str = quoted, column: str = name) -> None:
+                checks.append((rule, column, condition, detail, sample))
 
             if not column.nullable:
-                where("not_null", f"{ref} = ''", "empty value in a column that is not nullable",
-                      sample=self._key_label(contract))
+                where(
+                    "not_null",
+                    f"{ref} = ''",
+                    "empty value in a column that is not nullable",
+                    sample=self._key_label(contract),
+                )
             typed = _typed(column, ref)
             if typed is not None:
                 typed_columns.append(f"{typed} AS {_q('__typed_' + name)}")
@@ -517,14 +545,23 @@ class _BatchCheck:
                 where("type", f"{ref} <> '' AND ({typed}) IS NULL", f"expected {TYPE_FORMATS[column.type]}")
             if column.allowed is not None:
                 allowed = ", ".join(_lit(a) for a in column.allowed)
-                where("allowed_values", f"{ref} <> '' AND {ref} NOT IN ({allowed})",
-                      f"allowed: {', '.join(column.allowed)}")
+                where(
+                    "allowed_values",
+                    f"{ref} <> '' AND {ref} NOT IN ({allowed})",
+                    f"allowed: {', '.join(column.allowed)}",
+                )
             if column.free_text:
-                where("personal_data_in_free_text", f"regexp_matches({ref}, {_lit(PERSONAL_DATA_RE)})",
-                      "looks like an e-mail address, a phone number or an identity number")
+                where(
+                    "personal_data_in_free_text",
+                    f"regexp_matches({ref}, {_lit(PERSONAL_DATA_RE)})",
+                    "looks like an e-mail address, a phone number or an identity number",
+                )
             if column.pattern:
-                where("pattern", f"{ref} <> '' AND NOT regexp_full_match({ref}, {_lit(column.pattern)})",
-                      f"must match {column.pattern}")
+                where(
+                    "pattern",
+                    f"{ref} <> '' AND NOT regexp_full_match({ref}, {_lit(column.pattern)})",
+                    f"must match {column.pattern}",
+                )
             if typed is None:
                 continue
             if column.min is not None:
@@ -532,9 +569,11 @@ class _BatchCheck:
             if column.max is not None:
                 where("range", f"({typed}) > {_bound(column, column.max)}", f"above the maximum {column.max}")
             if column.reject_placeholders:
-                where("placeholder_value",
-                      f"(regexp_full_match({ref}, '-?9{{6,}}(\\.9+)?') OR abs({typed}) IN ({POWERS_OF_TEN}))",
-                      "a placeholder, not an amount: six or more 9s, or an exact power of ten from a million up")
+                where(
+                    "placeholder_value",
+                    f"(regexp_full_match({ref}, '-?9{{6,}}(\\.9+)?') OR abs({typed}) IN ({POWERS_OF_TEN}))",
+                    "a placeholder, not an amount: six or more 9s, or an exact power of ten from a million up",
+                )
             if name == contract.day_column:
                 if column.type == "date":
                     condition = f"({typed}) <> DATE '{self.day}'"
@@ -550,8 +589,11 @@ class _BatchCheck:
                 where("in_future", condition, f"{what}: {bound}")
         if not checks and not any(contract.column(n).plausible_factor for n in self.columns[contract.source]):
             return
-        table = f"(SELECT *, {', '.join(typed_columns)} FROM {table_name(contract.source)})" if typed_columns \
+        table = (
+            f"(SELECT *, {', '.join(typed_columns)} FROM {table_name(contract.source)})"
+            if typed_columns
             else table_name(contract.source)
+        )
         for name in self.columns[contract.source]:
             column = contract.column(name)
             if column.plausible_factor and column.type in ("integer", "decimal"):
@@ -565,9 +607,12 @@ class _BatchCheck:
         ).fetchone()
         if not (failing and failing[0]):
             return
-        counts = self.con.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c[2]})" for c in checks) + f" FROM {table}"
-        ).fetchone() or ()
+        counts = (
+            self.con.execute(
+                "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c[2]})" for c in checks) + f" FROM {table}"
+            ).fetchone()
+            or ()
+        )
         for (rule, name, condition, detail, sample), count in zip(checks, counts):
             if count:
                 query = f"SELECT {ROW}, {sample} AS sample FROM {table} WHERE {condition}"
@@ -587,8 +632,9 @@ class _BatchCheck:
         if values and not contract.optional:
             self.bands.setdefault(contract.source, {})[column.name] = [low, high, values]
         judged_by = contract.corrects or contract.source  # a corrected row is judged as its source's rows
-        history = [self.accepted[day].get("bands", {}).get(judged_by, {}).get(column.name)
-                   for day in self._accepted_before]
+        history = [
+            self.accepted[day].get("bands", {}).get(judged_by, {}).get(column.name) for day in self._accepted_before
+        ]
         history = [band for band in history if band]
         if len(history) < PLAUSIBILITY_HISTORY_DAYS:
             return []
@@ -598,13 +644,25 @@ class _BatchCheck:
         ref = _q(column.name)
         checks = []
         if highest > 0:
-            checks.append(("implausible", column.name, f"({typed}) > {highest * factor!r}",
-                           f"above {highest * factor:,.2f} ({basis}: 99.9th percentile up to {highest:,.2f})",
-                           QUOTE + " || " + ref + " || " + QUOTE))
+            checks.append(
+                (
+                    "implausible",
+                    column.name,
+                    f"({typed}) > {highest * factor!r}",
+                    f"above {highest * factor:,.2f} ({basis}: 99.9th percentile up to {highest:,.2f})",
+                    QUOTE + " || " + ref + " || " + QUOTE,
+                )
+            )
         if lowest < 0:
-            checks.append(("implausible", column.name, f"({typed}) < {lowest * factor!r}",
-                           f"below {lowest * factor:,.2f} ({basis}: 0.1st percentile down to {lowest:,.2f})",
-                           QUOTE + " || " + ref + " || " + QUOTE))
+            checks.append(
+                (
+                    "implausible",
+                    column.name,
+                    f"({typed}) < {lowest * factor!r}",
+                    f"below {lowest * factor:,.2f} ({basis}: 0.1st percentile down to {lowest:,.2f})",
+                    QUOTE + " || " + ref + " || " + QUOTE,
+                )
+            )
         return checks
 
     # ---- per customer: spend against income --------------------------------------
@@ -625,15 +683,21 @@ class _BatchCheck:
             return
         incomes, owners = [], []
         if self.files["customers"].rows and {"customer_id", "monthly_income", "updated_at"} <= set(
-                self.columns["customers"]):
-            incomes.append(f"SELECT customer_id, TRY_CAST(monthly_income AS DOUBLE) AS income, 0 AS source_order, "
-                           f"updated_at AS version FROM {table_name('customers')}")
+            self.columns["customers"]
+        ):
+            incomes.append(
+                f"SELECT customer_id, TRY_CAST(monthly_income AS DOUBLE) AS income, 0 AS source_order, "
+                f"updated_at AS version FROM {table_name('customers')}"
+            )
         if self.files["accounts"].rows and {"account_id", "customer_id"} <= set(self.columns["accounts"]):
             owners.append(f"SELECT account_id, customer_id, 0 AS source_order FROM {table_name('accounts')}")
         # Spending, not the customer's own money moving (to savings, investments, a loan): those
         # legitimately reach hundreds of times a monthly income.
-        moved = (" AND t.merchant_category NOT IN (" + ", ".join(_lit(c) for c in MOVED_MONEY) + ")"
-                 if "merchant_category" in present else "")
+        moved = (
+            " AND t.merchant_category NOT IN (" + ", ".join(_lit(c) for c in MOVED_MONEY) + ")"
+            if "merchant_category" in present
+            else ""
+        )
         attached = self._attach_warehouse()
         if attached:
             incomes.append("SELECT customer_id, CAST(monthly_income AS DOUBLE), 1, '' FROM wh.main.dim_customers")
@@ -643,14 +707,14 @@ class _BatchCheck:
                 return
             query = f"""
                 WITH incomes AS (
-                    SELECT customer_id, income FROM ({' UNION ALL '.join(incomes)})
+                    SELECT customer_id, income FROM ({" UNION ALL ".join(incomes)})
                     QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY source_order, version DESC) = 1),
                 owners AS (
-                    SELECT account_id, customer_id FROM ({' UNION ALL '.join(owners)})
+                    SELECT account_id, customer_id FROM ({" UNION ALL ".join(owners)})
                     QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY source_order) = 1),
                 debits AS (
                     SELECT t.{ROW}, o.customer_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
-                    FROM {table_name('transactions')} t JOIN owners o USING (account_id)
+                    FROM {table_name("transactions")} t JOIN owners o USING (account_id)
                     WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{moved}),
                 beyond AS (
                     SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
@@ -660,9 +724,14 @@ class _BatchCheck:
                     || ' against monthly income ' || printf('%.2f', b.income)
                     || ' (' || printf('%.0f', b.spent / greatest(b.income, {float(floor)!r})) || 'x)' AS sample
                 FROM debits d JOIN beyond b USING (customer_id)"""
-            self._collect("spend_beyond_income", self.contracts["transactions"], "amount", query,
-                          f"a customer's spending on {self.day} exceeds {factor:g} x their monthly income "
-                          f"(judged against at least {floor:,.0f}); SPEND_INCOME_FACTOR sets the factor")
+            self._collect(
+                "spend_beyond_income",
+                self.contracts["transactions"],
+                "amount",
+                query,
+                f"a customer's spending on {self.day} exceeds {factor:g} x their monthly income "
+                f"(judged against at least {floor:,.0f}); SPEND_INCOME_FACTOR sets the factor",
+            )
         finally:
             if attached:
                 self.con.execute("DETACH DATABASE IF EXISTS wh")
@@ -678,8 +747,12 @@ class _BatchCheck:
                 self.con.execute(f"ATTACH {_lit(str(path))} AS wh (READ_ONLY)")
             except duckdb.Error:
                 continue  # being written (its lock), or not a warehouse: judge by the day's files only
-            tables = {row[0] for row in self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh'").fetchall()}
+            tables = {
+                row[0]
+                for row in self.con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh'"
+                ).fetchall()
+            }
             if {"dim_customers", "int_accounts_current"} <= tables:
                 return True
             self.con.execute("DETACH DATABASE IF EXISTS wh")
@@ -704,31 +777,45 @@ class _BatchCheck:
             # (so every check's keys stack in one column; plain text hashes fastest).
             key_list = _q(keys[0]) if len(keys) == 1 else f"CAST(to_json([{key_sql}]) AS VARCHAR)"
             self._duplicates.append(f"SELECT {len(self._pending)} AS p, {key_list} AS key FROM {table} WHERE {filled}")
-            self._pending.append((
-                "duplicate_key", contract, ", ".join(keys), duplicates,
-                "the primary key appears more than once in the file",
-            ))
+            self._pending.append(
+                (
+                    "duplicate_key",
+                    contract,
+                    ", ".join(keys),
+                    duplicates,
+                    "the primary key appears more than once in the file",
+                )
+            )
             earlier = self._earlier_keys(source, tuple(keys)) if contract.keys_unique_across_days else None
             if earlier:
                 number = len(self._pending)
-                self._delivered.append((
-                    f"SELECT {number} AS p, {key_list} AS key FROM {table}",
-                    f"SELECT {number} AS p, {key_list} AS key FROM {earlier}",
-                ))
-                self._pending.append((
-                    "key_already_delivered", contract, ", ".join(keys),
-                    # Find the few repeated keys first, then their earlier day: joining the
-                    # whole day to the whole history would hash the history.
-                    f"WITH hits AS MATERIALIZED (SELECT {ROW}, {key_sql} FROM {table} "
-                    f"SEMI JOIN {earlier} USING ({key_sql})) "
-                    f"SELECT h.{ROW}, {label} || ' (dt=' || min(e.dt) || ')' AS sample "
-                    f"FROM hits h JOIN {earlier} e USING ({key_sql}) GROUP BY h.{ROW}, {key_sql}",
-                    "an event's key was already delivered on an earlier day"
-                    + (f"; to change an earlier record, deliver the corrected row in "
-                       f"landing/{source}_corrections/dt=YYYY-MM-DD/{source}_corrections.csv "
-                       "with a correction_reason (docs/landing_contract.md, Corrections)"
-                       if f"{source}_corrections" in self.contracts else ""),
-                ))
+                self._delivered.append(
+                    (
+                        f"SELECT {number} AS p, {key_list} AS key FROM {table}",
+                        f"SELECT {number} AS p, {key_list} AS key FROM {earlier}",
+                    )
+                )
+                self._pending.append(
+                    (
+                        "key_already_delivered",
+                        contract,
+                        ", ".join(keys),
+                        # Find the few repeated keys first, then their earlier day: joining the
+                        # whole day to the whole history would hash the history.
+                        f"WITH hits AS MATERIALIZED (SELECT {ROW}, {key_sql} FROM {table} "
+                        f"SEMI JOIN {earlier} USING ({key_sql})) "
+                        f"SELECT h.{ROW}, {label} || ' (dt=' || min(e.dt) || ')' AS sample "
+                        f"FROM hits h JOIN {earlier} e USING ({key_sql}) GROUP BY h.{ROW}, {key_sql}",
+                        "an event's key was already delivered on an earlier day"
+                        + (
+                            f"; to change an earlier record, deliver the corrected row in "
+                            f"landing/{source}_corrections/dt=YYYY-MM-DD/{source}_corrections.csv "
+                            "with a correction_reason (docs/landing_contract.md, Corrections)"
+                            if f"{source}_corrections" in self.contracts
+                            else ""
+                        ),
+                    )
+                )
         for column, (ref_source, ref_column) in contract.foreign_keys.items():
             if column not in present or ref_column not in self.columns.get(ref_source, []):
                 continue  # the missing column or the unreadable referenced file is reported already
@@ -752,10 +839,15 @@ class _BatchCheck:
                 f"WHERE {_q(column)} <> '' AND NOT EXISTS (SELECT 1 FROM ({' UNION ALL '.join(known)}) k "
                 f"WHERE k.key = d.{_q(column)})"
             )
-            self._pending.append((
-                "orphan_key", contract, column, orphans,
-                f"not in {ref_source}.{ref_column} of {self.day} or any earlier day",
-            ))
+            self._pending.append(
+                (
+                    "orphan_key",
+                    contract,
+                    column,
+                    orphans,
+                    f"not in {ref_source}.{ref_column} of {self.day} or any earlier day",
+                )
+            )
 
     def _earlier_keys(self, source: str, columns: tuple[str, ...]) -> str | None:
         """A view of ``columns`` plus ``dt`` over every earlier day of ``source``, or None.
@@ -770,9 +862,13 @@ class _BatchCheck:
             return self._earlier[cache_key]
         indexed = self.index.earlier(source, columns, self._indexed_where) if self._indexed else None
         covered = self._indexed if indexed else set()
-        files = {} if len(covered) == len(self._accepted_before) else {  # the index lags the ledger
-            day: landing_file(self.settings, source, day) for day in self._accepted_before if day not in covered
-        }
+        files = (
+            {}
+            if len(covered) == len(self._accepted_before)
+            else {  # the index lags the ledger
+                day: landing_file(self.settings, source, day) for day in self._accepted_before if day not in covered
+            }
+        )
         files.update(self._unaccepted[source])
         csvs = [path for _, path in sorted(files.items()) if has_rows_and_columns(path, columns)]
         if not indexed and not csvs:
@@ -806,21 +902,30 @@ class _BatchCheck:
         for source, summary in self.files.items():
             if not summary.exists or not summary.rows:
                 continue
-            same = next((day for day in self._accepted_before
-                         if self.accepted[day]["files"].get(source, {}).get("sha256") == summary.sha256), None)
+            same = next(
+                (
+                    day
+                    for day in self._accepted_before
+                    if self.accepted[day]["files"].get(source, {}).get("sha256") == summary.sha256
+                ),
+                None,
+            )
             for day, path in sorted(self._unaccepted[source].items()):
                 if same is not None and day > same:
                     break
                 try:
                     if path.stat().st_size == summary.bytes and (
-                            hashlib.sha256(path.read_bytes()).hexdigest() == summary.sha256):
+                        hashlib.sha256(path.read_bytes()).hexdigest() == summary.sha256
+                    ):
                         same = day
                         break
                 except OSError:
                     continue
             if same is not None:
                 self._fail(
-                    "duplicate_file", self.contracts[source], summary.file,
+                    "duplicate_file",
+                    self.contracts[source],
+                    summary.file,
                     detail=f"byte-identical to {self._rel(landing_file(self.settings, source, same))} "
                     "(the same file delivered twice)",
                 )
@@ -838,7 +943,9 @@ class _BatchCheck:
         later = max((d for d in accepted if d > self.day), default=None)
         if later and not rerun:
             self._fail(
-                "out_of_order", None, batch_file,
+                "out_of_order",
+                None,
+                batch_file,
                 detail=f"{self.day} arrives after {later} was accepted"
                 + ("" if self.day not in accepted else " and differs from the files accepted for it"),
             )
@@ -864,7 +971,9 @@ class _BatchCheck:
                 ]
         for path in gaps[:10]:
             self._fail(
-                "out_of_order", None, self._rel(path),
+                "out_of_order",
+                None,
+                self._rel(path),
                 detail=f"an earlier day has no file for this source; {self.day} must wait for it",
             )
         if len(gaps) > 10:

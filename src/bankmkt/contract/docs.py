@@ -78,7 +78,7 @@ def render_contract_markdown() -> str:
         "",
         "## Format",
         "",
-        "- UTF-8 without byte-order mark; comma-separated; `\"` quotes a field that contains a "
+        '- UTF-8 without byte-order mark; comma-separated; `"` quotes a field that contains a '
         "comma or a quote (a quote inside is doubled).",
         "- First line is the header with exactly the contract's columns, in the contract's order.",
         "- Every line ends with a newline, the last one included (LF; CRLF is read too).",
@@ -112,8 +112,7 @@ def render_contract_markdown() -> str:
             "",
             _cell(c.description),
             "",
-            f"File `landing/{c.source}/dt=YYYY-MM-DD/{c.source}.csv`; primary key "
-            f"({', '.join(c.primary_key)}).",
+            f"File `landing/{c.source}/dt=YYYY-MM-DD/{c.source}.csv`; primary key ({', '.join(c.primary_key)}).",
             "",
             "| column | type | nullable | rule | description |",
             "|---|---|---|---|---|",
@@ -150,12 +149,12 @@ def render_contract_markdown() -> str:
         "",
         "| corrections source | corrects | primary key → the corrected record |",
         "|---|---|---|",
-        *(f"| `{name}` | `{c.corrects}` | `{c.primary_key[0]}` → `{c.corrects}.{c.primary_key[0]}` |"
-          for name, c in corrections.items()),
+        *(
+            f"| `{name}` | `{c.corrects}` | `{c.primary_key[0]}` → `{c.corrects}.{c.primary_key[0]}` |"
+            for name, c in corrections.items()
+        ),
         "",
-        "Value formats by type: "
-        + "; ".join(f"{t}: {f}" for t, f in TYPE_FORMATS.items())
-        + ".",
+        "Value formats by type: " + "; ".join(f"{t}: {f}" for t, f in TYPE_FORMATS.items()) + ".",
         "",
         "## Checks",
         "",

@@ -141,8 +141,13 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, writable: bool) -> _Atta
     global _attachment, _generation
     _generation += 1
     current = _attachment
-    if current is not None and current.pid == os.getpid() and current.path == path \
-            and (current.writable or not writable) and current.file == _file_id(path):
+    if (
+        current is not None
+        and current.pid == os.getpid()
+        and current.path == path
+        and (current.writable or not writable)
+        and current.file == _file_id(path)
+    ):
         return current
     release()
     con.execute(f"DETACH DATABASE IF EXISTS {CATALOG}")  # left over if a detach ever failed
@@ -168,8 +173,12 @@ def release() -> None:
     """Detach the index if attached: checkpoint it and let other processes open it."""
     global _attachment
     with _process_lock:
-        if _attachment is not None and _attachment.pid == os.getpid() and _database is not None \
-                and _database[0] == os.getpid():
+        if (
+            _attachment is not None
+            and _attachment.pid == os.getpid()
+            and _database is not None
+            and _database[0] == os.getpid()
+        ):
             try:
                 _database[1].execute(f"DETACH DATABASE IF EXISTS {CATALOG}")
             except duckdb.Error:
@@ -218,8 +227,9 @@ def from_csv(paths: list[Path], columns: Iterable[str]) -> str:
     )
 
 
-def copy_csv_keys(con: duckdb.DuckDBPyConnection, target: str, paths: list[Path], columns: tuple[str, ...],
-                  dt_type: str = "VARCHAR") -> None:
+def copy_csv_keys(
+    con: duckdb.DuckDBPyConnection, target: str, paths: list[Path], columns: tuple[str, ...], dt_type: str = "VARCHAR"
+) -> None:
     """Insert ``columns`` and ``dt`` of the files into ``target``; files DuckDB cannot read are skipped."""
     cols = ", ".join(q(c) for c in columns)
     select = f"SELECT {cols}, CAST(dt AS {dt_type}) FROM ({{}})"
@@ -303,8 +313,12 @@ class KeyIndex:
 
     def _create(self) -> None:
         """(Re)create every table empty for the current layout."""
-        tables = [name for (name,) in self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [CATALOG]).fetchall()]
+        tables = [
+            name
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [CATALOG]
+            ).fetchall()
+        ]
         self.con.execute("BEGIN")
         for name in tables:
             self.con.execute(f"DROP TABLE {CATALOG}.{q(name)}")
@@ -333,8 +347,11 @@ class KeyIndex:
         if missing:
             self.con.execute("BEGIN")
             for source, columns in self.layout.items():
-                paths = [p for p in (landing_file(self.settings, source, d) for d in missing)
-                         if has_rows_and_columns(p, columns)]
+                paths = [
+                    p
+                    for p in (landing_file(self.settings, source, d) for d in missing)
+                    if has_rows_and_columns(p, columns)
+                ]
                 if paths:
                     copy_csv_keys(self.con, table(source), paths, columns, dt_type="DATE")
             self._add_days(missing)
@@ -393,9 +410,7 @@ class KeyIndex:
             if not columns:
                 continue
             cols = ", ".join(q(c) for c in columns)
-            self.con.execute(
-                f"INSERT INTO {table(source)} SELECT {cols}, DATE {lit(day.isoformat())} FROM {view}"
-            )
+            self.con.execute(f"INSERT INTO {table(source)} SELECT {cols}, DATE {lit(day.isoformat())} FROM {view}")
         self.con.execute("COMMIT")
         self.days.add(day)
 

@@ -70,9 +70,7 @@ def _load(settings: Settings) -> _Cached:
         return cached
     ledger = json.loads(path.read_text(encoding="utf-8")) if signature else {"accepted": {}}
     ledger.setdefault("accepted", {})
-    cached = _Cached(
-        signature or (0, 0, 0), ledger, {date.fromisoformat(d): e for d, e in ledger["accepted"].items()}
-    )
+    cached = _Cached(signature or (0, 0, 0), ledger, {date.fromisoformat(d): e for d, e in ledger["accepted"].items()})
     _cache[path] = cached
     return cached
 
@@ -102,7 +100,8 @@ def _write(settings: Settings, cached: _Cached) -> None:
         del cached.lines[day]
     others = "".join(
         f"  {json.dumps(key)}: {json.dumps(value, sort_keys=True)},\n"
-        for key, value in sorted(cached.ledger.items()) if key != "accepted"
+        for key, value in sorted(cached.ledger.items())
+        if key != "accepted"
     )
     body = ",\n".join(lines)
     text = "{\n" + others + '  "accepted": {' + (f"\n{body}\n  " if lines else "") + "}\n}\n"
@@ -122,7 +121,8 @@ def record_accepted(settings: Settings, report) -> None:
         "accepted_at": report.checked_at,
         "files": {
             source: {"file": s.file, "sha256": s.sha256, "bytes": s.bytes, "rows": s.rows}
-            for source, s in report.files.items() if s.exists  # an optional file (corrections) may be absent
+            for source, s in report.files.items()
+            if s.exists  # an optional file (corrections) may be absent
         },
     }
     if getattr(report, "bands", None):  # what the next days' plausibility is judged by
@@ -175,7 +175,7 @@ def verify_accepted_files(settings: Settings) -> dict:
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     changed, hashed, updated = [], 0, False
     for day, entry in sorted(accepted_days(settings).items()):
-        for source, accepted in sorted(entry["files"].items()):
+        for _source, accepted in sorted(entry["files"].items()):
             if not accepted.get("sha256"):
                 continue
             path = settings.data_dir / accepted["file"]
@@ -205,14 +205,17 @@ def verify_accepted_files(settings: Settings) -> dict:
         lines = [f"{len(changed)} accepted landing file(s) changed after they were accepted; nothing was run:"]
         for day, accepted, entry, now in changed:
             state = f"now {now}" if now else "now missing"
-            lines.append(f"  - {accepted['file']} (accepted {entry.get('accepted_at', '?')} for {day}): "
-                         f"accepted sha256 {accepted['sha256']}, {state}")
+            lines.append(
+                f"  - {accepted['file']} (accepted {entry.get('accepted_at', '?')} for {day}): "
+                f"accepted sha256 {accepted['sha256']}, {state}"
+            )
         lines.append(
             "Accepted landing files never change. Restore each file as it was accepted (the source system's "
             "archive has it; the checksum above identifies it). A correction is a new delivery in a later day's "
             "batch: corrected contacts and responses in landing/<source>_corrections/dt=D/<source>_corrections.csv "
             "with a correction_reason; customers, accounts and product holdings as a new version (a later "
             "updated_at); transactions as a reversing entry. The warehouse applies it and the ledger records it "
-            "with that day (docs/landing_contract.md, Corrections).")
+            "with that day (docs/landing_contract.md, Corrections)."
+        )
         raise LandingChanged("\n".join(lines))
     return {"files_hashed": hashed}

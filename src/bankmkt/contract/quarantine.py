@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bankmkt.contract.ledger import forget_day
@@ -33,7 +33,7 @@ def quarantine_batch(run_date: date | str, report, settings: Settings | None = N
     """
     settings = settings or get_settings()
     day = _as_date(run_date)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     attempt = quarantine_dir_for(settings, day) / stamp
     suffix = 2
     while attempt.exists():  # two attempts within one second keep separate folders
@@ -78,7 +78,7 @@ def quarantine_batch(run_date: date | str, report, settings: Settings | None = N
 def latest_attempt(run_date: date | str, settings: Settings | None = None) -> Path | None:
     """The newest quarantine attempt folder of day D, if any."""
     settings = settings or get_settings()
-    attempts = [p for p in quarantine_dir_for(settings, _as_date(run_date)).glob("*/report.json")]
+    attempts = list(quarantine_dir_for(settings, _as_date(run_date)).glob("*/report.json"))
 
     def order(report: Path) -> tuple[str, int]:
         stamp, _, suffix = report.parent.name.partition("-")  # 20240105T101502Z[-2]

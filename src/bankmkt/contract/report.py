@@ -158,16 +158,19 @@ class BatchReport:
             "",
         ]
         if self.violations:
-            out += ["## Violations", "", "| file | rule | column | rows | row numbers | sample / detail |",
-                    "|---|---|---|---|---|---|"]
+            out += [
+                "## Violations",
+                "",
+                "| file | rule | column | rows | row numbers | sample / detail |",
+                "|---|---|---|---|---|---|",
+            ]
             for v in self.violations:
                 rows = ", ".join(str(r) for r in v.rows[:MESSAGE_ROWS])
                 if v.row_count > MESSAGE_ROWS:
                     rows += ", ..."
                 note = "; ".join(x for x in (v.detail, ", ".join(v.sample)) if x)
                 out.append(
-                    f"| `{v.file}` | `{v.rule}` | {v.column or ''} | {v.row_count or ''} | "
-                    f"{rows} | {_md_cell(note)} |"
+                    f"| `{v.file}` | `{v.rule}` | {v.column or ''} | {v.row_count or ''} | {rows} | {_md_cell(note)} |"
                 )
             out.append("")
         out += ["## Files", "", "| source | file | rows | bytes | sha256 |", "|---|---|---|---|---|"]

@@ -127,9 +127,7 @@ def _parse(raw: dict) -> SourceContract:
                 free_text=bool(col.get("free_text", False)),
             )
         )
-    foreign_keys = {
-        column: tuple(target.split(".", 1)) for column, target in raw.get("foreign_keys", {}).items()
-    }
+    foreign_keys = {column: tuple(target.split(".", 1)) for column, target in raw.get("foreign_keys", {}).items()}
     return SourceContract(
         source=raw["source"],
         description=raw.get("description", ""),
@@ -183,8 +181,13 @@ def load_corrections() -> dict[str, SourceContract]:
         if len(source.primary_key) != 1:
             raise ValueError(f"{name}: only a source with a one-column primary key can take corrections")
         (key,) = source.primary_key
-        reason = ColumnSpec(name="correction_reason", type="string", nullable=False, free_text=True,
-                            description="Why the record is corrected (checked like any free text: no personal data)")
+        reason = ColumnSpec(
+            name="correction_reason",
+            type="string",
+            nullable=False,
+            free_text=True,
+            description="Why the record is corrected (checked like any free text: no personal data)",
+        )
         corrections[name + CORRECTION_SUFFIX] = SourceContract(
             source=name + CORRECTION_SUFFIX,
             description=f"Corrections of {name} rows delivered earlier: the full corrected row and the reason.",

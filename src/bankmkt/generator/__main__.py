@@ -26,8 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "--contact-rate",
         type=float,
         default=DEFAULT_CONTACT_RATE,
-        help="share of eligible customers each active campaign selects per day "
-        f"(default {DEFAULT_CONTACT_RATE})",
+        help=f"share of eligible customers each active campaign selects per day (default {DEFAULT_CONTACT_RATE})",
     )
     parser.add_argument(
         "--truth",
@@ -35,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="write the ground truth Parquet files under <data-dir>/truth (default on)",
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="root of the platform's state (default: the DATA_DIR setting)"
-    )
+    parser.add_argument("--data-dir", default=None, help="root of the platform's state (default: the DATA_DIR setting)")
     args = parser.parse_args(argv)
     summary = generate_bank(
         customers=args.customers,

@@ -130,9 +130,7 @@ class SyntheticBank:
 
         # ---- accounts: slot i is customer i's current account, slot n + i the savings --
         income = pop.income_cents.astype(float)
-        current = income * np.exp(
-            rng.normal(np.log(0.9) + 0.8 * investor + 0.5 * saver - 0.6 * borrower, 0.8)
-        )
+        current = income * np.exp(rng.normal(np.log(0.9) + 0.8 * investor + 0.5 * saver - 0.6 * borrower, 0.8))
         overdrawn = rng.random(n) < 0.04 + 0.15 * borrower
         current = np.where(overdrawn, -income * rng.uniform(0.0, 0.6, n), current)
         savings = income * np.exp(
@@ -403,9 +401,7 @@ class SyntheticBank:
         withdraw_rate = cat.PROFILE_CHANGE_DAILY["consent_withdrawn"]
         withdraw = consent & (u[:, 4] < np.where(declining, 3 * withdraw_rate, withdraw_rate))
         give = ~consent & (u[:, 4] < cat.PROFILE_CHANGE_DAILY["consent_given"])
-        pop.income_cents[income] = np.round(
-            pop.income_cents[income] * np.exp(rng.normal(0.02, 0.12, len(income)))
-        )
+        pop.income_cents[income] = np.round(pop.income_cents[income] * np.exp(rng.normal(0.02, 0.12, len(income))))
         pop.region[move] = rng.integers(0, len(cat.REGIONS), len(move))
         pop.email_number[email] = rng.integers(1, 1000, len(email))
         pop.email_domain[email] = rng.integers(0, len(cat.EMAIL_DOMAINS), len(email))
@@ -422,7 +418,9 @@ class SyntheticBank:
             alive = self.stage[contact_rows[1]] != cat.CHURNED
             contact, customer, product, campaign = (a[alive] for a in contact_rows)
             seconds = rng.integers(7 * 3600, 23 * 3600, len(contact))
-            changes.add_responses(contact, customer, campaign, seconds, "converted", self._conversion_amount(customer, product))
+            changes.add_responses(
+                contact, customer, campaign, seconds, "converted", self._conversion_amount(customer, product)
+            )
             self.response_log.append((contact, today * 86400 + seconds))
             changes.open_holdings(self, customer, product, seconds, today)
 
@@ -430,10 +428,7 @@ class SyntheticBank:
         # Organic closures of holdings opened before today, and organic openings of
         # products not held this morning (never while a response window is open).
         closing = (
-            active[:, None]
-            & self.held
-            & (self.holding_opened < today)
-            & (rng.random((n, 5)) < cat.HOLDING_CLOSE_DAILY)
+            active[:, None] & self.held & (self.holding_opened < today) & (rng.random((n, 5)) < cat.HOLDING_CLOSE_DAILY)
         )
         promoted = len(cat.PROMOTED)
         organic = (
@@ -443,9 +438,7 @@ class SyntheticBank:
             & (rng.random((n, promoted)) < self.propensity * cat.ORGANIC_DAILY_FACTOR)
         )
         age = self.age_at_start + day / 365.25
-        mortgage = (
-            active & ~self.held[:, 4] & (age > 25) & (age < 55) & (rng.random(n) < cat.MORTGAGE_OPEN_DAILY)
-        )
+        mortgage = active & ~self.held[:, 4] & (age > 25) & (age < 55) & (rng.random(n) < cat.MORTGAGE_OPEN_DAILY)
         rows, products = np.nonzero(closing)
         changes.close_holdings(self, rows, products, rng.integers(0, 86400, len(rows)))
         rows, products = np.nonzero(organic)
@@ -487,9 +480,7 @@ class SyntheticBank:
         opening = np.nonzero(
             active & ~has_savings & (self.stage != cat.DORMANT) & (rng.random(n) < (1 + 2 * saver) / 2000)
         )[0]
-        closing = np.nonzero(
-            active & has_savings & (self.account_opened[n:] < today) & (rng.random(n) < 1 / 4000)
-        )[0]
+        closing = np.nonzero(active & has_savings & (self.account_opened[n:] < today) & (rng.random(n) < 1 / 4000))[0]
         seconds_open = rng.integers(8 * 3600, 22 * 3600, len(opening))
         seconds_close = rng.integers(8 * 3600, 22 * 3600, len(closing))
         self.account_open[opening + n] = True
@@ -499,12 +490,8 @@ class SyntheticBank:
         amount = np.round(np.maximum(self.balance[opening], 0) * rng.uniform(0.1, 0.3, len(opening)))
         funded = amount > 0
         channel = self._digital_channel(opening[funded], cat.CH["web"], cat.CH["mobile"], cat.CH["branch"])
-        ledger.add(
-            opening[funded], -amount[funded], cat.CAT["transfer_out"], channel, seconds_open[funded] + 60
-        )
-        ledger.add(
-            opening[funded] + n, amount[funded], cat.CAT["transfer_in"], channel, seconds_open[funded] + 60
-        )
+        ledger.add(opening[funded], -amount[funded], cat.CAT["transfer_out"], channel, seconds_open[funded] + 60)
+        ledger.add(opening[funded] + n, amount[funded], cat.CAT["transfer_in"], channel, seconds_open[funded] + 60)
         # A closed savings account pays its balance into the current account.
         remaining = self.balance[closing + n]
         channel = self._digital_channel(closing, cat.CH["web"], cat.CH["mobile"], cat.CH["branch"])
@@ -567,9 +554,7 @@ class SyntheticBank:
             rng.integers(1800, 5 * 3600, len(utilities)),
         )
         for product, payment in ((1, self.loan_payment), (4, self.mortgage_payment)):
-            payers = np.nonzero(
-                billed & self.held[:, product] & (self.holding_opened[:, product] < epoch_day(date))
-            )[0]
+            payers = np.nonzero(billed & self.held[:, product] & (self.holding_opened[:, product] < epoch_day(date)))[0]
             ledger.add(
                 payers,
                 -payment[payers],
@@ -596,9 +581,9 @@ class SyntheticBank:
         ledger.add(withdrawers, amount, cat.CAT["transfer_in"], channel, seconds)
 
         # Wealth-management clients invest monthly.
-        investors = np.nonzero(
-            active & self.held[:, 3] & (stage != cat.DORMANT) & ((pop.pay_day + 2) % 28 + 1 == dom)
-        )[0]
+        investors = np.nonzero(active & self.held[:, 3] & (stage != cat.DORMANT) & ((pop.pay_day + 2) % 28 + 1 == dom))[
+            0
+        ]
         amount = np.round(income[investors] * 0.08)
         investors, amount = (
             investors[self.balance[investors] > amount],
@@ -630,9 +615,7 @@ class SyntheticBank:
         activity = np.maximum(cat.STAGE_SPEND_ACTIVITY[stage], 0.01)
         scale = monthly / 30 / (self.spend_rate * activity * self.mean_ticket)
         sigma = np.where(choice == 2, 0.8, 0.6)
-        euros = (
-            scale[customer] * cat.DISCRETIONARY_AMOUNT[choice] * np.exp(rng.normal(-(sigma**2) / 2, sigma))
-        )
+        euros = scale[customer] * cat.DISCRETIONARY_AMOUNT[choice] * np.exp(rng.normal(-(sigma**2) / 2, sigma))
         euros = np.where(choice == 7, np.maximum(np.round(euros / 10) * 10, 10), euros)
         cents = np.round(np.clip(euros, 0.5, 50_000) * 100)
         digital = pop.digital[customer]
@@ -660,9 +643,7 @@ class SyntheticBank:
         n = self.n
         slots, cents, category, channel, seconds = ledger.columns()
         keep = cents != 0
-        slots, cents, category, channel, seconds = (
-            a[keep] for a in (slots, cents, category, channel, seconds)
-        )
+        slots, cents, category, channel, seconds = (a[keep] for a in (slots, cents, category, channel, seconds))
         # Movements above the single-transfer limit (a rich customer leaving) are booked in pieces.
         pieces = np.maximum(-(-np.abs(cents) // TRANSFER_LIMIT_CENTS), 1)
         if (pieces > 1).any():
@@ -670,14 +651,10 @@ class SyntheticBank:
             piece = np.arange(len(row)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
             last = piece == pieces[row] - 1
             size = np.abs(cents[row])
-            cents = np.sign(cents[row]) * np.where(
-                last, size - TRANSFER_LIMIT_CENTS * piece, TRANSFER_LIMIT_CENTS
-            )
+            cents = np.sign(cents[row]) * np.where(last, size - TRANSFER_LIMIT_CENTS * piece, TRANSFER_LIMIT_CENTS)
             slots, category, channel, seconds = (a[row] for a in (slots, category, channel, seconds))
         order = np.lexsort((slots, seconds))
-        slots, cents, category, channel, seconds = (
-            a[order] for a in (slots, cents, category, channel, seconds)
-        )
+        slots, cents, category, channel, seconds = (a[order] for a in (slots, cents, category, channel, seconds))
         self.balance += np.round(np.bincount(slots, weights=cents, minlength=2 * n)).astype(np.int64)
         customer = slots % n
         spend_rows = _SPEND_CAT[category] & (cents < 0)
@@ -724,12 +701,8 @@ class SyntheticBank:
         event_seconds = [start]
         event_channel = [channel]
         event_product = [np.full(s, -1)]
-        interest = np.column_stack(
-            [self.propensity[customer] * (1 - 0.7 * self.held[customer, :4]), np.full(s, 0.02)]
-        )
-        for column, (kind, low, high) in enumerate(
-            ((3, 30, 300), (1, 20, 600), (2, 600, 1200), (4, 60, 900))
-        ):
+        interest = np.column_stack([self.propensity[customer] * (1 - 0.7 * self.held[customer, :4]), np.full(s, 0.02)])
+        for column, (kind, low, high) in enumerate(((3, 30, 300), (1, 20, 600), (2, 600, 1200), (4, 60, 900))):
             rows = np.nonzero(follow[:, column])[0]
             event_type.append(np.full(len(rows), kind, dtype=np.int32))
             event_customer.append(customer[rows])
@@ -741,8 +714,7 @@ class SyntheticBank:
             else:
                 event_product.append(np.full(len(rows), -1))
         event_type, event_customer, event_seconds, event_channel, event_product = (
-            np.concatenate(a)
-            for a in (event_type, event_customer, event_seconds, event_channel, event_product)
+            np.concatenate(a) for a in (event_type, event_customer, event_seconds, event_channel, event_product)
         )
         order = np.lexsort((event_type, event_customer, event_seconds))
         event_type, event_customer, event_seconds, event_channel, event_product = (
@@ -767,9 +739,7 @@ class SyntheticBank:
         active = np.nonzero(self._active(day))[0]
         overdrawn = self.balance[active] < 0
         probability = (
-            cat.COMPLAINT_DAILY
-            * cat.STAGE_COMPLAINT_FACTOR[self.stage[active]]
-            * np.where(overdrawn, 1.5, 1.0)
+            cat.COMPLAINT_DAILY * cat.STAGE_COMPLAINT_FACTOR[self.stage[active]] * np.where(overdrawn, 1.5, 1.0)
         )
         who = active[rng.random(len(active)) < probability]
         k = len(who)
@@ -792,9 +762,7 @@ class SyntheticBank:
         severity = rng.choice(np.array([1, 2, 3]), size=k, p=[0.6, 0.3, 0.1])
         seconds = rng.integers(8 * 3600, 21 * 3600, k)
         order = np.lexsort((who, seconds))
-        who, category, channel, severity, seconds = (
-            a[order] for a in (who, category, channel, severity, seconds)
-        )
+        who, category, channel, severity, seconds = (a[order] for a in (who, category, channel, severity, seconds))
         self.last_complaint_day[who] = day
         table = pa.table(
             {
@@ -870,9 +838,7 @@ class SyntheticBank:
             "log_income": np.log(income / 2000.0),
             "age": (age - 45) / 15,
             "age_mid": np.exp(-(((age - 38) / 12) ** 2)) - 0.5,
-            "travel_dining": np.where(
-                self.spend_90d > 0, self.travel_dining_90d / np.maximum(self.spend_90d, 1), 0.0
-            )
+            "travel_dining": np.where(self.spend_90d > 0, self.travel_dining_90d / np.maximum(self.spend_90d, 1), 0.0)
             - 0.2,
             "spend_income": np.minimum(spend / observed * 30 / income, 5.0) - 0.6,
             "logins": np.log1p(self.logins_30d) - 1.5,
@@ -942,20 +908,26 @@ class SyntheticBank:
             control = rng.random(k) < self.control_share
             seconds = self._contact_seconds(channel, k)
             channel_code = cat.CAMPAIGN_CHANNELS.index(channel)
-            parts.append(
-                (chosen, np.full(k, number), np.full(k, product), seconds, control, np.full(k, channel_code))
-            )
-        chosen, campaign, product, seconds, control, channel = (
-            np.concatenate([p[i] for p in parts]) for i in range(6)
-        )
+            parts.append((chosen, np.full(k, number), np.full(k, product), seconds, control, np.full(k, channel_code)))
+        chosen, campaign, product, seconds, control, channel = (np.concatenate([p[i] for p in parts]) for i in range(6))
         order = np.lexsort((product, chosen, seconds))
         chosen, campaign, product, seconds, control, channel = (
             a[order] for a in (chosen, campaign, product, seconds, control, channel)
         )
         delivered = ~control  # the bank's own campaigns reach everyone they contact
         contact = self._record_contacts(
-            day, today, chosen, campaign, product, seconds, control, delivered, channel,
-            window=np.full(len(chosen), cat.RESPONSE_WINDOW_DAYS), list_rows=None, changes=None,
+            day,
+            today,
+            chosen,
+            campaign,
+            product,
+            seconds,
+            control,
+            delivered,
+            channel,
+            window=np.full(len(chosen), cat.RESPONSE_WINDOW_DAYS),
+            list_rows=None,
+            changes=None,
         )
         return self._contacts_table(contact, campaign, chosen, seconds, channel, control, delivered, None, clock)
 
@@ -1057,8 +1029,9 @@ class SyntheticBank:
         date = self.start_date + dt.timedelta(days=day)
         rows: list[dict] = []
         if lists is None or len(lists) == 0:
-            return rows, self._contacts_table(*(np.zeros(0, dtype=np.int64),) * 5, np.zeros(0, dtype=bool),
-                                              np.zeros(0, dtype=bool), [], clock)
+            return rows, self._contacts_table(
+                *(np.zeros(0, dtype=np.int64),) * 5, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), [], clock
+            )
         for campaign_id in sorted(set(lists["campaign_id"])):
             if campaign_id in self.campaign_number:
                 continue
@@ -1152,8 +1125,9 @@ class SyntheticBank:
                 "campaign_id": campaign_ids.take(pa.array(campaign, type=pa.int64())),
                 "responded_at": clock.stamps(seconds),
                 "response_type": labels(cat.RESPONSE_TYPES, kind),
-                "amount": pc.if_else(pa.array(amount < 0), pa.scalar(None, pa.decimal128(18, 2)),
-                                     decimals(np.maximum(amount, 0))),
+                "amount": pc.if_else(
+                    pa.array(amount < 0), pa.scalar(None, pa.decimal128(18, 2)), decimals(np.maximum(amount, 0))
+                ),
             }
         )
 
@@ -1188,9 +1162,7 @@ class SyntheticBank:
             "+49 15",
             pa.array(np.maximum(phone_number, 0) // 10**7).cast(pa.string()),
             " ",
-            pc.utf8_lpad(
-                pa.array(np.maximum(phone_number, 0) % 10**7, mask=~has_phone).cast(pa.string()), 7, "0"
-            ),
+            pc.utf8_lpad(pa.array(np.maximum(phone_number, 0) % 10**7, mask=~has_phone).cast(pa.string()), 7, "0"),
             "",
         )
         return pa.table(
@@ -1336,9 +1308,7 @@ class _Changes:
         bank.held[customer, product] = True
         bank.holding_id[customer, product] = holding
         bank.holding_opened[customer, product] = today
-        self.holding_rows.append(
-            (holding, customer, product, np.full(k, today), np.zeros(k, dtype=bool), seconds)
-        )
+        self.holding_rows.append((holding, customer, product, np.full(k, today), np.zeros(k, dtype=bool), seconds))
         self._opened.append((customer, product, seconds))
 
     def close_holdings(self, bank: SyntheticBank, customer, product, seconds) -> None:

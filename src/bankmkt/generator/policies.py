@@ -33,8 +33,9 @@ def observable_customers(settings: Settings) -> pd.DataFrame:
     state = pickle.loads((settings.simulator_dir / "bank.pkl").read_bytes())
     bank, day = state["bank"], state["last_day"]
     current = (bank.pop.arrival_day <= day) & (bank.stage != CHURNED)
-    frame = pd.DataFrame({"customer_id": np.asarray(bank.customer_ids.to_pylist()),
-                          "has_marketing_consent": bank.pop.consent})
+    frame = pd.DataFrame(
+        {"customer_id": np.asarray(bank.customer_ids.to_pylist()), "has_marketing_consent": bank.pop.consent}
+    )
     for index, product in enumerate(PRODUCTS):
         frame[f"has_{product}"] = bank.held[:, index]
     return frame.loc[current].reset_index(drop=True)
@@ -42,10 +43,18 @@ def observable_customers(settings: Settings) -> pd.DataFrame:
 
 def random_scores(customers: pd.Series, products, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat(
-        [pd.DataFrame({"customer_id": customers, "product_code": product,
-                       "propensity": rng.uniform(0.2, 0.8, len(customers)),
-                       "model_name": "random", "model_version": "0"})
-         for product in products],
+        [
+            pd.DataFrame(
+                {
+                    "customer_id": customers,
+                    "product_code": product,
+                    "propensity": rng.uniform(0.2, 0.8, len(customers)),
+                    "model_name": "random",
+                    "model_version": "0",
+                }
+            )
+            for product in products
+        ],
         ignore_index=True,
     )
 
@@ -86,8 +95,9 @@ def run_policy_loop(
             columns=["customer_id", "channel", "channel_rank"],
         )
         day_scores = scores(day, customers) if scores else random_scores(customers, products, rng)
-        lists, exclusions = build_target_lists(day_scores, frame, day, campaigns, channels, campaign_history=history,
-                                               policy=policy)
+        lists, exclusions = build_target_lists(
+            day_scores, frame, day, campaigns, channels, campaign_history=history, policy=policy
+        )
         write_target_lists(lists, day, settings, campaigns, exclusions)
         history = pd.concat([history, lists[["customer_id", "campaign_id"]]], ignore_index=True)
         summary = step(day, settings)

@@ -72,9 +72,7 @@ def draw_population(rng: np.random.Generator, arrival_day: np.ndarray, start_epo
 
     # Tenure: long-tailed, 0 to 30+ years, never before the customer turned 16.
     tenure_years = np.minimum(rng.gamma(1.4, 7.0, n), np.maximum(age - 16, 0.0))
-    since_epoch = np.where(
-        is_new, arrival_epoch, start_epoch - np.floor(tenure_years * 365.25).astype(np.int64)
-    )
+    since_epoch = np.where(is_new, arrival_epoch, start_epoch - np.floor(tenure_years * 365.25).astype(np.int64))
 
     gender = (rng.random(n) < 0.49).astype(np.int8)
     first_name = rng.integers(0, len(cat.FIRST_NAMES_F), n)
@@ -89,9 +87,7 @@ def draw_population(rng: np.random.Generator, arrival_day: np.ndarray, start_epo
     occupation = _pick(rng, mix[np.searchsorted(bounds, age, side="right")])
     median = cat.INCOME_MEDIAN[occupation]
     # Employees earn most in their fifties.
-    median = np.where(
-        occupation == cat.EMPLOYEE, 1400.0 + 1600.0 * np.exp(-(((age - 50.0) / 18.0) ** 2)), median
-    )
+    median = np.where(occupation == cat.EMPLOYEE, 1400.0 + 1600.0 * np.exp(-(((age - 50.0) / 18.0) ** 2)), median)
     income = median * np.exp(rng.normal(0.0, cat.INCOME_SIGMA[occupation]))
     income_cents = np.round(np.clip(income, 0.0, 250_000.0) * 100).astype(np.int64)
 

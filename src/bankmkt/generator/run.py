@@ -63,10 +63,15 @@ def generate_bank(
     if loop_days < 0:
         raise ValueError(f"loop_days={loop_days} must be >= 0")
     bank = SyntheticBank(
-        customers, days + loop_days, start_date, seed, contact_rate=contact_rate, control_share=share,
+        customers,
+        days + loop_days,
+        start_date,
+        seed,
+        contact_rate=contact_rate,
+        control_share=share,
         platform_from=days,
     )
-    rows = {source: 0 for source in SOURCES}
+    rows = dict.fromkeys(SOURCES, 0)
 
     # Files are written on a second thread (Arrow releases the GIL) while the next day simulates.
     pending: list[Future] = []

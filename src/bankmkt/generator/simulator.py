@@ -79,8 +79,10 @@ def published_lists(run_date: dt.date, settings: Settings) -> pd.DataFrame:
     lists = lists.merge(lookup, on="customer_key", how="left")
     unknown = lists["customer_id"].isna()
     if unknown.any():
-        raise SimulatorError(f"{settings.target_list_dir(run_date)}: {int(unknown.sum())} list row(s) name a "
-                             f"customer_key the day's lookup does not map (first: {lists.loc[unknown, 'customer_key'].iloc[0]})")
+        raise SimulatorError(
+            f"{settings.target_list_dir(run_date)}: {int(unknown.sum())} list row(s) name a "
+            f"customer_key the day's lookup does not map (first: {lists.loc[unknown, 'customer_key'].iloc[0]})"
+        )
     return lists
 
 
@@ -107,8 +109,13 @@ def step(run_date: dt.date | str, settings: Settings | None = None) -> dict:
     if len(lists):
         campaigns = load_catalogue(settings.campaign_catalogue_file)
         catalogue = {
-            cid: {"campaign_name": c.campaign_name, "product_code": c.product_code, "start_date": c.start_date,
-                  "end_date": c.end_date, "response_window_days": c.response_window_days}
+            cid: {
+                "campaign_name": c.campaign_name,
+                "product_code": c.product_code,
+                "start_date": c.start_date,
+                "end_date": c.end_date,
+                "response_window_days": c.response_window_days,
+            }
             for cid, c in campaigns.items()
         }
     deliveries = bank.simulate_day(day, lists=lists, catalogue=catalogue)
@@ -131,8 +138,10 @@ def step(run_date: dt.date | str, settings: Settings | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bankmkt.generator.simulator",
-                                     description="Execute the platform's published lists in the synthetic bank.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bankmkt.generator.simulator",
+        description="Execute the platform's published lists in the synthetic bank.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("step", help="execute the lists published for --date and simulate the next day")
     run.add_argument("--date", type=dt.date.fromisoformat, required=True, help="run date whose lists to execute")
