@@ -693,15 +693,23 @@ class _BatchCheck:
             owners.append(f"SELECT account_id, customer_id, 0 AS source_order FROM {table_name('accounts')}")
         # Spending, not the customer's own money moving (to savings, investments, a loan): those
         # legitimately reach hundreds of times a monthly income.
-        moved = (
+        spending = (
             " AND t.merchant_category NOT IN (" + ", ".join(_lit(c) for c in MOVED_MONEY) + ")"
             if "merchant_category" in present
             else ""
         )
+        # A value outside the contract's range is reported by rule range alone.
+        amount = self.contracts["transactions"].column("amount")
+        for bound, operator in ((amount.min, ">="), (amount.max, "<=")):
+            if bound is not None:
+                spending += f" AND TRY_CAST(t.amount AS DOUBLE) {operator} {float(bound)!r}"
         attached = self._attach_warehouse()
         if attached:
-            incomes.append("SELECT customer_id, CAST(monthly_income AS DOUBLE), 1, '' FROM wh.main.dim_customers")
-            owners.append("SELECT account_id, customer_id, 1 FROM wh.main.int_accounts_current")
+            incomes.append(
+                "SELECT customer_id, CAST(monthly_income AS DOUBLE) AS income, 1 AS source_order, "
+                "'' AS version FROM wh.main.dim_customers"
+            )
+            owners.append("SELECT account_id, customer_id, 1 AS source_order FROM wh.main.int_accounts_current")
         try:
             if not incomes or not owners:
                 return
@@ -715,7 +723,7 @@ class _BatchCheck:
                 debits AS (
                     SELECT t.{ROW}, o.customer_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
                     FROM {table_name("transactions")} t JOIN owners o USING (account_id)
-                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{moved}),
+                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{spending}),
                 beyond AS (
                     SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
                     FROM debits JOIN incomes i USING (customer_id) GROUP BY customer_id
