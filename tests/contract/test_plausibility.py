@@ -94,10 +94,15 @@ def test_customers_known_before_are_judged_by_the_warehouse_snapshot(history):
             "('A00000001', 'C0000001')) t(account_id, customer_id)"
         )
     history.edit("transactions", DAY, 2, amount="-700000.00")
+    rows = [row for row in history.rows("transactions", DAY) if row["account_id"] != "A00000010"]
+    rows[1]["amount"] = "-700000.00"
+    history.write("transactions", DAY, rows)  # no new account today: every owner comes from the snapshot
+    history.write("accounts", DAY, [])
+    history.write("daily_balances", DAY, history.rows("daily_balances", DAY)[:-1])  # nor its balance
     with pytest.raises(ContractViolation) as raised:
         enforce_landing_contract(DAY, settings)
     violations = raised.value.report.violations
-    assert [(v.rule, v.rows) for v in violations] == [("spend_beyond_income", [2, 5])]  # C0000002's two debits
+    assert [(v.rule, v.rows) for v in violations] == [("spend_beyond_income", [2, 4])]  # C0000002's two debits
     assert violations[0].sample[0].startswith("customer C0000002: debits 700")
     # The factor is the bank's to set; 0 turns the rule off.
     history.write_day(DAY)
