@@ -187,3 +187,23 @@ def test_the_spend_to_income_factor_is_a_non_negative_number(tmp_path, monkeypat
         monkeypatch.setenv("SPEND_INCOME_FACTOR", bad)
         with pytest.raises(SettingsError, match="SPEND_INCOME_FACTOR"):
             get_settings()
+
+
+def test_duckdb_memory_and_threads_come_from_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "6GB")
+    monkeypatch.setenv("DUCKDB_THREADS", "3")
+    settings = get_settings()
+    assert settings.duckdb_config() == {
+        "memory_limit": "6GB",
+        "threads": 3,
+        "temp_directory": str(tmp_path / "tmp" / "duckdb"),
+    }
+    env = settings.environment()
+    assert (env["DUCKDB_MEMORY_LIMIT"], env["DUCKDB_THREADS"]) == ("6GB", "3")
+    for name, bad in (("DUCKDB_MEMORY_LIMIT", "plenty"), ("DUCKDB_THREADS", "-2")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(SettingsError, match=name):
+            get_settings()
+        monkeypatch.setenv(name, "2GB" if name == "DUCKDB_MEMORY_LIMIT" else "2")

@@ -84,6 +84,11 @@ class Settings:
     # Targeting (ml.targeting): "uplift" ranks offers by what a contact adds (uplift x value - cost)
     # once every scored product has an uplift champion; "propensity" by propensity x value - cost.
     targeting_policy: str = "uplift"
+    # DuckDB in every process (dbt's profile, the contract check, readers, exports): memory above the
+    # limit spills to the temporary folder instead of growing (a size like "6GB" or a share of RAM
+    # like "50%"); threads 0 means one per core.
+    duckdb_memory_limit: str = "50%"
+    duckdb_threads: int = 0
     # Landing contract, rule spend_beyond_income: a customer's debits on one day may not exceed this
     # many times their monthly income (judged against at least spend_income_floor; 0 turns it off).
     # The synthetic bank's largest day is about 80x (moving savings into investments).
@@ -141,6 +146,20 @@ class Settings:
     def training_state_file(self) -> Path:
         """Per model: the labelled outcomes its latest training attempt saw (label-surplus trigger)."""
         return self.data_dir / "models" / "training_state.json"
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills what does not fit in its memory limit."""
+        return self.data_dir / "tmp" / "duckdb"
+
+    def duckdb_config(self) -> dict[str, str | int]:
+        """The configuration of every DuckDB connection the platform opens (and of dbt's, by its profile)."""
+        self.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "threads": self.duckdb_threads or os.cpu_count() or 1,
+            "temp_directory": str(self.duckdb_temp_dir),
+        }
 
     @property
     def customer_lookup_root(self) -> Path:
@@ -412,6 +431,9 @@ class Settings:
             "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
             "DO_NOT_TRACK": "1",
             "TARGETING_POLICY": self.targeting_policy,
+            "DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "DUCKDB_THREADS": str(self.duckdb_threads or os.cpu_count() or 1),
+            "DUCKDB_TEMP_DIRECTORY": str(self.duckdb_temp_dir),
             # Only when set: exported by default it would tie a later DATA_DIR to this one's lookup.
             **({"CUSTOMER_LOOKUP_DIR": str(self.customer_lookup_dir)} if self.customer_lookup_dir else {}),
             **{name: str(getattr(self, key)) for name, (key, _, _) in RETRAINING_VARIABLES.items()},
@@ -543,6 +565,20 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
                 raise SettingsError(f"{name}={env[name]!r} is not a number") from None
             if kwargs[key] < 0:
                 raise SettingsError(f"{name}={env[name]} must be 0 or more")
+    if env.get("DUCKDB_MEMORY_LIMIT"):
+        import re
+
+        limit = env["DUCKDB_MEMORY_LIMIT"].strip()
+        if not re.fullmatch(r"(?i)\d+(\.\d+)?\s*(%|[kmgt]i?b|bytes?)", limit):
+            raise SettingsError(f"DUCKDB_MEMORY_LIMIT={limit!r} is not a size like 6GB or 512MiB, or a share like 50%")
+        kwargs["duckdb_memory_limit"] = limit
+    if env.get("DUCKDB_THREADS"):
+        try:
+            kwargs["duckdb_threads"] = int(env["DUCKDB_THREADS"])
+        except ValueError:
+            raise SettingsError(f"DUCKDB_THREADS={env['DUCKDB_THREADS']!r} is not a whole number") from None
+        if kwargs["duckdb_threads"] < 0:
+            raise SettingsError("DUCKDB_THREADS must be 0 (one per core) or more")
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
@@ -685,6 +721,8 @@ def get_settings() -> Settings:
         "CUSTOMER_LOOKUP_DIR",
         "SPEND_INCOME_FACTOR",
         "SPEND_INCOME_FLOOR",
+        "DUCKDB_MEMORY_LIMIT",
+        "DUCKDB_THREADS",
         "CONTROL_SHARE",
         "BERKA_DIR",
         "ALERT_WEBHOOK_URL",

@@ -163,7 +163,18 @@ def read_only_connection(settings: Settings | None = None, snapshot: bool = Fals
         if snapshot and settings.warehouse_snapshot_path.exists()
         else settings.warehouse_path
     )
-    return duckdb.connect(str(path), read_only=True)
+    return configured(duckdb.connect(str(path), read_only=True), settings)
+
+
+def configured(con, settings: Settings | None = None):
+    """``con`` with the platform's DuckDB settings (memory limit, threads, spill folder); returned.
+
+    Set on the open connection rather than passed to ``connect``: DuckDB refuses a second
+    connection to a file with a configuration other than the first one's.
+    """
+    for key, value in (settings or get_settings()).duckdb_config().items():
+        con.execute(f"SET {key} = '{str(value).replace(chr(39), chr(39) * 2)}'")
+    return con
 
 
 def publish_snapshot(settings: Settings | None = None) -> dict:
@@ -180,7 +191,7 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
     settings = settings or get_settings()
     start = time.perf_counter()
     if settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal").exists():
-        with duckdb.connect(str(settings.warehouse_path)) as con:  # fold the write-ahead log into the file
+        with configured(duckdb.connect(str(settings.warehouse_path)), settings) as con:  # fold the WAL into the file
             con.execute("checkpoint")
     target = settings.warehouse_snapshot_path
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -250,7 +250,7 @@ def read_berka(berka_dir: Path) -> dict[str, pd.DataFrame]:
     if missing:
         raise FileNotFoundError(f"Berka files missing: {', '.join(missing)}")
     tables = {}
-    with duckdb.connect() as con:
+    with duckdb.connect(config=get_settings().duckdb_config()) as con:
         for name, path in paths.items():
             literal = "'" + str(path).replace("'", "''") + "'"
             tables[name] = con.execute(
@@ -702,7 +702,7 @@ def end_of_day_balances(
     carries the previous balance; before the first transaction the balance is 0.
     """
     tol = str(BALANCE_TOLERANCE_CENTS)
-    with duckdb.connect() as con:
+    with duckdb.connect(config=get_settings().duckdb_config()) as con:
         con.register("trans", trans[["account_num", "booked_on", "trans_num", "amount_cents", "balance_cents"]])
         con.register("accounts", account[["account_num", "dt"]])
         con.execute("CREATE TABLE day_ends AS " + END_OF_DAY_SQL.replace("$tol", tol))

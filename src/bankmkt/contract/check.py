@@ -191,7 +191,7 @@ class _BatchCheck:
         self._known: dict[str, list[str]] = {}  # r -> queries of (r, key) it holds: the day's, earlier
 
     def __enter__(self) -> _BatchCheck:
-        self._connection = key_index.connection()
+        self._connection = key_index.connection(self.settings)
         self.con = self._connection.__enter__()
         try:
             self.index = KeyIndex(self.con, self.settings, writable=self.enforce).__enter__()

@@ -114,7 +114,7 @@ def table(source: str) -> str:
 
 
 @contextmanager
-def connection() -> Iterator[duckdb.DuckDBPyConnection]:
+def connection(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A fresh cursor of this process's in-memory DuckDB database, closed on exit.
 
     A cursor has its own temporary tables and views, so a check starts clean;
@@ -122,17 +122,19 @@ def connection() -> Iterator[duckdb.DuckDBPyConnection]:
     Checks of one process are serialised.
     """
     with _process_lock:
-        cursor = _base().cursor()
+        cursor = _base(settings).cursor()
         try:
             yield cursor
         finally:
             cursor.close()
 
 
-def _base() -> duckdb.DuckDBPyConnection:
+def _base(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     global _database
     if _database is None or _database[0] != os.getpid():
-        _database = (os.getpid(), duckdb.connect())
+        # One in-memory database per process, with the platform's memory limit and a folder to spill to
+        # (the first check's settings: the checks of one process work on one DATA_DIR).
+        _database = (os.getpid(), duckdb.connect(config=settings.duckdb_config() if settings else {}))
     return _database[1]
 
 
@@ -423,6 +425,6 @@ def forget_in_index(settings: Settings, day: date) -> None:
             (legacy / source / f"dt={day.isoformat()}.parquet").unlink(missing_ok=True)
     if not key_index_path(settings).is_file():
         return
-    with connection() as con, KeyIndex(con, settings, writable=True) as index:
+    with connection(settings) as con, KeyIndex(con, settings, writable=True) as index:
         if day in index.days:
             index.delete_days([day])
