@@ -73,7 +73,7 @@ def test_a_customers_debits_far_beyond_their_income_stop_the_batch(history):
     (violation,) = raised.value.report.violations
     assert (violation.rule, violation.column, violation.rows) == ("spend_beyond_income", "amount", [3])
     assert violation.file == f"landing/transactions/dt={DAY}/transactions.csv"
-    assert violation.sample == ["customer C0000010: debits 600000.00 against monthly income 2450.00 (245x)"]
+    assert violation.sample == ["customer C0000010: spent 600000.00 against monthly income 2450.00 (245x)"]
 
 
 def test_customers_known_before_are_judged_by_the_warehouse_snapshot(history):
@@ -103,7 +103,7 @@ def test_customers_known_before_are_judged_by_the_warehouse_snapshot(history):
         enforce_landing_contract(DAY, settings)
     violations = raised.value.report.violations
     assert [(v.rule, v.rows) for v in violations] == [("spend_beyond_income", [2, 4])]  # C0000002's two debits
-    assert violations[0].sample[0].startswith("customer C0000002: debits 700")
+    assert violations[0].sample[0].startswith("customer C0000002: spent 700")
     # The factor is the bank's to set; 0 turns the rule off.
     history.write_day(DAY)
     history.edit("transactions", DAY, 2, amount="-700000.00")

@@ -713,22 +713,26 @@ class _BatchCheck:
         try:
             if not incomes or not owners:
                 return
+            # Only the accounts debited today and their owners are looked up (the snapshot holds everyone).
             query = f"""
-                WITH incomes AS (
-                    SELECT customer_id, income FROM ({" UNION ALL ".join(incomes)})
-                    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY source_order, version DESC) = 1),
+                WITH spent AS (
+                    SELECT t.{ROW}, t.account_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
+                    FROM {table_name("transactions")} t
+                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{spending}),
                 owners AS (
                     SELECT account_id, customer_id FROM ({" UNION ALL ".join(owners)})
+                    WHERE account_id IN (SELECT account_id FROM spent)
                     QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY source_order) = 1),
-                debits AS (
-                    SELECT t.{ROW}, o.customer_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
-                    FROM {table_name("transactions")} t JOIN owners o USING (account_id)
-                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{spending}),
+                incomes AS (
+                    SELECT customer_id, income FROM ({" UNION ALL ".join(incomes)})
+                    WHERE customer_id IN (SELECT customer_id FROM owners)
+                    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY source_order, version DESC) = 1),
+                debits AS (SELECT s.{ROW}, o.customer_id, s.debit FROM spent s JOIN owners o USING (account_id)),
                 beyond AS (
                     SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
                     FROM debits JOIN incomes i USING (customer_id) GROUP BY customer_id
                     HAVING sum(debit) > {float(factor)!r} * greatest(coalesce(any_value(i.income), 0), {float(floor)!r}))
-                SELECT d.{ROW}, 'customer ' || b.customer_id || ': debits ' || printf('%.2f', b.spent)
+                SELECT d.{ROW}, 'customer ' || b.customer_id || ': spent ' || printf('%.2f', b.spent)
                     || ' against monthly income ' || printf('%.2f', b.income)
                     || ' (' || printf('%.0f', b.spent / greatest(b.income, {float(floor)!r})) || 'x)' AS sample
                 FROM debits d JOIN beyond b USING (customer_id)"""
