@@ -198,7 +198,7 @@ def test_the_feature_repo_works_from_a_plain_shell_and_refuses_without_its_varia
         text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "customer_features" in done.stdout and "propensity_v2" in done.stdout
+    assert "customer_profile" in done.stdout and "propensity_v2" in done.stdout
     online = pd.read_parquet(tmp_path / "online.parquet").set_index("customer_id").sort_index()
     offline = pd.read_parquet(tmp_path / "offline.parquet").set_index("customer_id").sort_index()
     expected = features.online_features(customers, settings).set_index("customer_id").sort_index()

@@ -489,7 +489,7 @@ class Settings:
         return {
             name: value
             for name, value in self.environment().items()
-            if name.startswith(("DBT_", "DO_NOT_TRACK"))
+            if name.startswith(("DBT_", "DUCKDB_", "DO_NOT_TRACK"))
             or name in ("PLATFORM_ENV", "DATA_DIR", "WAREHOUSE_PATH", "LANDING_DIR")
         }
 

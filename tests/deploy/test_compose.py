@@ -178,7 +178,7 @@ def test_the_warehouse_writers_are_pinned_in_the_dag():
 def test_dbt_tasks_carry_no_secret_in_their_rendered_environment():
     settings = _prod_settings(AIRFLOW_EXECUTOR="CeleryExecutor")
     env = settings.dbt_environment()
-    assert {"WAREHOUSE_PATH", "LANDING_DIR", "DBT_PROFILES_DIR", "PLATFORM_ENV"} <= set(env)
+    assert {"WAREHOUSE_PATH", "LANDING_DIR", "DBT_PROFILES_DIR", "PLATFORM_ENV", "DUCKDB_MEMORY_LIMIT"} <= set(env)
     secrets = [
         settings.airflow_jwt_secret,
         settings.airflow_fernet_key,
