@@ -31,6 +31,7 @@ help:
 	@echo "make clean                   delete DATA_DIR"
 
 MANIFEST := dbt_project/target/manifest.json
+DATADOCS_ASSETS := build/datadocs-assets
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.py' \) -print)
 
 # Creates .venv from uv.lock (installs uv itself from PyPI when missing) and the
@@ -38,7 +39,7 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 # Bytecode is compiled at install: every Airflow task, dbt call and test process
 # would otherwise compile Airflow, dbt and Feast again wherever Python does not write
 # .pyc files (PYTHONDONTWRITEBYTECODE, read-only images), several seconds each.
-setup: .venv/.synced $(MANIFEST) browser compose
+setup: .venv/.synced $(MANIFEST) browser compose $(DATADOCS_ASSETS)
 
 # Headless Chromium renders the reports for their screenshot tests (Debian's package; needs root and
 # the package registry). Without it those tests skip and say why, except under CI where they fail.
@@ -47,6 +48,12 @@ browser:
 		&& echo "[setup] installing Debian's chromium for the report screenshots" \
 		&& (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ; } \
 		|| echo "[setup] chromium not installed: the report screenshot tests will skip"
+
+# Great Expectations' Data Docs load their scripts and styles from CDNs; `npm pack` fetches the same files
+# once from the npm registry, and every Data Docs build points its pages at them (bankmkt.offline_assets).
+# Without npm the pages keep their internet links (a warning says so).
+$(DATADOCS_ASSETS): src/bankmkt/offline_assets.py .venv/.synced
+	@$(RUN) python -m bankmkt.offline_assets fetch || true
 
 # Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine needed).
 # Without it that test skips and says why, except under CI where it fails.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import math
 import os
 import time
@@ -44,6 +45,8 @@ import pandas as pd
 
 from bankmkt.runtime import apply_environment
 from bankmkt.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 FAILURE = "failure"
 WARNING = "warning"
@@ -915,8 +918,20 @@ def validate_frame(
             result.data_docs_page = urls[0]["site_url"].removeprefix("file://")
     index = settings.data_docs_dir / "index.html"
     result.data_docs = str(index) if index.exists() else None
+    if index.exists():
+        _offline_data_docs(settings)
     result.status = "failed" if result.failed_failures else "passed"
     return result
+
+
+def _offline_data_docs(settings: Settings) -> None:
+    """Point the Data Docs pages at local copies of their scripts and styles (bankmkt.offline_assets)."""
+    from bankmkt.offline_assets import AssetsMissing, localize_site
+
+    try:
+        localize_site(settings.data_docs_dir, settings.datadocs_assets_dir)
+    except AssetsMissing as error:
+        log.warning("Data Docs keep their internet links: %s", error)
 
 
 def describe_failure(item) -> str:

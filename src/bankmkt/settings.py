@@ -148,6 +148,11 @@ class Settings:
         return self.data_dir / "models" / "training_state.json"
 
     @property
+    def datadocs_assets_dir(self) -> Path:
+        """Local copies of the scripts and styles Data Docs load (``make setup``; bankmkt.offline_assets)."""
+        return self.project_root / "build" / "datadocs-assets"
+
+    @property
     def duckdb_temp_dir(self) -> Path:
         """Where DuckDB spills what does not fit in its memory limit."""
         return self.data_dir / "tmp" / "duckdb"
