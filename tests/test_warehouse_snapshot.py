@@ -74,3 +74,24 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_replaces_it(settings):
 def test_without_a_snapshot_readers_read_the_warehouse(settings):
     with warehouse.read_only_connection(settings, snapshot=True) as reader:
         assert reader.execute("select count(*) from fct_target_lists").fetchall() == [(1,)]
+
+
+def test_a_warehouse_whose_lists_name_customers_by_number_is_migrated_in_place(tmp_path):
+    """fct_target_lists built before pseudonyms: customer_id becomes customer_key, earlier days kept."""
+    from bankmkt.pseudonyms import customer_keys
+
+    settings = _read({"DATA_DIR": str(tmp_path), "PLATFORM_ENV": "local"})
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            "create table fct_target_lists (run_date date not null, customer_id varchar not null, is_control boolean)"
+        )
+        con.execute(
+            "insert into fct_target_lists values ('2024-03-01', 'C0000001', false), ('2024-03-02', 'C0000002', true)"
+        )
+    assert warehouse.migrate_target_lists(settings)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute("select * from fct_target_lists order by run_date").df()
+    assert "customer_id" not in rows.columns and len(rows) == 2
+    expected = customer_keys(rows.assign(c=["C0000001", "C0000002"])["c"], settings)
+    assert rows["customer_key"].tolist() == expected.tolist()
+    assert not warehouse.migrate_target_lists(settings)  # once

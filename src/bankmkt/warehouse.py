@@ -137,6 +137,7 @@ def load_published_outputs(run_date: date, settings: Settings | None = None) -> 
     """Load what the platform wrote after the build (D's target lists, the model monitoring and
     the retraining decisions, Parquet) into the warehouse: the models whose files exist."""
     settings = settings or get_settings()
+    migrate_target_lists(settings)
     models = [
         name
         for name, pattern in PUBLISHED_OUTPUTS.items()
@@ -145,6 +146,34 @@ def load_published_outputs(run_date: date, settings: Settings | None = None) -> 
     if not models:
         return {"status_counts": {}, "models": []}
     return {**run_dbt(["build", "--select", *models], settings, run_date=run_date), "models": models}
+
+
+def migrate_target_lists(settings: Settings) -> bool:
+    """A warehouse whose ``fct_target_lists`` still names customers by number: replace ``customer_id``
+    by its pseudonym ``customer_key`` in place (earlier days' lists keep counting for the contact policy).
+    Returns whether anything changed."""
+    import duckdb
+
+    from bankmkt.pseudonyms import customer_key_sql
+
+    if not settings.warehouse_path.exists():
+        return False
+    with configured(duckdb.connect(str(settings.warehouse_path)), settings) as con:
+        columns = {
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns where table_name = 'fct_target_lists'"
+            ).fetchall()
+        }
+        if "customer_id" not in columns:
+            return False
+        key, parameters = customer_key_sql("customer_id", settings)
+        con.execute("begin")
+        con.execute("alter table fct_target_lists add column customer_key varchar")
+        con.execute(f"update fct_target_lists set customer_key = {key}", parameters)
+        con.execute("alter table fct_target_lists drop column customer_id")
+        con.execute("commit")
+    return True
 
 
 def read_only_connection(settings: Settings | None = None, snapshot: bool = False):

@@ -4,7 +4,7 @@
 -- days reads it: a published row counts as a contact from its run date. Text columns are cast:
 -- a day whose lists all come from exploration has no reasons (an all-null Parquet column).
 -- Customers appear by their pseudonymous customer_key, as in the published files (bankmkt.pseudonyms);
--- A warehouse whose lists still carried customer_id needs `dbt build --select fct_target_lists --full-refresh`.
+-- A warehouse whose lists still carried customer_id is migrated in place first (warehouse.migrate_target_lists).
 select
     cast(run_date as date) as run_date,
     cast(list_row_id as varchar) as list_row_id,
