@@ -96,6 +96,7 @@ Where things are (DATA_DIR={settings.data_dir}):
   feature export     {settings.feature_export_dir}
   online store       {settings.feast_online_path}
   target lists       {settings.outputs_dir / "target_lists"}
+  customer lookup    {settings.customer_lookup_root}   (customer_key -> customer number, owner only)
   churn risk         {settings.outputs_dir / "churn_risk"}
   model reports      {settings.reports_dir / "runs"}
   run records        {settings.runs_dir}
