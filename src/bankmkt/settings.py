@@ -89,6 +89,10 @@ class Settings:
     # like "50%"); threads 0 means one per core.
     duckdb_memory_limit: str = "50%"
     duckdb_threads: int = 0
+    # Landing contract: the bank's own formats of its customer and account numbers (rule pattern),
+    # in place of the contract's C + 7 digits and A + 8 digits. Empty: the contract's.
+    customer_number_pattern: str = ""
+    account_number_pattern: str = ""
     # Landing contract, rule spend_beyond_income: a customer's debits on one day may not exceed this
     # many times their monthly income (judged against at least spend_income_floor; 0 turns it off).
     # The synthetic bank's largest day is about 80x (moving savings into investments).
@@ -146,6 +150,15 @@ class Settings:
     def training_state_file(self) -> Path:
         """Per model: the labelled outcomes its latest training attempt saw (label-surplus trigger)."""
         return self.data_dir / "models" / "training_state.json"
+
+    @property
+    def key_patterns(self) -> dict[str, str]:
+        """Landing-contract column -> the bank's format of it (regular expression), where set."""
+        patterns = {
+            "customers.customer_id": self.customer_number_pattern,
+            "accounts.account_id": self.account_number_pattern,
+        }
+        return {column: pattern for column, pattern in patterns.items() if pattern}
 
     @property
     def datadocs_assets_dir(self) -> Path:
@@ -584,6 +597,18 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"DUCKDB_THREADS={env['DUCKDB_THREADS']!r} is not a whole number") from None
         if kwargs["duckdb_threads"] < 0:
             raise SettingsError("DUCKDB_THREADS must be 0 (one per core) or more")
+    for name, key in (
+        ("CUSTOMER_NUMBER_PATTERN", "customer_number_pattern"),
+        ("ACCOUNT_NUMBER_PATTERN", "account_number_pattern"),
+    ):
+        if env.get(name):
+            import re
+
+            try:
+                re.compile(env[name])
+            except re.error as error:
+                raise SettingsError(f"{name}={env[name]!r} is not a regular expression: {error}") from None
+            kwargs[key] = env[name]
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
@@ -728,6 +753,8 @@ def get_settings() -> Settings:
         "SPEND_INCOME_FLOOR",
         "DUCKDB_MEMORY_LIMIT",
         "DUCKDB_THREADS",
+        "CUSTOMER_NUMBER_PATTERN",
+        "ACCOUNT_NUMBER_PATTERN",
         "CONTROL_SHARE",
         "BERKA_DIR",
         "ALERT_WEBHOOK_URL",

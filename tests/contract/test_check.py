@@ -488,3 +488,27 @@ def test_docs_match_the_schemas(settings):
     assert docs_path(settings).read_text(encoding="utf-8") == render_contract_markdown(), (
         "docs/landing_contract.md is stale: run python -m bankmkt.contract docs"
     )
+
+
+def test_a_banks_own_customer_number_format_comes_from_settings(landing):
+    """Nine-digit customer numbers break the contract's C + 7 digits, unless the bank's format is set."""
+    import dataclasses
+
+    nine_digits = {"C0000001": "100000001", "C0000002": "100000002"}
+
+    def renumbered(source):
+        rows = landing.rows(source, DAY1)
+        for row in rows:
+            if row.get("customer_id") in nine_digits:
+                row["customer_id"] = nine_digits[row["customer_id"]]
+        return rows
+
+    for source in load_contract():
+        landing.write(source, DAY1, renumbered(source))
+    report = check_landing_batch(DAY1, landing.settings)
+    assert {(v.rule, v.source, v.column) for v in report.violations} == {("pattern", "customers", "customer_id")}
+    assert "must match ^C[0-9]{7}$" in report.message()
+    bank = dataclasses.replace(landing.settings, customer_number_pattern=r"[1-9][0-9]{8}")
+    assert check_landing_batch(DAY1, bank).passed
+    wrong = dataclasses.replace(landing.settings, customer_number_pattern=r"[1-9][0-9]{9}")
+    assert "must match [1-9][0-9]{9}" in check_landing_batch(DAY1, wrong).message()

@@ -76,8 +76,11 @@ def io_log(monkeypatch):
         return real_listdir(path, *args, **kwargs)
 
     class recording_connection:
+        def __init__(self, settings=None):
+            self._settings = settings
+
         def __enter__(self):
-            self._inner = real_connection()
+            self._inner = real_connection(self._settings)
             return _Recorder(self._inner.__enter__(), log["sql"])
 
         def __exit__(self, *exc):

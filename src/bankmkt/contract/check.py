@@ -556,11 +556,12 @@ class _BatchCheck:
                     f"regexp_matches({ref}, {_lit(PERSONAL_DATA_RE)})",
                     "looks like an e-mail address, a phone number or an identity number",
                 )
-            if column.pattern:
+            pattern = self.settings.key_patterns.get(f"{contract.source}.{name}") or column.pattern
+            if pattern:
                 where(
                     "pattern",
-                    f"{ref} <> '' AND NOT regexp_full_match({ref}, {_lit(column.pattern)})",
-                    f"must match {column.pattern}",
+                    f"{ref} <> '' AND NOT regexp_full_match({ref}, {_lit(pattern)})",
+                    f"must match {pattern}",
                 )
             if typed is None:
                 continue

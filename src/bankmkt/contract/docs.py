@@ -42,7 +42,11 @@ def _column_rules(contract: SourceContract, column: ColumnSpec) -> str:
     elif column.max is not None:
         rules.append(f"≤ {column.max}")
     if column.pattern:
-        rules.append(f"matches `{column.pattern}`")
+        setting = {
+            "customers.customer_id": "CUSTOMER_NUMBER_PATTERN",
+            "accounts.account_id": "ACCOUNT_NUMBER_PATTERN",
+        }.get(f"{contract.source}.{column.name}")
+        rules.append(f"matches `{column.pattern}`" + (f" (the bank's own format: `{setting}`)" if setting else ""))
     if column.name == contract.day_column:
         rules.append("on the file's day D")
     elif column.type == "date" and not contract.may_be_future(column.name):
