@@ -12,10 +12,11 @@ product, :func:`bankmkt.campaigns.wave_catalogue`) unless DATA_DIR already has o
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import date, timedelta
 
-from bankmkt.runtime import apply_environment
+from bankmkt.runtime import apply_environment, progress
 
 
 def run_demo(customers: int, days: int, start_date: date, seed: int, loop_days: int) -> None:
@@ -43,6 +44,7 @@ def run_demo(customers: int, days: int, start_date: date, seed: int, loop_days: 
         seed=seed,
         data_dir=settings.data_dir,
         loop_days=loop_days,
+        progress=progress(days, "generating", unit="day") if sys.stderr.isatty() else None,
     )
     if not settings.campaign_catalogue_file.exists():
         capacity = max(10, customers // 150)

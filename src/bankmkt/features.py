@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bankmkt.runtime import apply_environment
+from bankmkt.runtime import apply_environment, progress
 from bankmkt.settings import Settings, get_settings
 from bankmkt.warehouse import read_only_connection
 
@@ -289,9 +289,10 @@ def materialize_day(run_date: date, settings: Settings | None = None, method: st
 
 
 def backfill(
-    first: date, last: date, settings: Settings | None = None, method: str | None = None, echo=print
+    first: date, last: date, settings: Settings | None = None, method: str | None = None, echo=None
 ) -> list[dict]:
-    """Materialise every exported day from ``first`` to ``last`` (oldest first), printing progress."""
+    """Materialise every exported day from ``first`` to ``last`` (oldest first), with progress: a bar on
+    a terminal, a line per day elsewhere (``echo`` receives the lines instead, when given)."""
     settings = settings or get_settings()
     if last < first:
         raise ValueError(f"--to {last} is before --from {first}")
@@ -304,6 +305,7 @@ def backfill(
         )
     results = []
     began = clock.perf_counter()
+    echo = echo or progress(len(days), "publishing", unit="day")
     for number, day in enumerate(days, start=1):
         result = materialize_day(day, settings, method)
         results.append(result)

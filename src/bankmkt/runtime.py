@@ -97,6 +97,30 @@ def timed() -> Iterator[Clock]:
         clock._stop = time.perf_counter()
 
 
+def progress(total: int, description: str, unit: str = "day", stream=None):
+    """A callback for long work, called once per step with a line about it.
+
+    On a terminal: a progress bar (tqdm) with the step's line beside it. Elsewhere (task logs, CI,
+    a pipe): the line itself, one per step, so a log shows the same progress.
+    """
+    import sys
+
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return lambda line: print(line, flush=True)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=description, unit=unit, file=stream, dynamic_ncols=True, leave=True)
+
+    def step(line: str) -> None:
+        bar.set_postfix_str(line.strip(), refresh=False)
+        bar.update(1)
+        if bar.n >= total:
+            bar.close()
+
+    return step
+
+
 RUN_TOKEN = "BANKMKT_RUN_TOKEN"
 
 

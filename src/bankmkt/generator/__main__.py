@@ -8,6 +8,7 @@ import json
 import sys
 
 from bankmkt.generator.run import DEFAULT_CONTACT_RATE, generate_bank
+from bankmkt.runtime import progress
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         contact_rate=args.contact_rate,
         write_truth=args.truth,
-        progress=lambda line: print(line, flush=True),
+        progress=progress(args.days, "generating", unit="day"),
     )
     print(json.dumps(summary, indent=2))
     return 0
