@@ -379,18 +379,21 @@ def write_target_lists(
     settings,
     campaigns: dict[str, Campaign],
     exclusions: dict[str, int] | None = None,
+    published: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write each active campaign's list as Parquet and CSV, plus ``data_dictionary.md``, for day D.
 
     Files go to ``settings.target_list_dir(D)``; every campaign active on D gets a file
     (empty when nobody is targeted). ``target_list`` is :func:`build_target_lists`'s (with
     ``customer_id``); the files carry the pseudonymous ``customer_key`` instead, and D's lookup
-    back to the customer number is written first (:mod:`bankmkt.pseudonyms`). Returns file name -> path.
+    back to the customer number is written first (:mod:`bankmkt.pseudonyms`). ``published``: the
+    lists' :func:`published_lists`, when the caller has them already. Returns file name -> path.
     """
     run_day = as_date(run_date)
     folder = settings.target_list_dir(run_day)
     folder.mkdir(parents=True, exist_ok=True)
-    published = published_lists(target_list, settings)
+    if published is None:
+        published = published_lists(target_list, settings)
     # The lookup first: a list is never readable before the key that maps it back.
     paths: dict[str, Path] = {
         "customer_keys.parquet": write_lookup(target_list["customer_id"], published["customer_key"], run_day, settings)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 __all__ = ["ASSETS", "AssetsMissing", "assets_dir", "fetch", "localize_site"]
@@ -154,8 +155,14 @@ def localize_site(site: Path, source: Path | None = None) -> dict:
     if not (static / ".complete").exists():
         shutil.copytree(source, static, dirs_exist_ok=True)
         (static / ".complete").touch()
+    # Only the pages written since the last run: the rest were pointed at the local copies then.
+    marker = static / ".localized"
+    since = marker.stat().st_mtime_ns if marker.exists() else 0
+    started = time.time_ns()
     pages = 0
     for page in site.rglob("*.html"):
+        if page.stat().st_mtime_ns < since:
+            continue
         text = page.read_text(encoding="utf-8")
         local = text
         prefix = os.path.relpath(static, page.parent).replace(os.sep, "/")
@@ -165,6 +172,8 @@ def localize_site(site: Path, source: Path | None = None) -> dict:
         if local != text:
             page.write_text(local, encoding="utf-8")
             pages += 1
+    marker.touch()
+    os.utime(marker, ns=(started, started))  # a page GX writes while this runs is looked at next time
     return {"pages_rewritten": pages, "assets": str(static)}
 
 

@@ -541,8 +541,9 @@ def score_and_target(run_date: str | date) -> dict:
             policy=policy_used,
         )
         # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
-        gate = gate_target_lists(day, settings, frame=published_lists(target_list, settings)).as_dict()
-        paths = write_target_lists(target_list, day, settings, campaigns, exclusions)
+        published = published_lists(target_list, settings)
+        gate = gate_target_lists(day, settings, frame=published).as_dict()
+        paths = write_target_lists(target_list, day, settings, campaigns, exclusions, published=published)
         if not churn_risk.empty:
             paths["churn_risk.parquet"] = write_churn_risk(churn_risk, day, settings)
         training_record = settings.runs_dir / f"dt={day.isoformat()}" / "train_models.json"

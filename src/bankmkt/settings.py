@@ -154,11 +154,9 @@ class Settings:
     @property
     def key_patterns(self) -> dict[str, str]:
         """Landing-contract column -> the bank's format of it (regular expression), where set."""
-        patterns = {
-            "customers.customer_id": self.customer_number_pattern,
-            "accounts.account_id": self.account_number_pattern,
+        return {
+            column: getattr(self, field) for column, (_, field) in KEY_PATTERN_VARIABLES.items() if getattr(self, field)
         }
-        return {column: pattern for column, pattern in patterns.items() if pattern}
 
     @property
     def datadocs_assets_dir(self) -> Path:
@@ -565,16 +563,15 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
     if kwargs.get("alert_smtp_host") and not kwargs.get("alert_email_to"):
         raise SettingsError("ALERT_SMTP_HOST is set but ALERT_EMAIL_TO is not: who should the alerts go to?")
     kwargs.update(_retraining_settings(env))
-    if env.get("CUSTOMER_ID_PATTERN"):
-        import re
+    for name, key in (("CUSTOMER_ID_PATTERN", "customer_id_pattern"), *KEY_PATTERN_VARIABLES.values()):
+        if env.get(name):
+            import re
 
-        try:
-            re.compile(env["CUSTOMER_ID_PATTERN"])
-        except re.error as error:
-            raise SettingsError(
-                f"CUSTOMER_ID_PATTERN={env['CUSTOMER_ID_PATTERN']!r} is not a regular expression: {error}"
-            ) from None
-        kwargs["customer_id_pattern"] = env["CUSTOMER_ID_PATTERN"]
+            try:
+                re.compile(env[name])
+            except re.error as error:
+                raise SettingsError(f"{name}={env[name]!r} is not a regular expression: {error}") from None
+            kwargs[key] = env[name]
     for name, key in (("SPEND_INCOME_FACTOR", "spend_income_factor"), ("SPEND_INCOME_FLOOR", "spend_income_floor")):
         if env.get(name):
             try:
@@ -597,18 +594,6 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"DUCKDB_THREADS={env['DUCKDB_THREADS']!r} is not a whole number") from None
         if kwargs["duckdb_threads"] < 0:
             raise SettingsError("DUCKDB_THREADS must be 0 (one per core) or more")
-    for name, key in (
-        ("CUSTOMER_NUMBER_PATTERN", "customer_number_pattern"),
-        ("ACCOUNT_NUMBER_PATTERN", "account_number_pattern"),
-    ):
-        if env.get(name):
-            import re
-
-            try:
-                re.compile(env[name])
-            except re.error as error:
-                raise SettingsError(f"{name}={env[name]!r} is not a regular expression: {error}") from None
-            kwargs[key] = env[name]
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:
@@ -702,6 +687,12 @@ def _check_production(env, kwargs: dict) -> None:
         )
 
 
+# Landing-contract column -> (environment variable, field) of the bank's own format of it (rule pattern).
+KEY_PATTERN_VARIABLES = {
+    "customers.customer_id": ("CUSTOMER_NUMBER_PATTERN", "customer_number_pattern"),
+    "accounts.account_id": ("ACCOUNT_NUMBER_PATTERN", "account_number_pattern"),
+}
+
 # Environment variable -> (field, type, lowest allowed value) of the targeting and retraining settings.
 RETRAINING_VARIABLES = {
     "RETRAIN_MIN_NEW_LABELS": ("retrain_min_new_labels", int, 1),
@@ -753,8 +744,7 @@ def get_settings() -> Settings:
         "SPEND_INCOME_FLOOR",
         "DUCKDB_MEMORY_LIMIT",
         "DUCKDB_THREADS",
-        "CUSTOMER_NUMBER_PATTERN",
-        "ACCOUNT_NUMBER_PATTERN",
+        *(name for name, _ in KEY_PATTERN_VARIABLES.values()),
         "CONTROL_SHARE",
         "BERKA_DIR",
         "ALERT_WEBHOOK_URL",

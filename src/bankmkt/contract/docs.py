@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bankmkt.contract.report import RULES
 from bankmkt.contract.schema import ColumnSpec, SourceContract, load_contract, load_corrections
-from bankmkt.settings import Settings
+from bankmkt.settings import KEY_PATTERN_VARIABLES, Settings
 
 TYPE_FORMATS = {
     "string": "text",
@@ -42,10 +42,7 @@ def _column_rules(contract: SourceContract, column: ColumnSpec) -> str:
     elif column.max is not None:
         rules.append(f"≤ {column.max}")
     if column.pattern:
-        setting = {
-            "customers.customer_id": "CUSTOMER_NUMBER_PATTERN",
-            "accounts.account_id": "ACCOUNT_NUMBER_PATTERN",
-        }.get(f"{contract.source}.{column.name}")
+        setting = KEY_PATTERN_VARIABLES.get(f"{contract.source}.{column.name}", (None,))[0]
         rules.append(f"matches `{column.pattern}`" + (f" (the bank's own format: `{setting}`)" if setting else ""))
     if column.name == contract.day_column:
         rules.append("on the file's day D")
