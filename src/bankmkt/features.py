@@ -1,9 +1,12 @@
 """Publish customer features: Parquet export, `feast apply`, materialisation, retrieval.
 
 The warehouse is read through read-only DuckDB connections (dbt stays its only
-writer); Feast reads the exported Parquet as its offline source. The online
-store is written by :mod:`bankmkt.online_publish` (Feast's storage format,
-vectorised) unless ``FEATURE_PUBLISH=plain`` asks for ``store.materialize``.
+writer); Feast reads the exported Parquet as its offline source. Publication is
+Feast's own ``store.materialize``: the repo's ``feature_store.yaml`` names the
+platform's plugin (:mod:`bankmkt.feast_plugin`: a batch engine and online
+stores that write whole partitions in Feast's storage format), so the
+``feast`` command line gets the same speed. ``FEATURE_PUBLISH=plain`` (or
+``--plain``) publishes through Feast's plain stores and local engine instead.
 
 Command line::
 
@@ -14,7 +17,9 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import logging
 import os
 import re
@@ -106,13 +111,23 @@ def export_feature_mart(run_date: date, settings: Settings | None = None) -> dic
     }
 
 
-def feature_store(settings: Settings | None = None):
-    """The Feast store of the current profile."""
+def feature_store(settings: Settings | None = None, plain: bool = False):
+    """The Feast store of the current profile; ``plain``: with Feast's plain stores and local engine in place
+    of the platform's plugin (same storage, Feast's own speed)."""
     from feast import FeatureStore
 
     settings = apply_environment(settings or get_settings())
     _importable_repo(settings)
-    return FeatureStore(repo_path=str(settings.feature_repo_dir), fs_yaml_file=settings.feature_store_yaml)
+    if not plain:
+        return FeatureStore(repo_path=str(settings.feature_repo_dir), fs_yaml_file=settings.feature_store_yaml)
+    import yaml
+    from feast.repo_config import RepoConfig
+
+    from bankmkt.feast_plugin import plain_config
+
+    config = yaml.safe_load(os.path.expandvars(settings.feature_store_yaml.read_text()))
+    config["repo_path"] = settings.feature_repo_dir
+    return FeatureStore(config=RepoConfig(**plain_config(config)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,28 +170,10 @@ def settings_with_store_yaml(store_yaml: Path, settings: Settings | None = None)
 
 def remove_project(settings: Settings) -> None:
     """Delete a project's online data and its registry entries; other projects stay."""
-    from feast.infra.online_stores.helpers import _redis_key_prefix
-    from feast.infra.online_stores.redis import RedisOnlineStore
+    from bankmkt.feast_plugin import drop_project
 
     store = feature_store(settings)
-    online = store._get_provider().online_store
-    views = store.list_feature_views()
-    if isinstance(online, RedisOnlineStore):
-        # Feast's teardown scans 10 keys per round trip; a shared Redis holds millions.
-        client = online._get_client(store.config.online_store)
-        for join_keys in {tuple(view.join_keys) for view in views}:
-            pattern = _redis_key_prefix(list(join_keys)) + b"*" + store.project.encode()
-            batch = []
-            for key in client.scan_iter(match=pattern, count=10_000):
-                batch.append(key)
-                if len(batch) == 10_000:
-                    client.unlink(*batch)
-                    batch.clear()
-            if batch:
-                client.unlink(*batch)
-    else:
-        # Drops this project's tables; teardown would delete the whole SQLite file, other projects included.
-        online.update(store.config, views, [], [], [], partial=False)
+    drop_project(store.config, store.list_feature_views())
     store.registry.delete_project(store.project, commit=True)
 
 
@@ -215,14 +212,11 @@ def apply_feature_repo(settings: Settings | None = None) -> dict:
     from feast.repo_config import load_repo_config
     from feast.repo_operations import apply_total
 
-    from bankmkt.online_publish import prepare_sqlite_store
-
     settings = apply_environment(settings or get_settings())
     repo = settings.feature_repo_dir
     _importable_repo(settings)
     _forget_repo_modules(settings)
     config = load_repo_config(repo, settings.feature_store_yaml)
-    prepare_sqlite_store(config)
     cwd = os.getcwd()
     try:
         apply_total(config, repo, skip_source_validation=True)
@@ -247,7 +241,7 @@ def materialization_window(run_date: date) -> tuple[datetime, datetime]:
 
 
 def publish_method(method: str | None = None) -> str:
-    """`fast` (bankmkt.online_publish) unless FEATURE_PUBLISH=plain or the caller asks for plain."""
+    """`fast` (the repo's plugin) unless FEATURE_PUBLISH=plain or the caller asks for plain."""
     # FEATURE_PUBLISH belongs in bankmkt.settings; read here until it is added there.
     chosen = (method or os.environ.get("FEATURE_PUBLISH") or "fast").strip().lower()
     if chosen not in PUBLISH_METHODS:
@@ -256,33 +250,34 @@ def publish_method(method: str | None = None) -> str:
 
 
 def materialize_day(run_date: date, settings: Settings | None = None, method: str | None = None) -> dict:
-    """Write the features of D (event time = start of D+1) to the online store.
+    """Write the features of D (event time = start of D+1) to the online store: ``store.materialize``
+    over D's window.
 
     Rerunning a day writes the same values again (idempotent); a value the
-    store already holds for a later event time is never replaced. The window
-    is recorded in the registry either way, so `feast` tooling sees it.
+    store already holds for a later event time is never replaced. Feast records
+    the window in the registry, so `feast` tooling sees it.
     """
-    from bankmkt.online_publish import FastPublishUnsupported, publish_partition
+    from bankmkt.feast_plugin import publication_report
 
     settings = apply_environment(settings or get_settings())
-    store = feature_store(settings)
-    start, end = materialization_window(run_date)
+    partition = settings.feature_export_file(run_date)
+    if not partition.exists():
+        raise FeaturePublicationError(f"no exported features for {run_date} at {partition}")
     chosen = publish_method(method)
-    result = {"window_start": start.isoformat(), "window_end": end.isoformat(), "method": chosen}
+    store = feature_store(settings, plain=chosen == "plain")
+    start, end = materialization_window(run_date)
+    result = {"window_start": start.isoformat(), "window_end": end.isoformat(), "partition": str(partition)}
     began = clock.perf_counter()
-    if chosen == "fast":
-        partition = settings.feature_export_file(run_date)
-        if not partition.exists():
-            raise FeaturePublicationError(f"no exported features for {run_date} at {partition}")
-        try:
-            result.update(publish_partition(store, partition, start, end).as_dict())
-            result["partition"] = str(partition)
-        except FastPublishUnsupported as reason:
-            logger.warning("fast publication not possible (%s); falling back to store.materialize", reason)
-            chosen = result["method"] = "plain"
-            result["fallback_reason"] = str(reason)
-    if chosen == "plain":
+    feast_output = io.StringIO()
+    with publication_report() as reports, contextlib.redirect_stdout(feast_output):
         store.materialize(start_date=start, end_date=end)
+    for line in feast_output.getvalue().splitlines():
+        logger.debug("feast: %s", line)
+    if len(reports) == 1:
+        result.update(reports[0])
+    elif reports:
+        result["publications"] = reports
+    result["method"] = "fast" if reports else "plain"
     result["seconds"] = round(clock.perf_counter() - began, 2)
     result["feature_views"] = len([v for v in store.list_feature_views() if v.online])
     return result

@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import re
-import sqlite3
 import struct
 import sys
 import threading
@@ -42,6 +41,7 @@ from fastapi import Body, FastAPI, HTTPException, Path, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from bankmkt.feast_plugin import storage_kind
 from bankmkt.features import FEATURE_SERVICE, feature_store, settings_with_store_yaml
 from bankmkt.settings import Settings, get_settings
 
@@ -156,31 +156,6 @@ def _isoformat(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _sqlite_event_time(stored, _cache: dict = {}) -> str:  # noqa: B006 - a deliberate memo
-    """ISO time of an event_ts Feast's SQLite store wrote (a day's rows share a handful of values)."""
-    text = _cache.get(stored)
-    if text is None:
-        # Feast's own converter: the epoch was written from a naive UTC time taken as local time.
-        text = _isoformat(datetime.fromtimestamp(int(stored)).replace(tzinfo=UTC))
-        if len(_cache) < 10_000:
-            _cache[stored] = text
-    return text
-
-
-def _redis_event_time(stored: bytes, _cache: dict = {}) -> str:  # noqa: B006 - a deliberate memo
-    """ISO time of a ``_ts:<view>`` Timestamp proto written by Feast's Redis store."""
-    text = _cache.get(stored)
-    if text is None:
-        from google.protobuf.timestamp_pb2 import Timestamp
-
-        ts = Timestamp()
-        ts.ParseFromString(stored)
-        text = _isoformat(datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, tz=UTC))
-        if len(_cache) < 10_000:
-            _cache[stored] = text
-    return text
-
-
 # ---------------------------------------------------------------------------
 # Readers: customer ids -> one record per customer
 # ---------------------------------------------------------------------------
@@ -196,122 +171,35 @@ def _empty_record(catalog: Catalog, customer_id: str) -> dict:
 
 
 class DirectReader:
-    """Reads Feast's SQLite tables or Redis hashes and decodes them (what `get_online_features` does, faster)."""
+    """Reads the stored bytes through the platform's Feast plugin and decodes them (what
+    `get_online_features` does, faster): one SQLite query over the service's tables, or one Redis HMGET
+    per customer."""
 
     def __init__(self, store, catalog: Catalog):
-        self.store_type = store.config.online_store.type
-        if self.store_type not in ("sqlite", "redis"):
-            raise ValueError(f"the direct reader knows sqlite and redis, not {self.store_type}")
+        from bankmkt.feast_plugin import serialize_entity_keys, storage_kind, storage_reader
+
+        if storage_kind(store.config) is None:
+            raise ValueError(f"the direct reader knows sqlite and redis, not {store.config.online_store.type}")
         self.catalog = catalog
-        self._local = threading.local()
-        if self.store_type == "sqlite":
-            from feast.infra.online_stores.sqlite import SqliteOnlineStore, _quote_id, _table_id
-
-            self._path = SqliteOnlineStore._get_db_path(store.config)
-            versioning = store.config.registry.enable_online_feature_view_versioning
-            projections = {v.name: v for v in store.list_feature_views()}
-            self._tables = [
-                _quote_id(_table_id(catalog.project, projections[v.name], versioning)) for v in catalog.views
-            ]
-            self._statements: dict[int, str] = {}
-        else:
-            from feast.infra.online_stores.helpers import _mmh3
-            from feast.infra.online_stores.redis import RedisOnlineStore
-
-            self._redis = RedisOnlineStore()._get_client(store.config.online_store)  # Feast's connection settings
-            self._project = catalog.project.encode("utf8")
-            # One HMGET per customer: every feature's field, then each view's _ts field.
-            self._slots = [
-                (v, name, value_type)
-                for v, view in enumerate(catalog.views)
-                for name, value_type in zip(view.features, view.value_types)
-            ]
-            self._fields = [_mmh3(f"{catalog.views[v].online_name}:{name}") for v, name, _ in self._slots]
-            self._fields += [f"_ts:{view.online_name}".encode() for view in catalog.views]
-        from bankmkt.online_publish import serialize_entity_keys
-
+        views = {v.name: v for v in store.list_feature_views()}
+        self._storage = storage_reader(store.config, [(views[v.name], v.features) for v in catalog.views])
+        self._types = [dict(zip(v.features, v.value_types)) for v in catalog.views]
         self._serialize = serialize_entity_keys
 
-    def _keys(self, customer_ids: list[str]) -> list[bytes]:
-        c = self.catalog
-        return self._serialize(c.join_key, customer_ids, c.key_type, c.key_version, check=0)
-
     def read(self, customer_ids: list[str]) -> list[dict]:
-        keys = self._keys(customer_ids)
-        return (
-            self._read_sqlite(customer_ids, keys)
-            if self.store_type == "sqlite"
-            else self._read_redis(customer_ids, keys)
-        )
-
-    # SQLite: one statement, a UNION ALL over the service's tables.
-    def _connection(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
-            con.execute("PRAGMA query_only=ON")
-            # Reads straight from the OS page cache (no copy per page) and a warm page cache of its own.
-            con.execute("PRAGMA mmap_size=17179869184")  # 16 GiB of address space, not of memory
-            con.execute("PRAGMA cache_size=-65536")
-            self._local.con = con
-        return con
-
-    def _statement(self, n: int) -> str:
-        statement = self._statements.get(n)
-        if statement is None:
-            marks = ",".join("?" * n)
-            statement = " UNION ALL ".join(
-                f"SELECT {v}, entity_key, feature_name, value, event_ts FROM {table} WHERE entity_key IN ({marks})"
-                for v, table in enumerate(self._tables)
-            )
-            self._statements[n] = statement
-        return statement
-
-    def _read_sqlite(self, customer_ids: list[str], keys: list[bytes]) -> list[dict]:
         c = self.catalog
-        rows = self._connection().execute(self._statement(len(keys)), keys * len(self._tables)).fetchall()
-        records = {key: _empty_record(c, cid) for key, cid in zip(keys, customer_ids)}
-        types = [dict(zip(v.features, v.value_types)) for v in c.views]
-        for view_index, key, feature_name, raw, event_ts in rows:
-            record = records[key]
-            value_type = types[view_index].get(feature_name)
-            if value_type is None:  # a feature of the view that the service does not project
-                continue
-            record["found"] = True
-            record["features"][feature_name] = decode_value(raw, value_type)
-            record["event_timestamps"][c.views[view_index].name] = event_ts
+        keys = self._serialize(c.join_key, customer_ids, c.key_type, c.key_version, check=0)
         out = []
-        for key in keys:
-            record = dict(records[key])
-            record["event_timestamps"] = {
-                name: None if ts is None else _sqlite_event_time(ts) for name, ts in record["event_timestamps"].items()
-            }
-            out.append(record)
-        return out
-
-    # Redis: one HMGET per customer (all views share the customer's hash).
-    def _read_redis(self, customer_ids: list[str], keys: list[bytes]) -> list[dict]:
-        c = self.catalog
-        redis_keys = [k + self._project for k in keys]
-        if len(redis_keys) == 1:
-            replies = [self._redis.hmget(redis_keys[0], self._fields)]
-        else:
-            pipe = self._redis.pipeline(transaction=False)
-            for key in redis_keys:
-                pipe.hmget(key, self._fields)
-            replies = pipe.execute()
-        n_features = len(self._slots)
-        out = []
-        for customer_id, reply in zip(customer_ids, replies):
+        for customer_id, stored in zip(customer_ids, self._storage.read(keys)):
             record = _empty_record(c, customer_id)
-            stamps = reply[n_features:]
-            for view, stamp in zip(c.views, stamps):
-                if stamp:  # as in Feast: a view without its _ts field is not found
-                    record["found"] = True
-                    record["event_timestamps"][view.name] = _redis_event_time(stamp)
-            for raw, (view_index, name, value_type) in zip(reply, self._slots):
-                if stamps[view_index]:
-                    record["features"][name] = decode_value(raw, value_type)
+            for view, types, (event_time, raw_values) in zip(c.views, self._types, stored):
+                if event_time is None:
+                    continue
+                record["found"] = True
+                record["event_timestamps"][view.name] = event_time
+                features = record["features"]
+                for name, raw in raw_values.items():
+                    features[name] = decode_value(raw, types[name])
             out.append(record)
         return out
 
@@ -527,7 +415,7 @@ def create_app(server: FeatureServer | None = None, settings: Settings | None = 
         return {
             "status": "ok",
             "reader": srv.reader_name,
-            "online_store": srv.store.config.online_store.type,
+            "online_store": storage_kind(srv.store.config) or srv.store.config.online_store.type,
             "project": srv.catalog.project,
             "feature_service": srv.service,
         }
@@ -567,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     print(
-        f"serving {args.feature_service} ({args.reader} reader, {server.store.config.online_store.type}) on "
+        f"serving {args.feature_service} ({args.reader} reader, {storage_kind(server.store.config) or server.store.config.online_store.type}) on "
         f"http://{args.host}:{args.port}; OpenAPI at /openapi.json, docs at /docs",
         flush=True,
     )

@@ -21,11 +21,11 @@ def _client_and_keys(settings, customers) -> tuple:
     """Feast's Redis client and the keys of these customers under the settings' project."""
     from feast.value_type import ValueType
 
-    from bankmkt.online_publish import _redis_client, serialize_entity_keys
+    from bankmkt.feast_plugin import redis_client, serialize_entity_keys
 
     store = features.feature_store(settings)
     keys = serialize_entity_keys("customer_id", customers, ValueType.STRING, 3)
-    return _redis_client(store), [key + store.project.encode() for key in keys]
+    return redis_client(store.config), [key + store.project.encode() for key in keys]
 
 
 def _hashes(settings, customers) -> dict[str, dict]:

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from bankmkt import features
-from bankmkt.online_publish import later_window_published
 
 
 def _rows(settings) -> dict[str, list[tuple]]:
@@ -88,8 +87,6 @@ def test_the_registry_records_the_window_as_feast_does(project, days):
     start, end = features.materialization_window(days.RUN_DAY)
     for view in store.list_feature_views():
         assert view.materialization_intervals == [(start, end)], view.name
-    assert later_window_published(store, store.list_feature_views(), start)
-    assert not later_window_published(store, store.list_feature_views(), end)
 
 
 def test_backfill_command_publishes_a_range_with_progress(project, days, capsys, monkeypatch):
