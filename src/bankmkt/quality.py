@@ -24,7 +24,9 @@ Speed (docs/quality.md, benchmarks/gx_validation.py): GX runs on pandas (its
 SQLAlchemy path on DuckDB has open bugs) over only the columns a suite names,
 with integer columns widened to int64 (GX's pandas range check falls back to a
 per-row Python function on int32) and result format BASIC (SUMMARY computes
-unexpected-row index lists, each of which copies the whole frame).
+unexpected-row index lists, each of which copies the whole frame); the
+validation runs inside :mod:`bankmkt.gx_compat`'s version-checked workaround
+for GX's per-row Decimal scan.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bankmkt.runtime import apply_environment
+from bankmkt import gx_compat
+from bankmkt.runtime import apply_environment, write_atomically
 from bankmkt.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -807,7 +810,6 @@ def _context(settings: Settings):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    _skip_decimal_scan()
     settings.gx_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(settings.gx_dir))
     bars = context.variables.progress_bars
@@ -826,29 +828,6 @@ def _context(settings: Settings):
     elif sites[SITE_NAME] != site_config:  # an older DATA_DIR: same site, bounded index
         context.update_data_docs_site(site_name=SITE_NAME, site_config=site_config)
     return context
-
-
-def _skip_decimal_scan() -> None:
-    """Make GX's pandas mean, sum and stdev metrics skip their per-row Decimal scan on numeric columns.
-
-    Before computing a mean, GX 1.24 looks for ``decimal.Decimal`` values with a
-    Python loop over every row (about 1 s per expectation at 1M rows). Only an
-    object column can hold one, so the scan now runs only there; results are
-    unchanged.
-    """
-    import great_expectations.util as gx_util
-
-    scan = gx_util.does_ndarray_contain_decimal_dtype
-    if getattr(scan, "skips_numeric", False):
-        return
-
-    def contains_decimal(data) -> bool:
-        if getattr(data, "dtype", None) is not None and data.dtype != object:
-            return False
-        return scan(data=data)
-
-    contains_decimal.skips_numeric = True
-    gx_util.does_ndarray_contain_decimal_dtype = contains_decimal
 
 
 def validate_frame(
@@ -903,7 +882,8 @@ def validate_frame(
         )
     )
     run_id = gx.RunIdentifier(run_name=f"{suite_name}_{run_date.isoformat()}", run_time=datetime.now(UTC))
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+    with gx_compat.numeric_columns_skip_decimal_scan():
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
     result = GateResult(suite=suite_name, run_date=run_date, rows=len(frame), evaluated=0)
     for identifier, validation in outcome.run_results.items():
         for item in validation.results:
@@ -1039,7 +1019,8 @@ def run_gate(
     profile["previous_run"] = previous["run_date"] if previous else None
     path = profile_path(settings, mart, run_date)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, json.dumps(profile, indent=2) + "\n")
+    text = json.dumps(profile, indent=2) + "\n"
+    write_atomically(path, lambda partial: partial.write_text(text, encoding="utf-8"))
     result.profile = str(path)
     result.previous_run = profile["previous_run"]
     if previous is None:
@@ -1103,12 +1084,6 @@ def gate_target_lists(
 # ---- per-run summary ----------------------------------------------------------------
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
 def write_summary(run_date: date, results: list[GateResult], settings: Settings) -> Path:
     """Merge suite outcomes into ``reports/quality/dt=D/summary.json`` and rewrite ``summary.html``."""
     folder = quality_dir(settings, run_date)
@@ -1122,8 +1097,9 @@ def write_summary(run_date: date, results: list[GateResult], settings: Settings)
         summary["suites"][result.suite] = result.as_dict()
     summary["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     summary["success"] = all(entry["success"] for entry in summary["suites"].values())
-    _write_atomically(json_path, json.dumps(summary, indent=2, default=str) + "\n")
-    _write_atomically(html_path, render_summary_html(summary, folder))
+    text, page = json.dumps(summary, indent=2, default=str) + "\n", render_summary_html(summary, folder)
+    write_atomically(json_path, lambda partial: partial.write_text(text, encoding="utf-8"))
+    write_atomically(html_path, lambda partial: partial.write_text(page, encoding="utf-8"))
     return html_path
 
 
