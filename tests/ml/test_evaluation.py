@@ -79,7 +79,7 @@ def test_oracle_comparison_of_the_days_models(bank, isolated_settings):
     assert metrics["oracle_roc_auc"] == pytest.approx(row["oracle_roc_auc"])
 
     page = write_run_report(RUN_DATE, [trained], pd.DataFrame(), isolated_settings, oracle=comparison).read_text()
-    assert "Against the truth" in page and "auc_ratio" in page
+    assert "Against the truth" in page and ">Ratio to oracle</th>" in page
 
 
 def test_no_truth_is_an_error(tmp_path, isolated_settings):

@@ -149,7 +149,7 @@ def test_run_report_embeds_charts_and_target_mix(isolated_settings, trained):
     page = path.read_text()
     assert page.count("data:image/png;base64,") == 4
     assert "holdout window has 3 positives" in page
-    assert "roc_auc" in page and "young" in page
+    assert ">ROC AUC</th>" in page and "young" in page
 
 
 @pytest.mark.parametrize("rows, method", [(500, "sigmoid"), (5000, "isotonic")])
