@@ -6,7 +6,7 @@
 
 Gets a champion, builds a scoring frame of N customers with the model's 27
 feature columns, then times the real call the daily run makes,
-``score_customers(frame, product, features, D)``: resolve and load
+``score_customers(frame, product, features, D, settings)``: resolve and load
 ``models:/<name>@champion`` from MLflow, calibrated propensity, Saabas
 contributions and the formatted top-3 reasons for every row. Each repeat
 loads the champion again (nothing is cached between repeats).
@@ -68,7 +68,7 @@ def synthetic_customers(rows: int, feature_columns: list[str], seed: int) -> pd.
     return frame
 
 
-def train_synthetic_champion(product: str, feature_columns: list[str], contacts: int, seed: int) -> dict:
+def train_synthetic_champion(product: str, feature_columns: list[str], contacts: int, seed: int, settings) -> dict:
     """Train and register ``product``'s champion on a synthetic contact history (platform code and parameters)."""
     from ml.training import train_and_register
 
@@ -90,7 +90,7 @@ def train_synthetic_champion(product: str, feature_columns: list[str], contacts:
     frame["event_timestamp"] = pd.Timestamp(RUN_DATE, tz="UTC") - pd.to_timedelta(
         rng.uniform(0, 75, contacts), unit="D"
     )
-    result = train_and_register(frame, product, RUN_DATE, feature_columns)
+    result = train_and_register(frame, product, RUN_DATE, feature_columns, settings)
     if result["status"] != "trained":
         raise SystemExit(f"training the benchmark champion failed: {result}")
     return result
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     feature_columns = list(DEFAULT_FEATURE_COLUMNS)
     if args.data_dir is None:
         started = time.perf_counter()
-        train_synthetic_champion(args.product, feature_columns, args.contacts, args.seed)
+        train_synthetic_champion(args.product, feature_columns, args.contacts, args.seed, settings)
         print(f"trained a synthetic champion in {time.perf_counter() - started:.1f} s", flush=True)
         customers = synthetic_customers(args.rows, feature_columns, args.seed + 1)
     else:
@@ -162,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
         scores = score_customers(
-            customers, args.product, feature_columns, RUN_DATE, reason_rows=reason_rows, reason_method=args.method
+            customers,
+            args.product,
+            feature_columns,
+            RUN_DATE,
+            settings,
+            reason_rows=reason_rows,
+            reason_method=args.method,
         )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         explained = scores["reason_1"].notna().mean()

@@ -16,13 +16,13 @@ The DAG calls one function per step:
   model's holdout AUC with the AUC of the generator's true probabilities;
 * :func:`ml.report.write_run_report` writes the day's HTML model report.
 
-This module holds only the business constants the steps share (kept light: no
-heavy imports, so ``import ml`` is cheap).
+Every step takes what it needs of the platform as arguments (the settings, the campaign
+catalogue, the pseudonymiser): ``ml`` imports nothing of the platform package that calls it.
+This module holds only the business constants the steps share (kept light: no heavy imports,
+so ``import ml`` is cheap); :mod:`ml.runtime` the run-date parser and the atomic writer.
 """
 
 from __future__ import annotations
-
-from datetime import date, datetime
 
 PRODUCTS: tuple[str, ...] = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
 
@@ -106,19 +106,7 @@ def flag_is_set(values):
     return values.astype("boolean").fillna(False).astype(bool)
 
 
-def model_name(product_code: str, settings=None) -> str:
-    """Registered model name of ``product_code``'s propensity model (or of :data:`CHURN`'s)."""
-    if settings is None:
-        from bankmkt.settings import get_settings
-
-        settings = get_settings()
+def model_name(product_code: str, settings) -> str:
+    """Registered model name of ``product_code``'s propensity model (or of :data:`CHURN`'s):
+    ``<settings.model_prefix>_<product_code>``."""
     return f"{settings.model_prefix}_{product_code}"
-
-
-def as_date(run_date: date | datetime | str) -> date:
-    """The logical run date as a ``date`` (accepts a date, a datetime or an ISO string)."""
-    if isinstance(run_date, datetime):
-        return run_date.date()
-    if isinstance(run_date, date):
-        return run_date
-    return date.fromisoformat(str(run_date)[:10])

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ml import PRODUCTS, as_date
+from ml import PRODUCTS
+from ml.runtime import parse_run_date
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _latest_run(client, experiment_name: str, run_day: str):
     return runs[0] if runs else None
 
 
-def oracle_comparison(run_date, settings=None, products=PRODUCTS) -> pd.DataFrame:
+def oracle_comparison(run_date, settings, products=PRODUCTS) -> pd.DataFrame:
     """Each product model trained for ``run_date`` against the generator's true probabilities.
 
     For every product, the latest MLflow run tagged ``data_date = run_date``
@@ -88,7 +89,8 @@ def oracle_comparison(run_date, settings=None, products=PRODUCTS) -> pd.DataFram
     the model's propensities); the contacts are joined to
     ``truth/contact_truth.parquet`` and both AUCs computed on them. The oracle
     AUC and the ratio are logged on the run as metrics ``oracle_roc_auc`` and
-    ``auc_ratio_to_oracle``. Returns one row per product
+    ``auc_ratio_to_oracle``. ``settings``: the platform's (``truth_dir`` and MLflow's
+    tracking URI). Returns one row per product
     (:data:`ORACLE_COLUMNS`); a product without a run that day, or whose
     holdout cannot be compared, has a ``note`` and no figures.
 
@@ -99,16 +101,12 @@ def oracle_comparison(run_date, settings=None, products=PRODUCTS) -> pd.DataFram
     from ml.registry import use_tracking
     from ml.training import EXPERIMENT_PREFIX, HOLDOUT_ARTIFACT
 
-    if settings is None:
-        from bankmkt.settings import get_settings
-
-        settings = get_settings()
     truth_path = settings.truth_dir / "contact_truth.parquet"
     if not truth_path.exists():
         raise FileNotFoundError(f"no ground truth at {truth_path}: the oracle comparison needs a synthetic bank")
     truth = pd.read_parquet(truth_path, columns=["contact_id", "true_probability"])
     client = use_tracking(settings)
-    run_day = as_date(run_date).isoformat()
+    run_day = parse_run_date(run_date).isoformat()
 
     rows = []
     for product_code in products:

@@ -14,24 +14,22 @@ wins only if its ROC AUC is higher by more than ``margin_auc`` *and* its profit
 at the contact capacity is not lower by more than ``margin_profit`` (see
 :func:`profit_at_k`).
 
-Command line::
-
-    python -m ml.registry rollback --model propensity_credit_card
-    python -m ml.registry show --model propensity_credit_card
+Every function is handed its MLflow client (:func:`use_tracking` makes one from the
+platform's settings) and the contact capacity: nothing here reads the settings itself.
+The platform's command line wraps :func:`rollback` and :func:`aliases` (``model rollback``
+and ``model show``, see docs/models.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ml import COST_PER_CONTACT, outcome_value
+from ml import CHURN, COST_PER_CONTACT, PRODUCTS, outcome_value
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +49,11 @@ class RollbackError(RuntimeError):
 # ---- MLflow connection ----------------------------------------------------------
 
 
-def use_tracking(settings=None):
-    """Point MLflow at the platform's tracking server and registry; returns a client."""
+def use_tracking(settings):
+    """Point MLflow at the tracking server and registry of ``settings`` (the platform's); returns a client."""
     import mlflow
     from mlflow import MlflowClient
 
-    if settings is None:
-        from bankmkt.settings import get_settings
-
-        settings = get_settings()
     if settings.platform_env == "local":
         settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -67,12 +61,8 @@ def use_tracking(settings=None):
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
 
 
-def ensure_experiment(experiment_name: str, settings=None) -> str:
-    """Id of ``experiment_name``, created with the platform's artifact root when new."""
-    if settings is None:
-        from bankmkt.settings import get_settings
-
-        settings = get_settings()
+def ensure_experiment(experiment_name: str, settings) -> str:
+    """Id of ``experiment_name``, created with the artifact root of ``settings`` when new."""
     client = use_tracking(settings)
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is not None:
@@ -86,12 +76,9 @@ def ensure_experiment(experiment_name: str, settings=None) -> str:
 # ---- gate metrics ---------------------------------------------------------------
 
 
-def gate_k(n_contacts: int, capacity: int | None = None) -> int:
-    """How many holdout contacts the profit is measured on: top decile, capped at capacity."""
-    if capacity is None:
-        from bankmkt.settings import get_settings
-
-        capacity = get_settings().target_list_size
+def gate_k(n_contacts: int, capacity: int) -> int:
+    """How many holdout contacts the profit is measured on: top decile, capped at ``capacity``
+    (the daily contact capacity: the platform's ``target_list_size``)."""
     return max(1, min(int(capacity), math.ceil(GATE_TOP_SHARE * n_contacts)))
 
 
@@ -117,7 +104,7 @@ def gate_metrics(
     labels: Sequence[int] | np.ndarray,
     propensity: Sequence[float] | np.ndarray,
     product_code: str,
-    capacity: int | None = None,
+    capacity: int,
 ) -> dict[str, float]:
     """The metrics the promotion gate compares: ROC AUC and profit at the contact capacity.
 
@@ -138,11 +125,10 @@ def gate_metrics(
 # ---- aliases --------------------------------------------------------------------
 
 
-def alias_version(model_name: str, alias: str, client=None) -> str | None:
+def alias_version(model_name: str, alias: str, client) -> str | None:
     """Version that ``alias`` points to, or None when the alias is not set."""
     from mlflow.exceptions import MlflowException
 
-    client = client or use_tracking()
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
@@ -150,12 +136,12 @@ def alias_version(model_name: str, alias: str, client=None) -> str | None:
 
 
 def _product_of(model_name: str, version: str, client) -> str:
+    """The product (or :data:`ml.CHURN`) a version models: its ``product_code`` tag, else the
+    code that ends its registered name ``<model_prefix>_<code>``."""
     tags = client.get_model_version(model_name, version).tags or {}
     if "product_code" in tags:
         return tags["product_code"]
-    from bankmkt.settings import get_settings
-
-    return model_name.removeprefix(f"{get_settings().model_prefix}_")
+    return next((code for code in (*PRODUCTS, CHURN) if model_name.endswith(f"_{code}")), model_name)
 
 
 def _champion_metrics(
@@ -164,7 +150,7 @@ def _champion_metrics(
     holdout: pd.DataFrame | None,
     label_column: str,
     product_code: str,
-    capacity: int | None,
+    capacity: int,
     client,
 ) -> tuple[dict[str, float], str]:
     """The champion's gate metrics: re-scored on the holdout when possible, else as logged."""
@@ -197,8 +183,9 @@ def promote_if_better(
     margin_profit: float = 0.0,
     holdout: pd.DataFrame | None = None,
     label_column: str = "label",
-    capacity: int | None = None,
-    client=None,
+    *,
+    capacity: int,
+    client,
 ) -> bool:
     """Make ``candidate_version`` the champion if it beats the current one; True if promoted.
 
@@ -213,8 +200,10 @@ def promote_if_better(
     * A winner becomes ``champion``, the old champion keeps ``previous``; a
       loser becomes ``challenger``. The decision is written as tags on the
       candidate version.
+
+    ``capacity``: the daily contact capacity the profit is measured at (:func:`gate_k`);
+    ``client``: the MLflow client (:func:`use_tracking`).
     """
-    client = client or use_tracking()
     candidate_version = str(candidate_version)
     product_code = _product_of(model_name, candidate_version, client)
     champion_version = alias_version(model_name, CHAMPION, client)
@@ -262,13 +251,12 @@ def _record(client, model_name, version, decision, reason, extra=None) -> None:
         client.set_model_version_tag(model_name, version, key, value)
 
 
-def rollback(model_name: str, client=None) -> dict[str, str]:
+def rollback(model_name: str, client) -> dict[str, str]:
     """Move ``champion`` back to the ``previous`` version.
 
     The rolled-back version is tagged ``rolled_back=true`` and the ``previous``
     alias is removed (a second rollback needs a new promotion first).
     """
-    client = client or use_tracking()
     previous = alias_version(model_name, PREVIOUS, client)
     if previous is None:
         raise RollbackError(f"{model_name} has no '{PREVIOUS}' version to roll back to")
@@ -281,36 +269,6 @@ def rollback(model_name: str, client=None) -> dict[str, str]:
     return {"model_name": model_name, "champion_version": previous, "rolled_back_version": current or ""}
 
 
-def aliases(model_name: str, client=None) -> dict[str, str]:
+def aliases(model_name: str, client) -> dict[str, str]:
     """Alias → version of a registered model."""
-    client = client or use_tracking()
     return {alias: str(version) for alias, version in client.get_registered_model(model_name).aliases.items()}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ml.registry", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    back = commands.add_parser("rollback", help="move champion back to the previous version")
-    back.add_argument("--model", required=True, help="registered model name, e.g. propensity_credit_card")
-    show = commands.add_parser("show", help="print the aliases of a registered model")
-    show.add_argument("--model", required=True)
-    args = parser.parse_args(argv)
-
-    if args.command == "rollback":
-        try:
-            result = rollback(args.model)
-        except RollbackError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        print(
-            f"{result['model_name']}: champion is now v{result['champion_version']}"
-            f" (rolled back from v{result['rolled_back_version']})"
-        )
-        return 0
-    for alias, version in sorted(aliases(args.model).items()):
-        print(f"{args.model}@{alias} = v{version}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ml import as_date
+from ml.runtime import parse_run_date
 
 log = logging.getLogger(__name__)
 
@@ -247,17 +247,13 @@ def write_run_report(
     run_date,
     training_results: list[dict],
     target_list: pd.DataFrame,
-    settings=None,
+    settings,
     oracle: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``reports/runs/dt=D/models.html``: metrics per model, the logged charts,
     the comparison with the truth (``oracle``, from :func:`ml.evaluation.oracle_comparison`,
     when given) and the product and segment mix of the day's target lists. Returns the path."""
-    if settings is None:
-        from bankmkt.settings import get_settings
-
-        settings = get_settings()
-    run_day = as_date(run_date).isoformat()
+    run_day = parse_run_date(run_date).isoformat()
     path = settings.reports_dir / "runs" / f"dt={run_day}" / "models.html"
     path.parent.mkdir(parents=True, exist_ok=True)
 

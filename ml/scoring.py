@@ -18,11 +18,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from bankmkt.settings import get_settings
-from ml import CHURN, REASON_COLUMNS, as_date, flag_is_set, holding_flag
+from ml import CHURN, REASON_COLUMNS, flag_is_set, holding_flag
 from ml import model_name as registered_name
 from ml.explain import SAABAS, check_method
 from ml.registry import CHAMPION, alias_version, use_tracking
+from ml.runtime import parse_run_date, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ CHUNK_ROWS = 250_000
 TREESHAP_REASON_LIST_MULTIPLE = 20
 
 
-def load_champion(product_code: str, settings=None):
+def load_champion(product_code: str, settings):
     """The champion of ``product_code`` as ``(model_name, version, PropensityModel)``.
 
     The alias is resolved once, so the version written beside each score is the
@@ -135,11 +135,10 @@ def reason_candidates(
 
 
 def _champion_scores(
-    scoring_frame: pd.DataFrame, code: str, feature_columns, reason_rows: int | None, reason_method: str
+    scoring_frame: pd.DataFrame, code: str, feature_columns, settings, reason_rows: int | None, reason_method: str
 ):
     """``(name, version, probability, reasons)`` from ``code``'s champion; ``version`` None without one."""
     check_method(reason_method)
-    settings = get_settings()
     name, version, model = load_champion(code, settings)
     if model is None:
         log.warning("%s has no champion: no %s scores", name, code)
@@ -180,6 +179,7 @@ def score_customers(
     product_code: str,
     feature_columns,
     run_date,
+    settings,
     reason_rows: int | None = None,
     reason_method: str = SAABAS,
 ) -> pd.DataFrame:
@@ -195,7 +195,8 @@ def score_customers(
     then have empty reasons. ``reason_method="treeshap"`` uses LightGBM's exact
     TreeSHAP (5-11x the cost on the platform's models, more on deeper trees),
     limited by default to :data:`TREESHAP_REASON_LIST_MULTIPLE` times the
-    target-list size.
+    target-list size. ``settings``: the platform's (MLflow's tracking URI, the model-name
+    prefix, the target-list size).
 
     With no champion yet (e.g. training was skipped) the result is empty and a
     warning is logged. Raises ``ValueError`` if the champion needs features
@@ -208,6 +209,7 @@ def score_customers(
         product_code,
         feature_columns,
         run_date,
+        settings,
         reason_rows,
         reason_method,
         product_code=product_code,
@@ -218,6 +220,7 @@ def score_churn_risk(
     scoring_frame: pd.DataFrame,
     feature_columns,
     run_date,
+    settings,
     reason_rows: int | None = None,
     reason_method: str = SAABAS,
 ) -> pd.DataFrame:
@@ -227,10 +230,18 @@ def score_churn_risk(
     probability of churning within 60 days), ``model_name, model_version,
     score_date, reason_1..reason_3`` (the features that raise the risk most).
     Empty, with a warning, when there is no churn champion yet. ``reason_rows``
-    and ``reason_method`` as in :func:`score_customers`.
+    ``settings``, ``reason_rows`` and ``reason_method`` as in :func:`score_customers`.
     """
     return _scores(
-        CHURN_RISK_COLUMNS, "churn_risk", scoring_frame, CHURN, feature_columns, run_date, reason_rows, reason_method
+        CHURN_RISK_COLUMNS,
+        "churn_risk",
+        scoring_frame,
+        CHURN,
+        feature_columns,
+        run_date,
+        settings,
+        reason_rows,
+        reason_method,
     )
 
 
@@ -241,13 +252,14 @@ def _scores(
     code: str,
     feature_columns,
     run_date,
+    settings,
     reason_rows: int | None,
     reason_method: str,
     **constants,
 ) -> pd.DataFrame:
     """``code``'s champion scores as ``columns`` (``score_column`` holds the probability); empty without one."""
     name, version, probability, reasons = _champion_scores(
-        scoring_frame, code, feature_columns, reason_rows, reason_method
+        scoring_frame, code, feature_columns, settings, reason_rows, reason_method
     )
     if version is None:
         return _empty(columns, score_column)
@@ -258,7 +270,7 @@ def _scores(
             score_column: probability,
             "model_name": name,
             "model_version": str(version),
-            "score_date": as_date(run_date),
+            "score_date": parse_run_date(run_date),
         }
     )
     for column, texts in zip(REASON_COLUMNS, reasons):
@@ -266,12 +278,9 @@ def _scores(
     return scores[list(columns)]
 
 
-def write_churn_risk(churn_risk: pd.DataFrame, run_date, settings=None) -> Path:
+def write_churn_risk(churn_risk: pd.DataFrame, run_date, settings) -> Path:
     """Write the day's churn risk as ``outputs/churn_risk/dt=D/churn_risk.parquet`` (atomically)."""
-    from ml.targeting import write_atomically
-
-    settings = settings or get_settings()
-    folder = settings.outputs_dir / "churn_risk" / f"dt={as_date(run_date).isoformat()}"
+    folder = settings.outputs_dir / "churn_risk" / f"dt={parse_run_date(run_date).isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "churn_risk.parquet"
     write_atomically(path, lambda partial: churn_risk[list(CHURN_RISK_COLUMNS)].to_parquet(partial, index=False))
@@ -297,7 +306,7 @@ def exploration_scores(scoring_frame: pd.DataFrame, product_code: str, run_date,
     """
     import hashlib
 
-    day = as_date(run_date)
+    day = parse_run_date(run_date)
     customers = scoring_frame["customer_id"].astype(str).to_numpy()
     draws = np.array(
         [

@@ -1,6 +1,6 @@
 """From scores to campaign target lists: contact policy, next-best offer, channel, capacity, controls.
 
-Each campaign of marketing's catalogue (:mod:`bankmkt.campaigns`) active on D offers its
+Each campaign of marketing's catalogue (a :class:`Campaign`) active on D offers its
 product. An offer (customer x campaign) survives the contact policy when it passes every
 rule, checked in this order; the first rule an offer fails is counted as its exclusion
 reason (:data:`EXCLUSION_REASONS`):
@@ -23,28 +23,58 @@ The expected value of an offer is ``propensity x value per conversion x (1 - chu
 (next-best offer), each through the first channel of the customer's own preference
 (``customer_contact_channels``) that the campaign uses and that has capacity left that
 day; offers worth nothing after the contact's cost are not made. Whether a selected
-customer is held out is :func:`bankmkt.campaigns.is_control`: fixed for the campaign and
-customer, never re-drawn. A control takes a list place but no channel capacity.
+customer is held out is the campaign's own rule (:meth:`Campaign.holds_out`): fixed for the
+campaign and customer, never re-drawn. A control takes a list place but no channel capacity.
+
+The lists leave the platform under pseudonyms: :func:`published_lists` and
+:func:`write_target_lists` are handed the platform's pseudonymiser (``customer_keys``) and
+the writer of the day's lookup back to the customer number (``write_lookup``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from bankmkt.campaigns import Campaign, is_control
-from bankmkt.pseudonyms import customer_keys, write_lookup
-from bankmkt.runtime import write_atomically
-from ml import PRODUCTS, REASON_COLUMNS, as_date, flag_is_set, holding_flag, product_value
+from ml import PRODUCTS, REASON_COLUMNS, flag_is_set, holding_flag, product_value
+from ml.runtime import parse_run_date, write_atomically
 
 log = logging.getLogger(__name__)
 
-# The columns of a published list. ``customer_key`` is the customer's pseudonym
-# (:mod:`bankmkt.pseudonyms`); the lists built here carry ``customer_id`` in its place
-# (:data:`LIST_COLUMNS`) until :func:`published_lists` swaps it.
+
+class Campaign(Protocol):
+    """What targeting reads of a campaign of marketing's catalogue (the platform's campaign record)."""
+
+    campaign_id: str
+    product_code: str
+    offer: str
+    min_age: int | None
+    max_age: int | None
+    lifecycle_stages: tuple[str, ...]
+    channels: dict[str, tuple[int, float]]  # channel -> (daily capacity, cost per contact)
+    daily_budget_eur: float | None  # contact costs a day may not exceed it; None: capacity only
+
+    def is_active(self, day: date) -> bool: ...
+
+    def holds_out(self, customer_id: str) -> bool:
+        """Whether the customer is in the campaign's control group (the same answer for the campaign's life)."""
+        ...
+
+
+# Customer numbers -> their pseudonymous customer keys (the platform's pseudonymiser).
+CustomerKeys = Callable[[pd.Series], pd.Series]
+# (customer numbers, their keys, D) -> the file of D's lookup from key back to customer number.
+LookupWriter = Callable[[pd.Series, pd.Series, date], Path]
+
+# The columns of a published list. ``customer_key`` is the customer's pseudonym; the lists
+# built here carry ``customer_id`` in its place (:data:`LIST_COLUMNS`) until
+# :func:`published_lists` swaps it.
 TARGET_COLUMNS: tuple[str, ...] = (
     "run_date",
     "list_row_id",
@@ -157,7 +187,7 @@ def exclusion_reasons(
     row); without it only consent is checked. ``campaign_history`` holds
     (``customer_id``, ``campaign_id``) pairs already listed or contacted.
     """
-    run_day = pd.Timestamp(as_date(run_date))
+    run_day = pd.Timestamp(parse_run_date(run_date))
     reason = pd.Series(None, index=offers.index, dtype=object)
 
     def apply(name: str, failed: pd.Series) -> None:
@@ -230,7 +260,7 @@ def build_target_lists(
     over :data:`EXCLUSION_REASONS` plus ``offers`` (all candidate offers) and
     ``not_selected`` (eligible offers left out by capacity, value or a better offer).
     """
-    run_day = as_date(run_date)
+    run_day = parse_run_date(run_date)
     active = {cid: c for cid, c in campaigns.items() if c.is_active(run_day)}
     counts = dict.fromkeys(EXCLUSION_REASONS, 0)
     empty = pd.DataFrame(columns=list(LIST_COLUMNS))
@@ -310,7 +340,7 @@ def build_target_lists(
             cost = campaign.channels[channel][1]
             if gross[i] - cost <= 0:
                 break  # not worth a contact through the preferred channel with room
-            control = is_control(campaign.campaign_id, customer_ids[i], campaign.control_share)
+            control = campaign.holds_out(customer_ids[i])
             budget = budget_left[campaign.campaign_id]
             if not control and budget is not None and cost > budget + 1e-9:
                 continue  # the day's budget no longer pays for this channel: a cheaper one may
@@ -366,10 +396,10 @@ def build_target_lists(
     )
 
 
-def published_lists(target_list: pd.DataFrame, settings) -> pd.DataFrame:
+def published_lists(target_list: pd.DataFrame, customer_keys: CustomerKeys) -> pd.DataFrame:
     """The lists as they leave the platform: :data:`TARGET_COLUMNS`, the customer number replaced
-    by its pseudonymous ``customer_key``."""
-    published = target_list.assign(customer_key=customer_keys(target_list["customer_id"], settings))
+    by its pseudonymous ``customer_key`` (``customer_keys(customer_ids)``, the platform's pseudonymiser)."""
+    published = target_list.assign(customer_key=customer_keys(target_list["customer_id"]))
     return published[list(TARGET_COLUMNS)]
 
 
@@ -380,23 +410,29 @@ def write_target_lists(
     campaigns: dict[str, Campaign],
     exclusions: dict[str, int] | None = None,
     published: pd.DataFrame | None = None,
+    *,
+    customer_keys: CustomerKeys | None = None,
+    write_lookup: LookupWriter,
 ) -> dict[str, Path]:
     """Write each active campaign's list as Parquet and CSV, plus ``data_dictionary.md``, for day D.
 
     Files go to ``settings.target_list_dir(D)``; every campaign active on D gets a file
     (empty when nobody is targeted). ``target_list`` is :func:`build_target_lists`'s (with
     ``customer_id``); the files carry the pseudonymous ``customer_key`` instead, and D's lookup
-    back to the customer number is written first (:mod:`bankmkt.pseudonyms`). ``published``: the
-    lists' :func:`published_lists`, when the caller has them already. Returns file name -> path.
+    back to the customer number is written first (``write_lookup(customer_ids, keys, D)``).
+    ``published``: the lists' :func:`published_lists`, when the caller has them already;
+    otherwise they are made with ``customer_keys``. Returns file name -> path.
     """
-    run_day = as_date(run_date)
+    run_day = parse_run_date(run_date)
     folder = settings.target_list_dir(run_day)
     folder.mkdir(parents=True, exist_ok=True)
     if published is None:
-        published = published_lists(target_list, settings)
+        if customer_keys is None:
+            raise ValueError("write_target_lists needs the published lists or customer_keys to make them")
+        published = published_lists(target_list, customer_keys)
     # The lookup first: a list is never readable before the key that maps it back.
     paths: dict[str, Path] = {
-        "customer_keys.parquet": write_lookup(target_list["customer_id"], published["customer_key"], run_day, settings)
+        "customer_keys.parquet": write_lookup(target_list["customer_id"], published["customer_key"], run_day)
     }
     counts = []
     active = sorted({cid for cid, c in campaigns.items() if c.is_active(run_day)} | set(published["campaign_id"]))
@@ -425,6 +461,7 @@ def write_target_lists(
 
 __all__ = [
     "EXCLUSION_REASONS",
+    "Campaign",
     "LIST_COLUMNS",
     "PRODUCTS",
     "TARGET_COLUMNS",

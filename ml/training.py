@@ -35,9 +35,9 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from bankmkt.monitoring import REFERENCE_ARTIFACT, reference_profile
-from ml import CHURN, as_date
+from ml import CHURN
 from ml import model_name as registered_name
+from ml.drift import REFERENCE_ARTIFACT, reference_profile
 from ml.explain import SAABAS, SaabasExplainer, check_method, treeshap_contributions
 from ml.registry import (
     CHAMPION,
@@ -47,6 +47,7 @@ from ml.registry import (
     promote_if_better,
     use_tracking,
 )
+from ml.runtime import parse_run_date
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def treated_contacts(
     missing = set(feature_columns) - set(training_frame.columns)
     if missing:
         raise ValueError(f"training frame lacks feature columns: {sorted(missing)}")
-    day_after = pd.Timestamp(as_date(run_date), tz="UTC") + pd.Timedelta(days=1)
+    day_after = pd.Timestamp(parse_run_date(run_date), tz="UTC") + pd.Timedelta(days=1)
     contacts = training_frame.loc[training_frame["product_code"] == product_code].copy()
     contacts["event_timestamp"] = pd.to_datetime(contacts["event_timestamp"], utc=True)
     # A missing treatment flag counts as control: never train on a contact we cannot vouch for.
@@ -240,7 +241,7 @@ def churn_snapshots(training_frame: pd.DataFrame, run_date, feature_columns: lis
     missing = set(feature_columns) - set(training_frame.columns)
     if missing:
         raise ValueError(f"churn training frame lacks feature columns: {sorted(missing)}")
-    day_after = pd.Timestamp(as_date(run_date), tz="UTC") + pd.Timedelta(days=1)
+    day_after = pd.Timestamp(parse_run_date(run_date), tz="UTC") + pd.Timedelta(days=1)
     snapshots = training_frame.copy()
     snapshots["event_timestamp"] = pd.to_datetime(snapshots["event_timestamp"], utc=True)
     snapshots = snapshots.loc[snapshots["label"].notna() & (snapshots["event_timestamp"] < day_after)]
@@ -268,8 +269,9 @@ def lift_at(labels: np.ndarray, propensity: np.ndarray, share: float = 0.1) -> f
     return float(labels[top].mean() / base) if base > 0 else float("nan")
 
 
-def holdout_metrics(labels, propensity, product_code: str) -> dict[str, float]:
-    """Ranking, calibration and gate metrics of calibrated propensities on a holdout."""
+def holdout_metrics(labels, propensity, product_code: str, capacity: int) -> dict[str, float]:
+    """Ranking, calibration and gate metrics of calibrated propensities on a holdout (the profit
+    at ``capacity``, the daily contact capacity)."""
     labels = np.asarray(labels, dtype=int)
     propensity = np.asarray(propensity, dtype=float)
     return {
@@ -279,7 +281,7 @@ def holdout_metrics(labels, propensity, product_code: str) -> dict[str, float]:
         "brier": float(brier_score_loss(labels, propensity)),
         "holdout_base_rate": float(labels.mean()),
         "holdout_mean_propensity": float(propensity.mean()),
-        **{k: v for k, v in gate_metrics(labels, propensity, product_code).items() if k != "roc_auc"},
+        **{k: v for k, v in gate_metrics(labels, propensity, product_code, capacity).items() if k != "roc_auc"},
     }
 
 
@@ -375,6 +377,7 @@ def train_and_register(
     product_code: str,
     run_date,
     feature_columns,
+    settings,
     tags: dict | None = None,
     holdout_days: int = 14,
     min_positives: int = 10,
@@ -388,10 +391,12 @@ def train_and_register(
     when the train or holdout window has fewer than ``min_positives``
     conversions; raises :class:`LeakageError` if features postdate a contact.
     ``population`` (every customer's features of D) gives the reference profile
-    (:mod:`bankmkt.monitoring`) that later days' drift is measured against.
+    (:mod:`ml.drift`) that later days' drift is measured against. ``settings``: the
+    platform's (MLflow's tracking URI and artifact root, the model-name prefix, the
+    target-list size that caps the gate's top k).
     """
     feature_columns = list(feature_columns)
-    run_day = as_date(run_date)
+    run_day = parse_run_date(run_date)
     if training_frame.empty:  # no labelled contact yet (the first days of a history)
         return {"status": "skipped", "product_code": product_code, "reason": "no labelled treated contacts"}
     check_no_leakage(training_frame)
@@ -408,6 +413,7 @@ def train_and_register(
         tags,
         {"holdout_days": holdout_days, "min_positives": min_positives},
         min_positives,
+        settings,
         population,
     )
 
@@ -416,6 +422,7 @@ def train_churn_model(
     training_frame: pd.DataFrame,
     run_date,
     feature_columns,
+    settings,
     tags: dict | None = None,
     holdout_snapshots: int = 1,
     min_positives: int = 10,
@@ -431,10 +438,10 @@ def train_churn_model(
     ones train (the most recent quarter of them stops the boosting and
     calibrates). The model, metrics, artifacts and gate are those of
     :func:`train_and_register`, with a churner in the gate's top k worth
-    :data:`ml.RETENTION_VALUE`. Skips like it on too few churners.
+    :data:`ml.RETENTION_VALUE`. Skips like it on too few churners. ``settings`` as there.
     """
     feature_columns = list(feature_columns)
-    run_day = as_date(run_date)
+    run_day = parse_run_date(run_date)
     if training_frame.empty:  # no outcome window has closed yet (the first 60 days of a history)
         return {"status": "skipped", "product_code": CHURN, "reason": "no labelled churn snapshots"}
     check_no_leakage(training_frame)
@@ -453,6 +460,7 @@ def train_churn_model(
         tags,
         {"holdout_snapshots": holdout_snapshots, "min_positives": min_positives},
         min_positives,
+        settings,
         population,
     )
 
@@ -466,6 +474,7 @@ def _train_log_register(
     tags: dict | None,
     split_params: dict,
     min_positives: int,
+    settings,
     population: pd.DataFrame | None = None,
 ) -> dict:
     """Fit, calibrate, evaluate, log, register and gate a model on ``rows`` (oldest first)."""
@@ -497,7 +506,7 @@ def _train_log_register(
     labels = holdout["label"].to_numpy()
     propensity = model.predict_proba(holdout)
     metrics = {
-        **holdout_metrics(labels, propensity, code),
+        **holdout_metrics(labels, propensity, code, settings.target_list_size),
         "train_rows": float(len(train)),
         "train_positives": float(train["label"].sum()),
         "calibration_rows": float(len(calibration)),
@@ -507,9 +516,9 @@ def _train_log_register(
     }
     segments = segment_metrics(holdout, propensity) if "segment" in holdout.columns else None
 
-    name = registered_name(code)
-    client = use_tracking()
-    experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{code}")
+    name = registered_name(code, settings)
+    client = use_tracking(settings)
+    experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{code}", settings)
     run_tags = {
         "data_date": run_day.isoformat(),
         "product_code": code,
@@ -564,7 +573,14 @@ def _train_log_register(
         "train_rows": str(len(rows)),
     }.items():
         client.set_model_version_tag(name, version, key, value)
-    promoted = promote_if_better(name, version, metrics, holdout=holdout[feature_columns + ["label"]], client=client)
+    promoted = promote_if_better(
+        name,
+        version,
+        metrics,
+        holdout=holdout[feature_columns + ["label"]],
+        capacity=settings.target_list_size,
+        client=client,
+    )
     return {
         "status": "trained",
         "product_code": code,

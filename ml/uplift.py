@@ -296,6 +296,7 @@ def train_uplift_and_register(
     product_code: str,
     run_date,
     feature_columns,
+    settings,
     tags: dict | None = None,
     holdout_days: int = 14,
     population: pd.DataFrame | None = None,
@@ -309,14 +310,15 @@ def train_uplift_and_register(
     there is a champion, above the champion's Qini re-scored on the same holdout by more
     than ``margin_qini``; otherwise it is the ``challenger``. Skips (no version) when an
     arm has too few conversions. ``population`` (the customers' features of D) gives the
-    reference profile that drift is later measured against.
+    reference profile that drift is later measured against (:mod:`ml.drift`). ``settings``:
+    the platform's (MLflow's tracking URI and artifact root).
     """
-    from bankmkt.monitoring import REFERENCE_ARTIFACT, reference_profile
-    from ml import as_date
+    from ml.drift import REFERENCE_ARTIFACT, reference_profile
     from ml.registry import CHALLENGER, CHAMPION, PREVIOUS, _record, alias_version, ensure_experiment, use_tracking
+    from ml.runtime import parse_run_date
 
     feature_columns = list(feature_columns)
-    run_day = as_date(run_date)
+    run_day = parse_run_date(run_date)
     if training_frame.empty:
         return {
             "status": "skipped",
@@ -362,8 +364,8 @@ def train_uplift_and_register(
         "holdout_positives": float(holdout["label"].sum()),
     }
     name = uplift_model_name(product_code)
-    client = use_tracking()
-    experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{product_code}")
+    client = use_tracking(settings)
+    experiment_id = ensure_experiment(f"{EXPERIMENT_PREFIX}_{product_code}", settings)
     run_tags = {
         "data_date": run_day.isoformat(),
         "product_code": product_code,
@@ -477,7 +479,7 @@ def qini_chart(uplift: np.ndarray, holdout: pd.DataFrame):
     return fig
 
 
-def load_uplift_champion(product_code: str, settings=None):
+def load_uplift_champion(product_code: str, settings):
     """``(name, version, UpliftModel)`` of ``product_code``'s uplift champion; version None without one."""
     from ml.registry import CHAMPION, alias_version, use_tracking
 

@@ -1,5 +1,5 @@
 """The retraining triggers: each fires on a simulated drift, decay or label surplus, and stays
-silent on data that did not change (bankmkt.monitoring)."""
+silent on data that did not change (bankmkt.monitoring, with ml.drift's population stability)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from bankmkt import monitoring
 from bankmkt.settings import Settings
+from ml import drift
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +36,23 @@ FEATURES = ["balance_total", "digital_logins_30d", "age"]
 
 
 def test_psi_is_near_zero_for_a_new_sample_and_large_for_a_shift():
-    profile = monitoring.reference_profile(population(seed=1), FEATURES)
-    same = monitoring.feature_psi(profile, population(seed=2))
-    shifted = monitoring.feature_psi(profile, population(seed=2, shift=0.8))
+    profile = drift.reference_profile(population(seed=1), FEATURES)
+    same = drift.feature_psi(profile, population(seed=2))
+    shifted = drift.feature_psi(profile, population(seed=2, shift=0.8))
     assert max(same.values()) < 0.02
     assert shifted["balance_total"] > 0.25
     assert shifted["age"] < 0.02  # only the shifted feature moves
     # Missing values are a bin of their own: a feed that starts sending nulls is drift.
     gaps = population(seed=2)
     gaps.loc[gaps.index[:1500], "age"] = np.nan
-    assert monitoring.feature_psi(profile, gaps)["age"] > 0.25
+    assert drift.feature_psi(profile, gaps)["age"] > 0.25
 
 
 def test_drift_trigger_fires_on_a_drifted_feature_only(settings):
-    profile = monitoring.reference_profile(population(seed=1), FEATURES)
-    quiet = monitoring.drift_trigger("feature_drift", monitoring.feature_psi(profile, population(seed=3)), settings)
+    profile = drift.reference_profile(population(seed=1), FEATURES)
+    quiet = monitoring.drift_trigger("feature_drift", drift.feature_psi(profile, population(seed=3)), settings)
     drifted = monitoring.drift_trigger(
-        "feature_drift", monitoring.feature_psi(profile, population(seed=3, shift=1.0)), settings
+        "feature_drift", drift.feature_psi(profile, population(seed=3, shift=1.0)), settings
     )
     assert not quiet.fired and "largest PSI" in quiet.reason
     assert drifted.fired and "balance_total" in drifted.reason and drifted.value > settings.retrain_psi_threshold
@@ -61,9 +62,9 @@ def test_drift_trigger_fires_on_a_drifted_feature_only(settings):
 def test_prediction_drift_on_the_scores(settings):
     rng = np.random.default_rng(5)
     reference = rng.beta(2, 30, 5_000)
-    profile = monitoring.reference_profile(population(seed=1), FEATURES, scores=reference)
-    assert monitoring.score_psi(profile, rng.beta(2, 30, 5_000)) < 0.02
-    assert monitoring.score_psi(profile, rng.beta(6, 30, 5_000)) > 0.25
+    profile = drift.reference_profile(population(seed=1), FEATURES, scores=reference)
+    assert drift.score_psi(profile, rng.beta(2, 30, 5_000)) < 0.02
+    assert drift.score_psi(profile, rng.beta(6, 30, 5_000)) > 0.25
 
 
 def test_label_surplus_fires_at_the_threshold_and_not_below(settings):
@@ -133,9 +134,9 @@ def test_qini_decay_fires_for_an_uplift_ranking_worse_than_random(settings):
 
 
 def test_a_decision_names_what_fired_or_why_nothing_did(settings):
-    profile = monitoring.reference_profile(population(seed=1), FEATURES)
+    profile = drift.reference_profile(population(seed=1), FEATURES)
     calm = {
-        "feature_psi": monitoring.feature_psi(profile, population(seed=2)),
+        "feature_psi": drift.feature_psi(profile, population(seed=2)),
         "prediction_psi": 0.01,
         "performance": None,
         "champion_metrics": {"roc_auc": 0.7},
@@ -150,7 +151,7 @@ def test_a_decision_names_what_fired_or_why_nothing_did(settings):
         "auc_decay",
         "calibration_decay",
     }
-    drifted = {**calm, "feature_psi": monitoring.feature_psi(profile, population(seed=2, shift=1.0))}
+    drifted = {**calm, "feature_psi": drift.feature_psi(profile, population(seed=2, shift=1.0))}
     loud = monitoring.decide("propensity_credit_card", "propensity", "credit_card", "3", drifted, state, 600, settings)
     assert loud.retrain and loud.fired == ["label_surplus", "feature_drift"]
     first = monitoring.decide("uplift_credit_card", "uplift", "credit_card", None, {}, None, 0, settings)
@@ -205,10 +206,10 @@ def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_pa
     day = date(2024, 3, 20)
     with pytest.raises(RuntimeError, match="run the bank_daily DAG for 2024-03-20 first"):
         pipeline.decide_retraining(day)
-    profile = monitoring.reference_profile(population(seed=1), FEATURES)
+    profile = drift.reference_profile(population(seed=1), FEATURES)
     trained = {"run_date": "2024-03-01", "status": "trained", "rows": 1_000, "labels_through": "2024-03-01T00:00:00"}
     calm = {
-        "feature_psi": monitoring.feature_psi(profile, population(seed=2)),
+        "feature_psi": drift.feature_psi(profile, population(seed=2)),
         "prediction_psi": 0.01,
         "champion_metrics": {"roc_auc": 0.7},
         "performance": None,
@@ -231,7 +232,7 @@ def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_pa
             "last_training": trained,
             "new_labels": 10,
             **calm,
-            "feature_psi": monitoring.feature_psi(profile, population(seed=2, shift=1.0)),
+            "feature_psi": drift.feature_psi(profile, population(seed=2, shift=1.0)),
         },
         {
             "model_name": "propensity_personal_loan",

@@ -433,7 +433,9 @@ def test_uplift_champions_turn_the_lists_to_incremental_value(daily_runs):
     products = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
     try:
         for product in products:
-            trained = train_uplift_and_register(frame.assign(product_code=product), product, LAST_DAY, columns)
+            trained = train_uplift_and_register(
+                frame.assign(product_code=product), product, LAST_DAY, columns, settings
+            )
             assert trained["promoted"], trained
         result = pipeline.score_and_target(LAST_DAY)
     finally:

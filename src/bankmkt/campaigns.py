@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bankmkt.runtime import parse_run_date, write_atomically
+
 CHANNELS: tuple[str, ...] = ("email", "push", "sms", "phone", "branch")
 LIFECYCLE_STAGES: tuple[str, ...] = ("new", "growing", "mature", "declining", "dormant", "churned")
 PROMOTED_PRODUCTS: tuple[str, ...] = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
@@ -81,6 +83,11 @@ class Campaign:
 
     def is_active(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
+
+    def holds_out(self, customer_id: str) -> bool:
+        """Whether the customer is in this campaign's control group (:func:`is_control`): what
+        targeting (:mod:`ml.targeting`) asks of each customer it selects."""
+        return is_control(self.campaign_id, customer_id, self.control_share)
 
 
 def is_control(campaign_id: str, customer_id: str, control_share: float) -> bool:
@@ -186,7 +193,7 @@ def _parse(kind: str, value: str, required: bool):
         return value
     if kind == "date":
         try:
-            return date.fromisoformat(value)
+            return parse_run_date(value)
         except ValueError:
             raise ValueError("is not a date YYYY-MM-DD") from None
     if kind == "int":
@@ -337,8 +344,6 @@ def wave_catalogue(
 
 def write_catalogue(frame: pd.DataFrame, path: Path) -> Path:
     """Write catalogue rows as marketing's CSV (atomically: a reader never sees half a file)."""
-    from bankmkt.runtime import write_atomically
-
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda partial: frame.to_csv(partial, index=False))
     return path

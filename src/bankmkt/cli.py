@@ -6,6 +6,8 @@ run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D
 stage NAME --date D            run one stage's library function outside Airflow
 demo                           generate a synthetic bank and run the DAG over its last days
 summary --date D               print what each stage of D's run produced
+model rollback --model NAME    move a registered model's champion alias back to its previous version
+model show --model NAME        print the aliases of a registered model
 """
 
 from __future__ import annotations
@@ -283,6 +285,27 @@ def run_stage(name: str, day: date) -> dict:
     return getattr(pipeline, name)(day)
 
 
+def model_command(command: str, model: str, settings: Settings) -> int:
+    """``model rollback`` or ``model show`` on the registered model ``model`` (:mod:`ml.registry`)."""
+    from ml.registry import RollbackError, aliases, rollback, use_tracking
+
+    client = use_tracking(settings)
+    if command == "rollback":
+        try:
+            result = rollback(model, client)
+        except RollbackError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(
+            f"{result['model_name']}: champion is now v{result['champion_version']}"
+            f" (rolled back from v{result['rolled_back_version']})"
+        )
+        return 0
+    for alias, version in sorted(aliases(model, client).items()):
+        print(f"{model}@{alias} = v{version}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bankmkt.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -308,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         default=21,
         help="days of closed loop after the history: run the DAG, execute its lists, simulate the next day",
     )
+    model = commands.add_parser("model", help="roll back or show a registered model's aliases")
+    model.add_argument("action", choices=("rollback", "show"))
+    model.add_argument("--model", required=True, help="registered model name, e.g. propensity_credit_card")
     args = parser.parse_args(argv)
     for name in ("date", "to", "start_date"):  # a readable error, not a traceback, for a mistyped date
         if getattr(args, name, None):
@@ -338,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         from bankmkt.demo import run_demo
 
         run_demo(args.customers, args.days, parse_run_date(args.start_date), args.seed, args.loop_days)
+    elif args.command == "model":
+        from bankmkt.settings import get_settings
+
+        return model_command(args.action, args.model, get_settings())
     return 0
 
 

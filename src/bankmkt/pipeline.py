@@ -330,10 +330,12 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
                         product_code=product,
                         run_date=day,
                         feature_columns=feature_columns,
+                        settings=settings,
                         tags=tagged,
                         population=population,
                     ),
                     tags,
+                    settings,
                 )
             if chosen(uplift_model_name(product)):
                 trained[f"uplift_{product}"] = _train_once(
@@ -342,9 +344,10 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
                     frame,
                     feature_columns,
                     lambda tagged, product=product: train_uplift_and_register(
-                        frame, product, day, feature_columns, tags=tagged, population=population
+                        frame, product, day, feature_columns, settings, tags=tagged, population=population
                     ),
                     tags,
+                    settings,
                 )
         churn_rows = 0
         if chosen(model_name(CHURN, settings)):
@@ -357,9 +360,15 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
                 churn_frame,
                 churn_columns,
                 lambda tagged: train_churn_model(
-                    churn_frame, run_date=day, feature_columns=churn_columns, tags=tagged, population=population
+                    churn_frame,
+                    run_date=day,
+                    feature_columns=churn_columns,
+                    settings=settings,
+                    tags=tagged,
+                    population=population,
                 ),
                 {**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)},
+                settings,
             )
         for key, outcome in trained.items():
             if outcome.get("status") == "reused":  # its attempt was recorded when it was trained
@@ -390,11 +399,11 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
 FINGERPRINT_TAG = "training_fingerprint"
 
 
-def _train_once(name: str, day: date, frame, feature_columns, train, tags: dict) -> dict:
+def _train_once(name: str, day: date, frame, feature_columns, train, tags: dict, settings) -> dict:
     """Train ``name`` unless a version was already trained for this day on the same data with the
     same code (a rerun of a finished day): then that version is reused, not registered again."""
     fingerprint = training_fingerprint(name, day, frame, feature_columns)
-    version = _version_with_fingerprint(name, fingerprint)
+    version = _version_with_fingerprint(name, fingerprint, settings)
     if version is not None:
         return {
             "status": "reused",
@@ -433,12 +442,12 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _version_with_fingerprint(name: str, fingerprint: str) -> str | None:
+def _version_with_fingerprint(name: str, fingerprint: str, settings) -> str | None:
     import mlflow
 
     from ml.registry import use_tracking
 
-    client = use_tracking()
+    client = use_tracking(settings)
     runs = mlflow.search_runs(
         search_all_experiments=True,
         output_format="list",
@@ -480,8 +489,9 @@ def score_and_target(run_date: str | date) -> dict:
 
     from bankmkt import features
     from bankmkt.campaigns import ensure_catalogue
+    from bankmkt.pseudonyms import customer_keys, write_lookup
     from bankmkt.quality import gate_target_lists
-    from ml.registry import alias_version
+    from ml.registry import alias_version, use_tracking
     from ml.report import write_run_report
     from ml.scoring import exploration_scores, score_churn_risk, score_customers, write_churn_risk
     from ml.targeting import build_target_lists, published_lists, write_target_lists
@@ -494,11 +504,12 @@ def score_and_target(run_date: str | date) -> dict:
         if "lifecycle_stage" in frame.columns:  # campaigns' stage rules and the lists' segment
             frame["segment"] = frame["lifecycle_stage"]
         feature_columns = features.feature_names(settings)
+        client = use_tracking(settings)
         scores, skipped, exploring = [], {}, {}
         for product in PROMOTED_PRODUCTS:
             model_name = f"{settings.model_prefix}_{product}"
-            if alias_version(model_name, "champion") is not None:
-                scores.append(score_customers(frame, product, feature_columns, day))
+            if alias_version(model_name, "champion", client) is not None:
+                scores.append(score_customers(frame, product, feature_columns, day, settings))
                 continue
             prior = observed_conversion_rate(product, day, settings)
             if prior is None:
@@ -510,7 +521,7 @@ def score_and_target(run_date: str | date) -> dict:
             }
             scores.append(exploration_scores(frame, product, day, prior))
         # Churn risk does not depend on the product models: it is scored whenever its champion exists.
-        churn_risk = score_churn_risk(frame, feature_columns, day)
+        churn_risk = score_churn_risk(frame, feature_columns, day, settings)
         if not scores:
             result = {
                 "status": "skipped",
@@ -541,9 +552,17 @@ def score_and_target(run_date: str | date) -> dict:
             policy=policy_used,
         )
         # Nothing is written before the lists pass their suite (a failure raises QualityGateFailed).
-        published = published_lists(target_list, settings)
+        published = published_lists(target_list, functools.partial(customer_keys, settings=settings))
         gate = gate_target_lists(day, settings, frame=published).as_dict()
-        paths = write_target_lists(target_list, day, settings, campaigns, exclusions, published=published)
+        paths = write_target_lists(
+            target_list,
+            day,
+            settings,
+            campaigns,
+            exclusions,
+            published=published,
+            write_lookup=functools.partial(write_lookup, settings=settings),
+        )
         if not churn_risk.empty:
             paths["churn_risk.parquet"] = write_churn_risk(churn_risk, day, settings)
         training_record = settings.runs_dir / f"dt={day.isoformat()}" / "train_models.json"

@@ -1,4 +1,4 @@
-"""Run-time plumbing shared by the stages: environment hand-off and run records."""
+"""Run-time plumbing shared by the stages: environment hand-off, run records, the run date and atomic writes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ from pathlib import Path
 
 from bankmkt.settings import Settings, get_settings
 
+# The run-date parser and the atomic writer live in the lowest layer (ml imports nothing of the
+# platform); the platform's stages take them from here.
+from ml.runtime import parse_run_date as parse_run_date
+from ml.runtime import write_atomically as write_atomically
+
 
 def apply_environment(settings: Settings | None = None) -> Settings:
     """Export the settings as the variables dbt, Feast, MLflow and Airflow read."""
@@ -23,23 +28,6 @@ def apply_environment(settings: Settings | None = None) -> Settings:
     os.environ.update(settings.environment())
     adopt_data_dir(settings)  # a copied or moved DATA_DIR first points its own state at itself
     return settings
-
-
-def parse_run_date(value: str | date) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError as error:
-        raise ValueError(f"run date {value!r} is not a date of the form YYYY-MM-DD") from error
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(partial_path)`` then rename onto ``path``: readers (marketing tools, the
-    simulator, dbt) never see a half-written file."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # concurrent writers each rename their own
-    write(partial)
-    os.replace(partial, path)
 
 
 def json_safe(value):

@@ -21,15 +21,18 @@ def snapshots(churn_frame_factory) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def trained(isolated_settings, snapshots, feature_columns):
-    return train_churn_model(snapshots, RUN_DATE, feature_columns, tags={"feature_service": "propensity_v1"})
+    return train_churn_model(
+        snapshots, RUN_DATE, feature_columns, isolated_settings, tags={"feature_service": "propensity_v1"}
+    )
 
 
-def test_churn_model_is_registered_and_champion(trained):
+def test_churn_model_is_registered_and_champion(trained, isolated_settings):
     assert trained["status"] == "trained"
     assert trained["model_name"] == f"propensity_{CHURN}"
     assert trained["promoted"] is True
-    assert alias_version(trained["model_name"], "champion") == trained["version"]
-    run = use_tracking().get_run(trained["run_id"])
+    client = use_tracking(isolated_settings)
+    assert alias_version(trained["model_name"], "champion", client) == trained["version"]
+    run = client.get_run(trained["run_id"])
     assert run.data.tags["product_code"] == CHURN
     assert run.data.params["holdout_snapshots"] == "1"
 
@@ -55,24 +58,24 @@ def test_gate_values_a_churner_reached_at_the_retention_value():
 
 def test_one_snapshot_is_a_skip(isolated_settings, snapshots, feature_columns):
     latest = snapshots.loc[snapshots["event_timestamp"] == snapshots["event_timestamp"].max()]
-    result = train_churn_model(latest, RUN_DATE, feature_columns)
+    result = train_churn_model(latest, RUN_DATE, feature_columns, isolated_settings)
     assert result["status"] == "skipped" and "snapshot" in result["reason"]
 
 
 def test_no_closed_outcome_window_yet_is_a_skip(isolated_settings, feature_columns):
     empty = pd.DataFrame(columns=["customer_id", "snapshot_date", "event_timestamp", "label"])
-    result = train_churn_model(empty, RUN_DATE, feature_columns)
+    result = train_churn_model(empty, RUN_DATE, feature_columns, isolated_settings)
     assert result == {"status": "skipped", "product_code": CHURN, "reason": "no labelled churn snapshots"}
 
 
 def test_snapshots_after_the_run_date_are_not_used(isolated_settings, snapshots, feature_columns):
-    result = train_churn_model(snapshots, "2024-02-01", feature_columns)
+    result = train_churn_model(snapshots, "2024-02-01", feature_columns, isolated_settings)
     assert result["status"] == "skipped"
 
 
 def test_every_customer_gets_a_churn_risk_with_reasons(trained, snapshots, feature_columns, isolated_settings):
     customers = snapshots.loc[snapshots["event_timestamp"] == snapshots["event_timestamp"].max()]
-    risk = score_churn_risk(customers, feature_columns, RUN_DATE)
+    risk = score_churn_risk(customers, feature_columns, RUN_DATE, isolated_settings)
     assert list(risk.columns) == list(CHURN_RISK_COLUMNS)
     assert len(risk) == len(customers)
     assert risk["churn_risk"].between(0, 1).all()

@@ -46,16 +46,16 @@ def test_compare_with_truth_needs_both_outcomes():
 def bank(isolated_settings, training_frame_factory, true_probability_of, feature_columns):
     """A trained product model on a frame whose true probabilities are known, and their truth file."""
     frame = training_frame_factory(n=1200, product_code=PRODUCT, seed=31)
-    trained = train_and_register(frame, PRODUCT, RUN_DATE, feature_columns)
+    trained = train_and_register(frame, PRODUCT, RUN_DATE, feature_columns, isolated_settings)
     truth = frame[["contact_id"]].assign(true_probability=true_probability_of(frame))
     isolated_settings.truth_dir.mkdir(parents=True, exist_ok=True)
     truth.to_parquet(isolated_settings.truth_dir / "contact_truth.parquet", index=False)
     return trained, frame, truth
 
 
-def test_the_holdout_is_logged_with_the_models_propensity(bank):
+def test_the_holdout_is_logged_with_the_models_propensity(bank, isolated_settings):
     trained, frame, _ = bank
-    client = use_tracking()
+    client = use_tracking(isolated_settings)
     assert HOLDOUT_ARTIFACT in {a.path for a in client.list_artifacts(trained["run_id"])}
 
 
@@ -74,7 +74,7 @@ def test_oracle_comparison_of_the_days_models(bank, isolated_settings):
     assert row["meets_target"] == (row["auc_ratio"] >= 0.95)
     others = comparison.loc[comparison["product_code"] != PRODUCT]
     assert others["note"].str.contains("no training run").all() and others["auc_ratio"].isna().all()
-    metrics = use_tracking().get_run(trained["run_id"]).data.metrics
+    metrics = use_tracking(isolated_settings).get_run(trained["run_id"]).data.metrics
     assert metrics["auc_ratio_to_oracle"] == pytest.approx(row["auc_ratio"])
     assert metrics["oracle_roc_auc"] == pytest.approx(row["oracle_roc_auc"])
 

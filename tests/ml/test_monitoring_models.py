@@ -18,7 +18,9 @@ def champion(isolated_settings, training_frame_factory, feature_columns):
 
     frame = training_frame_factory(n=3_000, seed=7, end="2024-03-01", days=60)
     population = training_frame_factory(n=2_000, seed=8)[feature_columns]
-    result = train_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns, population=population)
+    result = train_and_register(
+        frame, "credit_card", date(2024, 3, 1), feature_columns, isolated_settings, population=population
+    )
     assert result["status"] == "trained" and result["promoted"], result
     from ml.registry import use_tracking
 

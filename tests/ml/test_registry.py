@@ -10,11 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from bankmkt.cli import main
 from ml.registry import (
     RollbackError,
     aliases,
     gate_k,
-    main,
     profit_at_k,
     promote_if_better,
     rollback,
@@ -36,10 +36,17 @@ def frames(training_frame_factory):
 
 
 @pytest.fixture(scope="module")
+def client(isolated_settings):
+    return use_tracking(isolated_settings)
+
+
+@pytest.fixture(scope="module")
 def history(isolated_settings, frames, feature_columns):
     """v1 (no signal) → first champion; v2 (signal) → champion; v3 (no signal) → challenger."""
     good, bad = frames
-    return [train_and_register(frame, PRODUCT, RUN_DATE, feature_columns) for frame in (bad, good, bad)]
+    return [
+        train_and_register(frame, PRODUCT, RUN_DATE, feature_columns, isolated_settings) for frame in (bad, good, bad)
+    ]
 
 
 def test_frames_share_the_holdout(frames):
@@ -55,45 +62,45 @@ def test_first_version_becomes_champion(history):
     assert first["metrics"]["roc_auc"] < 0.7
 
 
-def test_better_model_becomes_champion_and_old_one_previous(history):
+def test_better_model_becomes_champion_and_old_one_previous(history, client):
     better = history[1]
     assert better["metrics"]["roc_auc"] > history[0]["metrics"]["roc_auc"] + 0.1
     assert better["promoted"] is True and better["champion_version"] == "2"
-    client = use_tracking()
     tags = client.get_model_version(NAME, "2").tags
     assert tags["gate_decision"] == "champion"
     assert "re-scored on the candidate's holdout" in tags["gate_reason"]
     assert tags["gate_champion_version"] == "1"
 
 
-def test_worse_model_never_becomes_champion(history):
+def test_worse_model_never_becomes_champion(history, client):
     worse = history[2]
     assert worse["promoted"] is False
     assert worse["champion_version"] == "2"
-    assert aliases(NAME) == {"champion": "2", "previous": "1", "challenger": "3"}
-    assert use_tracking().get_model_version(NAME, "3").tags["gate_decision"] == "challenger"
+    assert aliases(NAME, client) == {"champion": "2", "previous": "1", "challenger": "3"}
+    assert client.get_model_version(NAME, "3").tags["gate_decision"] == "challenger"
 
 
-def test_gate_without_holdout_uses_logged_metrics_and_margins(history):
+def test_gate_without_holdout_uses_logged_metrics_and_margins(history, client, isolated_settings):
     champion_auc = history[1]["metrics"]["roc_auc"]
     champion_profit = history[1]["metrics"]["profit_at_k"]
     # Higher AUC but lower profit at capacity: not promoted.
-    assert not promote_if_better(NAME, "3", {"roc_auc": 0.999, "profit_at_k": champion_profit - 1})
+    gate = {"capacity": isolated_settings.target_list_size, "client": client}
+    assert not promote_if_better(NAME, "3", {"roc_auc": 0.999, "profit_at_k": champion_profit - 1}, **gate)
     # Higher on both but not by the AUC margin: not promoted.
     assert not promote_if_better(
-        NAME, "3", {"roc_auc": champion_auc + 0.01, "profit_at_k": champion_profit + 100}, margin_auc=0.02
+        NAME, "3", {"roc_auc": champion_auc + 0.01, "profit_at_k": champion_profit + 100}, margin_auc=0.02, **gate
     )
-    assert aliases(NAME)["champion"] == "2"
+    assert aliases(NAME, client)["champion"] == "2"
 
 
-def test_rollback_restores_previous_champion(history):
-    assert main(["rollback", "--model", NAME]) == 0
-    assert aliases(NAME) == {"champion": "1", "challenger": "3"}
-    assert use_tracking().get_model_version(NAME, "2").tags["rolled_back"] == "true"
+def test_rollback_restores_previous_champion(history, client):
+    assert main(["model", "rollback", "--model", NAME]) == 0
+    assert aliases(NAME, client) == {"champion": "1", "challenger": "3"}
+    assert client.get_model_version(NAME, "2").tags["rolled_back"] == "true"
     # Nothing left to roll back to.
     with pytest.raises(RollbackError):
-        rollback(NAME)
-    assert main(["rollback", "--model", NAME]) == 1
+        rollback(NAME, client)
+    assert main(["model", "rollback", "--model", NAME]) == 1
 
 
 def test_profit_at_k_counts_conversions_in_the_top_k():

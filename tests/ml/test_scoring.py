@@ -20,7 +20,7 @@ REASON = re.compile(r"^(?P<feature>\w+)=(?P<value>\S+) \(\+(?P<contribution>\d+\
 @pytest.fixture(scope="module")
 def champion(isolated_settings, training_frame_factory, feature_columns):
     frame = training_frame_factory(n=1200, product_code=PRODUCT, seed=11)
-    result = train_and_register(frame, PRODUCT, "2024-03-01", feature_columns)
+    result = train_and_register(frame, PRODUCT, "2024-03-01", feature_columns, isolated_settings)
     assert result["promoted"]
     return result
 
@@ -39,8 +39,10 @@ def customers(training_frame_factory, feature_columns):
 
 
 @pytest.fixture(scope="module")
-def scores(champion, customers, feature_columns):
-    return score_customers(customers, PRODUCT, feature_columns, "2024-03-02", reason_rows=len(customers))
+def scores(champion, customers, feature_columns, isolated_settings):
+    return score_customers(
+        customers, PRODUCT, feature_columns, "2024-03-02", isolated_settings, reason_rows=len(customers)
+    )
 
 
 def test_one_row_per_customer_with_the_champion_version(scores, customers, champion):
@@ -73,8 +75,8 @@ def test_reasons_are_the_largest_positive_contributions(scores, customers, champ
         assert shown == sorted(shown, reverse=True)
 
 
-def test_every_customer_gets_reasons_by_default(champion, customers, feature_columns):
-    scores = score_customers(customers, PRODUCT, feature_columns, "2024-03-02")
+def test_every_customer_gets_reasons_by_default(champion, customers, feature_columns, isolated_settings):
+    scores = score_customers(customers, PRODUCT, feature_columns, "2024-03-02", isolated_settings)
     # Rows 0-19 cannot be offered the product today; they are explained all the same.
     assert scores["reason_1"].notna().mean() > 0.95
     assert scores.loc[:19, "reason_1"].notna().all()
@@ -82,7 +84,9 @@ def test_every_customer_gets_reasons_by_default(champion, customers, feature_col
     assert (scores["reason_1"].notna() | (scores["reason_2"].isna() & scores["reason_3"].isna())).all()
 
 
-def test_large_books_are_explained_without_treeshap(champion, customers, feature_columns, monkeypatch):
+def test_large_books_are_explained_without_treeshap(
+    champion, customers, feature_columns, monkeypatch, isolated_settings
+):
     """The default path: one vectorised pass over the trees per block, never LightGBM's
     per-row TreeSHAP, and the same propensities as the registered model."""
     book = pd.concat([customers] * 40, ignore_index=True)  # 12,000 customers
@@ -94,19 +98,25 @@ def test_large_books_are_explained_without_treeshap(champion, customers, feature
         return predict(self, data, *args, **kwargs)
 
     monkeypatch.setattr(lgb.Booster, "predict", no_treeshap)
-    scores = score_customers(book, PRODUCT, feature_columns, "2024-03-02")
+    scores = score_customers(book, PRODUCT, feature_columns, "2024-03-02", isolated_settings)
     assert len(scores) == len(book)
     assert scores["reason_1"].notna().mean() > 0.95
-    single = score_customers(customers, PRODUCT, feature_columns, "2024-03-02")
+    single = score_customers(customers, PRODUCT, feature_columns, "2024-03-02", isolated_settings)
     np.testing.assert_allclose(scores["propensity"].to_numpy()[: len(customers)], single["propensity"], rtol=1e-12)
     assert scores["reason_1"].head(len(customers)).tolist() == single["reason_1"].tolist()
 
 
-def test_treeshap_reasons_on_request(champion, customers, feature_columns):
+def test_treeshap_reasons_on_request(champion, customers, feature_columns, isolated_settings):
     treeshap = score_customers(
-        customers, PRODUCT, feature_columns, "2024-03-02", reason_rows=len(customers), reason_method="treeshap"
+        customers,
+        PRODUCT,
+        feature_columns,
+        "2024-03-02",
+        isolated_settings,
+        reason_rows=len(customers),
+        reason_method="treeshap",
     )
-    saabas = score_customers(customers, PRODUCT, feature_columns, "2024-03-02")
+    saabas = score_customers(customers, PRODUCT, feature_columns, "2024-03-02", isolated_settings)
     np.testing.assert_allclose(treeshap["propensity"], saabas["propensity"], rtol=1e-9)
     # A limited explanation (TreeSHAP's) covers only customers who can be offered the product.
     assert treeshap.loc[:19, "reason_1"].isna().all()
@@ -115,11 +125,11 @@ def test_treeshap_reasons_on_request(champion, customers, feature_columns):
     # The two methods mostly name the same top feature.
     assert (first(treeshap["reason_1"]) == first(saabas["reason_1"])).mean() > 0.6
     with pytest.raises(ValueError, match="not one of"):
-        score_customers(customers, PRODUCT, feature_columns, "2024-03-02", reason_method="lime")
+        score_customers(customers, PRODUCT, feature_columns, "2024-03-02", isolated_settings, reason_method="lime")
 
 
-def test_reasons_limited_to_the_most_likely_customers(champion, customers, feature_columns):
-    scores = score_customers(customers, PRODUCT, feature_columns, "2024-03-02", reason_rows=5)
+def test_reasons_limited_to_the_most_likely_customers(champion, customers, feature_columns, isolated_settings):
+    scores = score_customers(customers, PRODUCT, feature_columns, "2024-03-02", isolated_settings, reason_rows=5)
     explained = scores["reason_1"].notna()
     assert explained.sum() == 5
     eligible = scores.loc[20:]
@@ -127,13 +137,13 @@ def test_reasons_limited_to_the_most_likely_customers(champion, customers, featu
 
 
 def test_no_champion_gives_empty_scores(isolated_settings, customers, feature_columns):
-    scores = score_customers(customers, "term_deposit", feature_columns, "2024-03-02")
+    scores = score_customers(customers, "term_deposit", feature_columns, "2024-03-02", isolated_settings)
     assert scores.empty and list(scores.columns) == list(SCORE_COLUMNS)
 
 
-def test_missing_feature_is_an_error(champion, customers, feature_columns):
+def test_missing_feature_is_an_error(champion, customers, feature_columns, isolated_settings):
     with pytest.raises(ValueError, match="last_nps"):
-        score_customers(customers.drop(columns="last_nps"), PRODUCT, feature_columns, "2024-03-02")
+        score_customers(customers.drop(columns="last_nps"), PRODUCT, feature_columns, "2024-03-02", isolated_settings)
 
 
 def test_top_reasons_format_and_missing_values():

@@ -268,14 +268,20 @@ def test_churn_risk_discounts_the_value(scores, customers, campaigns, channels):
 
 def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
     import dataclasses
+    import functools
 
+    from bankmkt.pseudonyms import customer_keys, write_lookup
     from bankmkt.settings import get_settings
 
     settings = dataclasses.replace(get_settings(), data_dir=tmp_path)
+    pseudonyms = {
+        "customer_keys": functools.partial(customer_keys, settings=settings),
+        "write_lookup": functools.partial(write_lookup, settings=settings),
+    }
     lists, counts = build(scores, customers, campaigns, channels, do_not_contact={"C0000001"})
     everyone = {**campaigns, "C-wealth": campaign("C-wealth", "wealth_management")}
     settings.ensure_pii_key()
-    paths = write_target_lists(lists, RUN_DATE, settings, everyone, counts)
+    paths = write_target_lists(lists, RUN_DATE, settings, everyone, counts, **pseudonyms)
     expected = {f"target_list_{c}.{ext}" for c in everyone for ext in ("parquet", "csv")} | {
         "data_dictionary.md",
         "customer_keys.parquet",
@@ -303,7 +309,7 @@ def test_write_target_lists(tmp_path, scores, customers, campaigns, channels):
     assert "| do_not_contact | 3 |" in dictionary and "| frequency_cap | 0 |" in dictionary
     rows = lists.loc[lists["campaign_id"] == "C-credit_card"]
     assert f"| target_list_C-credit_card.parquet | {len(rows)} | {(~rows['is_control']).sum()} |" in dictionary
-    assert write_target_lists(lists, RUN_DATE, settings, everyone, counts) == paths
+    assert write_target_lists(lists, RUN_DATE, settings, everyone, counts, **pseudonyms) == paths
 
 
 def test_a_daily_budget_caps_the_contact_costs_and_moves_customers_to_cheaper_channels(customers, channels, scores):

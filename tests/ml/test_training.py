@@ -28,7 +28,7 @@ def frame(training_frame_factory):
 
 @pytest.fixture(scope="module")
 def trained(isolated_settings, frame, feature_columns):
-    return train_and_register(frame, "credit_card", RUN_DATE, feature_columns, tags=TAGS)
+    return train_and_register(frame, "credit_card", RUN_DATE, feature_columns, isolated_settings, tags=TAGS)
 
 
 def test_model_with_signal_ranks_well(trained):
@@ -60,16 +60,16 @@ def test_probabilities_are_calibrated_not_rebalanced(trained):
     assert metrics["brier"] < base * (1 - base)
 
 
-def test_first_model_is_registered_and_champion(trained):
+def test_first_model_is_registered_and_champion(trained, isolated_settings):
     assert trained["version"] == "1"
     assert trained["promoted"] is True
     assert trained["champion_version"] == "1"
-    assert alias_version(trained["model_name"], "champion") == "1"
+    assert alias_version(trained["model_name"], "champion", use_tracking(isolated_settings)) == "1"
     assert trained["model_name"] == "propensity_credit_card"
 
 
-def test_run_logs_params_metrics_tags_and_charts(trained):
-    client = use_tracking()
+def test_run_logs_params_metrics_tags_and_charts(trained, isolated_settings):
+    client = use_tracking(isolated_settings)
     run = client.get_run(trained["run_id"])
     assert client.get_experiment(run.info.experiment_id).name == "propensity_credit_card"
     assert run.data.tags["data_date"] == RUN_DATE
@@ -101,8 +101,8 @@ def test_registered_model_returns_probabilities_and_contributions(trained, frame
     np.testing.assert_allclose(model.calibrate(contributions.sum(axis=1)), propensity, rtol=1e-6)
 
 
-def test_same_frame_gives_same_model_and_a_tie_is_not_promoted(trained, frame, feature_columns):
-    again = train_and_register(frame, "credit_card", RUN_DATE, feature_columns)
+def test_same_frame_gives_same_model_and_a_tie_is_not_promoted(trained, frame, feature_columns, isolated_settings):
+    again = train_and_register(frame, "credit_card", RUN_DATE, feature_columns, isolated_settings)
     assert again["metrics"] == pytest.approx(trained["metrics"])
     assert again["promoted"] is False
     assert again["champion_version"] == trained["version"]
@@ -111,23 +111,25 @@ def test_same_frame_gives_same_model_and_a_tie_is_not_promoted(trained, frame, f
 def test_leakage_guard_raises_before_anything_is_logged(isolated_settings, frame, feature_columns):
     leaky = frame.copy()
     leaky.loc[5, "feature_timestamp"] = leaky.loc[5, "event_timestamp"] + pd.Timedelta(minutes=1)
-    versions_before = len(use_tracking().search_model_versions("name='propensity_credit_card'"))
+    versions_before = len(use_tracking(isolated_settings).search_model_versions("name='propensity_credit_card'"))
     with pytest.raises(LeakageError, match="after the contact"):
-        train_and_register(leaky, "credit_card", RUN_DATE, feature_columns)
-    assert len(use_tracking().search_model_versions("name='propensity_credit_card'")) == versions_before
+        train_and_register(leaky, "credit_card", RUN_DATE, feature_columns, isolated_settings)
+    assert (
+        len(use_tracking(isolated_settings).search_model_versions("name='propensity_credit_card'")) == versions_before
+    )
 
 
 def test_too_few_positives_is_skipped_not_an_error(isolated_settings, training_frame_factory, feature_columns):
     rare = training_frame_factory(n=400, product_code="term_deposit", seed=3)
     rare["label"] = 0
     rare.loc[rare.index[:5], "label"] = 1
-    result = train_and_register(rare, "term_deposit", RUN_DATE, feature_columns, min_positives=10)
+    result = train_and_register(rare, "term_deposit", RUN_DATE, feature_columns, isolated_settings, min_positives=10)
     assert result["status"] == "skipped"
     assert "positives" in result["reason"]
 
 
 def test_contacts_after_the_run_date_are_not_used(isolated_settings, frame, feature_columns):
-    result = train_and_register(frame, "credit_card", "2023-12-01", feature_columns)
+    result = train_and_register(frame, "credit_card", "2023-12-01", feature_columns, isolated_settings)
     assert result == {"status": "skipped", "product_code": "credit_card", "reason": "no labelled treated contacts"}
 
 
@@ -144,7 +146,7 @@ def test_run_report_embeds_charts_and_target_mix(isolated_settings, trained):
             "model_version": ["1"] * 3,
         }
     )
-    path = write_run_report(RUN_DATE, [trained, skipped], target_list)
+    path = write_run_report(RUN_DATE, [trained, skipped], target_list, isolated_settings)
     assert path == isolated_settings.reports_dir / "runs" / f"dt={RUN_DATE}" / "models.html"
     page = path.read_text()
     assert page.count("data:image/png;base64,") == 4

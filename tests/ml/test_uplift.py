@@ -120,16 +120,18 @@ def platform_contacts(n: int = 6_000, seed: int = 0, informative: bool = True) -
 def test_uplift_models_are_registered_and_gated_on_qini(isolated_settings, feature_columns):
     import mlflow
 
-    from bankmkt.monitoring import REFERENCE_ARTIFACT
-    from ml.registry import aliases
+    from ml.drift import REFERENCE_ARTIFACT
+    from ml.registry import aliases, use_tracking
     from ml.uplift import load_uplift_champion, train_uplift_and_register
 
     frame = platform_contacts()
     population = frame[feature_columns].head(1_000)
-    first = train_uplift_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns, population=population)
+    first = train_uplift_and_register(
+        frame, "credit_card", date(2024, 3, 1), feature_columns, isolated_settings, population=population
+    )
     assert first["status"] == "trained" and first["promoted"], first
     assert first["metrics"]["qini"] > 0 and first["model_name"] == "uplift_credit_card"
-    name, version, model = load_uplift_champion("credit_card")
+    name, version, model = load_uplift_champion("credit_card", isolated_settings)
     assert version == first["version"]
     uplift = model.arms(frame)["uplift"]
     assert uplift[frame["digital_logins_30d"] > 6].mean() > uplift[frame["digital_logins_30d"] <= 6].mean() + 0.04
@@ -138,10 +140,17 @@ def test_uplift_models_are_registered_and_gated_on_qini(isolated_settings, featu
 
     # Labels that no longer follow the features: the new version ranks no better, stays challenger.
     second = train_uplift_and_register(
-        platform_contacts(seed=1, informative=False), "credit_card", date(2024, 3, 2), feature_columns
+        platform_contacts(seed=1, informative=False),
+        "credit_card",
+        date(2024, 3, 2),
+        feature_columns,
+        isolated_settings,
     )
     assert second["status"] == "trained" and not second["promoted"], second["gate_reason"]
-    assert aliases("uplift_credit_card") == {"champion": first["version"], "challenger": second["version"]}
+    assert aliases("uplift_credit_card", use_tracking(isolated_settings)) == {
+        "champion": first["version"],
+        "challenger": second["version"],
+    }
 
 
 def test_uplift_training_skips_with_a_reason_when_controls_never_convert(isolated_settings, feature_columns):
@@ -149,7 +158,7 @@ def test_uplift_training_skips_with_a_reason_when_controls_never_convert(isolate
 
     frame = platform_contacts(2_000, seed=3)
     frame.loc[frame["is_control"], "label"] = 0
-    result = train_uplift_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns)
+    result = train_uplift_and_register(frame, "credit_card", date(2024, 3, 1), feature_columns, isolated_settings)
     assert result["status"] == "skipped" and "control arm has 0 conversions" in result["reason"]
     assert result["rows"] == 2_000 and result["labels_through"]
 

@@ -373,7 +373,10 @@ def test_no_labels_yet_only_warns(mart_settings, write_marts):
 
 
 def test_target_lists_are_gated_before_and_after_they_are_written(mart_settings):
+    import functools
+
     from bankmkt.campaigns import Campaign
+    from bankmkt.pseudonyms import customer_keys, write_lookup
     from ml.targeting import write_target_lists
 
     good = target_list_rows(DAY)
@@ -388,7 +391,14 @@ def test_target_lists_are_gated_before_and_after_they_are_written(mart_settings)
 
     bad = target_list_rows(DAY, built=True)
     bad.loc[bad["product_code"] == "term_deposit", "customer_id"] = bad["customer_id"].iloc[:20].to_numpy()
-    write_target_lists(bad, DAY, mart_settings, campaigns)
+    write_target_lists(
+        bad,
+        DAY,
+        mart_settings,
+        campaigns,
+        customer_keys=functools.partial(customer_keys, settings=mart_settings),
+        write_lookup=functools.partial(write_lookup, settings=mart_settings),
+    )
     with pytest.raises(QualityGateFailed) as failure:
         quality.gate_target_lists(DAY, mart_settings)
 

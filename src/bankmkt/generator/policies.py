@@ -13,6 +13,7 @@ difference between the arms, which is what an interval-coverage check wants.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -79,6 +80,7 @@ def run_policy_loop(
     """
     from bankmkt.campaigns import load_catalogue
     from bankmkt.generator.simulator import step
+    from bankmkt.pseudonyms import customer_keys, write_lookup
     from ml.targeting import build_target_lists, write_target_lists
 
     rng = np.random.default_rng(seed)
@@ -98,7 +100,15 @@ def run_policy_loop(
         lists, exclusions = build_target_lists(
             day_scores, frame, day, campaigns, channels, campaign_history=history, policy=policy
         )
-        write_target_lists(lists, day, settings, campaigns, exclusions)
+        write_target_lists(
+            lists,
+            day,
+            settings,
+            campaigns,
+            exclusions,
+            customer_keys=functools.partial(customer_keys, settings=settings),
+            write_lookup=functools.partial(write_lookup, settings=settings),
+        )
         history = pd.concat([history, lists[["customer_id", "campaign_id"]]], ignore_index=True)
         summary = step(day, settings)
         executed.append(summary)
