@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from bankmkt.contract.schema import load_contract
 from bankmkt.generator.landing import contract_columns, decimals, ids, write_landing_csv
+from bankmkt.runtime import parse_run_date
 from bankmkt.settings import Settings, get_settings
 
 # Berka's tables and their files; the transactions file is found by pattern because the
@@ -833,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=2), flush=True)
     if args.build:
         data_dir = _settings_for(args.data_dir).data_dir
-        built = build_and_check(date.fromisoformat(summary["last_day"]), data_dir)
+        built = build_and_check(parse_run_date(summary["last_day"]), data_dir)
         print(json.dumps(built, indent=2, default=str))
         print(
             f"convert {summary['seconds']:.1f} s, contract check {built['check_seconds']:.1f} s "

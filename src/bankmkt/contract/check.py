@@ -46,6 +46,7 @@ from bankmkt.contract.report import (
     Violation,
 )
 from bankmkt.contract.schema import ColumnSpec, SourceContract, landing_file, landing_sources
+from bankmkt.runtime import parse_run_date
 from bankmkt.settings import Settings, get_settings
 
 __all__ = [
@@ -82,7 +83,7 @@ MOVED_MONEY = ("transfer_out", "investment", "loan_repayment")
 
 def check_landing_batch(run_date: date | str, settings: Settings | None = None) -> BatchReport:
     """Validate every source's file for day ``run_date``; change nothing on disk."""
-    with _BatchCheck(_as_date(run_date), settings or get_settings(), enforce=False) as batch:
+    with _BatchCheck(parse_run_date(run_date), settings or get_settings(), enforce=False) as batch:
         return batch.run()
 
 
@@ -94,7 +95,7 @@ def enforce_landing_contract(run_date: date | str, settings: Settings | None = N
     file, rule, column, row numbers and a sample of the offending values.
     """
     settings = settings or get_settings()
-    day = _as_date(run_date)
+    day = parse_run_date(run_date)
     with _BatchCheck(day, settings, enforce=True) as batch:
         report = batch.run()
         if report.passed:
@@ -124,10 +125,6 @@ def mask_personal(sample: str) -> str:
     import re
 
     return re.sub(r"[A-Za-z0-9]", "*", sample)
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _q(identifier: str) -> str:
@@ -235,7 +232,7 @@ class _BatchCheck:
                     path = folder / name / f"{source}.csv"
                     try:
                         if path.is_file():
-                            days[date.fromisoformat(name[3:])] = path
+                            days[parse_run_date(name[3:])] = path
                     except ValueError:
                         continue
             unaccepted[source] = days

@@ -16,13 +16,12 @@ parse the whole history again.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from bankmkt.contract.index import forget_in_index, indexed_sources, key_index_path, legacy_key_dir
+from bankmkt.runtime import parse_run_date, write_atomically
 from bankmkt.settings import Settings
 
 __all__ = [
@@ -70,7 +69,7 @@ def _load(settings: Settings) -> _Cached:
         return cached
     ledger = json.loads(path.read_text(encoding="utf-8")) if signature else {"accepted": {}}
     ledger.setdefault("accepted", {})
-    cached = _Cached(signature or (0, 0, 0), ledger, {date.fromisoformat(d): e for d, e in ledger["accepted"].items()})
+    cached = _Cached(signature or (0, 0, 0), ledger, {parse_run_date(d): e for d, e in ledger["accepted"].items()})
     _cache[path] = cached
     return cached
 
@@ -105,10 +104,7 @@ def _write(settings: Settings, cached: _Cached) -> None:
     )
     body = ",\n".join(lines)
     text = "{\n" + others + '  "accepted": {' + (f"\n{body}\n  " if lines else "") + "}\n}\n"
-    # Write then rename so a crash never leaves half a ledger behind.
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
+    write_atomically(path, lambda partial: partial.write_text(text, encoding="utf-8"))
     cached.signature = _signature(path)
     _cache[path] = cached
 
@@ -198,8 +194,6 @@ def verify_accepted_files(settings: Settings) -> dict:
             cache[accepted["file"]] = key
             updated = True
     if updated:
-        from bankmkt.runtime import write_atomically
-
         write_atomically(cache_path, lambda partial: partial.write_text(json.dumps(cache, sort_keys=True)))
     if changed:
         lines = [f"{len(changed)} accepted landing file(s) changed after they were accepted; nothing was run:"]

@@ -14,11 +14,8 @@ from pathlib import Path
 
 from bankmkt.contract.ledger import forget_day
 from bankmkt.contract.schema import landing_sources
+from bankmkt.runtime import parse_run_date
 from bankmkt.settings import Settings, get_settings
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def quarantine_dir_for(settings: Settings, day: date) -> Path:
@@ -32,7 +29,7 @@ def quarantine_batch(run_date: date | str, report, settings: Settings | None = N
     ledger (its files have left landing) and returns the attempt folder.
     """
     settings = settings or get_settings()
-    day = _as_date(run_date)
+    day = parse_run_date(run_date)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     attempt = quarantine_dir_for(settings, day) / stamp
     suffix = 2
@@ -78,7 +75,7 @@ def quarantine_batch(run_date: date | str, report, settings: Settings | None = N
 def latest_attempt(run_date: date | str, settings: Settings | None = None) -> Path | None:
     """The newest quarantine attempt folder of day D, if any."""
     settings = settings or get_settings()
-    attempts = list(quarantine_dir_for(settings, _as_date(run_date)).glob("*/report.json"))
+    attempts = list(quarantine_dir_for(settings, parse_run_date(run_date)).glob("*/report.json"))
 
     def order(report: Path) -> tuple[str, int]:
         stamp, _, suffix = report.parent.name.partition("-")  # 20240105T101502Z[-2]
@@ -98,7 +95,7 @@ def restore_quarantined(
     the quarantine keeps its copy. Returns the landing paths written.
     """
     settings = settings or get_settings()
-    day = _as_date(run_date)
+    day = parse_run_date(run_date)
     attempt = attempt or latest_attempt(day, settings)
     if attempt is None:
         return []

@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from bankmkt.runtime import parse_run_date
 from bankmkt.settings import Settings
 
 COLUMN_TYPES = ("string", "date", "timestamp", "decimal", "integer", "boolean")
@@ -218,7 +219,7 @@ def landed_days(settings: Settings, source: str) -> dict[date, Path]:
         return days
     for day_dir in folder.glob("dt=*"):
         try:
-            day = date.fromisoformat(day_dir.name[3:])
+            day = parse_run_date(day_dir.name[3:])
         except ValueError:
             continue
         path = day_dir / f"{source}.csv"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
+from bankmkt.runtime import write_atomically
 
 _WRITE_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none")
 
@@ -47,12 +48,14 @@ def write_landing_csv(table: pa.Table, landing_dir: Path, source: str, day: dt.d
         raise ValueError(f"{source}: columns {table.column_names} differ from the contract {columns}")
     path = landing_file(landing_dir, source, day)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with pa.OSFile(str(partial), "wb") as sink:
-        sink.write((",".join(columns) + "\n").encode("utf-8"))
-        if table.num_rows:
-            pacsv.write_csv(table, sink, _WRITE_OPTIONS)
-    os.replace(partial, path)
+
+    def write(partial: Path) -> None:
+        with pa.OSFile(str(partial), "wb") as sink:
+            sink.write((",".join(columns) + "\n").encode("utf-8"))
+            if table.num_rows:
+                pacsv.write_csv(table, sink, _WRITE_OPTIONS)
+
+    write_atomically(path, write)
     return path
 
 

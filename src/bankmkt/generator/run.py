@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from bankmkt.generator.bank import SyntheticBank
 from bankmkt.generator.catalogue import SOURCES
 from bankmkt.generator.landing import write_landing_csv
+from bankmkt.runtime import parse_run_date
 from bankmkt.settings import Settings, get_settings
 
 DEFAULT_CONTACT_RATE = 0.01
@@ -56,8 +57,7 @@ def generate_bank(
     execute the platform's published lists for up to ``loop_days`` more days.
     """
     started = time.perf_counter()
-    if isinstance(start_date, str):
-        start_date = dt.date.fromisoformat(start_date)
+    start_date = parse_run_date(start_date)
     settings = _settings_for(data_dir)
     share = settings.control_share if control_share is None else control_share
     if loop_days < 0:

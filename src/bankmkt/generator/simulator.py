@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from bankmkt.pseudonyms import LookupMissing, read_lookup
-from bankmkt.runtime import write_atomically
+from bankmkt.runtime import parse_run_date, write_atomically
 from bankmkt.settings import Settings, get_settings
 
 STATE_FILE = "bank.pkl"
@@ -93,7 +93,7 @@ def step(run_date: dt.date | str, settings: Settings | None = None) -> dict:
 
     started = time.perf_counter()
     settings = settings or get_settings()
-    run_date = dt.date.fromisoformat(str(run_date)[:10])
+    run_date = parse_run_date(run_date)
     bank, last_day = load_state(settings)
     day = (run_date - bank.start_date).days + 1
     last_date = bank.start_date + dt.timedelta(days=last_day)
