@@ -93,9 +93,11 @@ def test_gate_without_holdout_uses_logged_metrics_and_margins(history, client, i
     assert aliases(NAME, client)["champion"] == "2"
 
 
-def test_rollback_restores_previous_champion(history, client):
+def test_rollback_restores_previous_champion(history, client, capsys):
     assert main(["model", "rollback", "--model", NAME]) == 0
     assert aliases(NAME, client) == {"champion": "1", "challenger": "3"}
+    assert main(["model", "show", "--model", NAME]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [f"{NAME}@challenger = v3", f"{NAME}@champion = v1"]
     assert client.get_model_version(NAME, "2").tags["rolled_back"] == "true"
     # Nothing left to roll back to.
     with pytest.raises(RollbackError):
