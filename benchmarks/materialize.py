@@ -1,4 +1,4 @@
-"""Fast online publication against Feast's own `store.materialize`, side by side.
+"""The platform's Feast plugin against Feast's plain stores and engine, side by side.
 
     .venv/bin/python benchmarks/materialize.py --customers 1000000 --store both --compare-plain 100000
 
@@ -6,12 +6,18 @@ Builds a synthetic partition of N customers with the real feature columns
 (those of feature_repo's views, with the export's types), applies the repo into
 a temporary DATA_DIR under a throw-away Feast project, and times:
 
-* the fast writer (bankmkt.online_publish) on all N customers: a first load
-  into an empty store and a next-day update of every customer;
-* both the fast writer and `store.materialize` on the first ``--compare-plain``
-  customers of the same partition (same rows, same empty store), which gives
-  the ratio; plain materialisation of N is extrapolated from that rate when it
-  would take longer than ``--plain-cap`` seconds (the report says so).
+* ``store.materialize`` through the repo's plugin (bankmkt.feast_plugin: batch
+  engine + online store named in feature_store*.yaml) on all N customers: a
+  first load into an empty store and a next-day update of every customer;
+* the same and ``store.materialize`` with Feast's plain stores and local engine
+  on the first ``--compare-plain`` customers of the same partition (same rows,
+  same empty store), which gives the ratio; plain materialisation of N is
+  extrapolated from that rate when it would take longer than ``--plain-cap``
+  seconds (the report says so).
+
+``--history-days`` writes that many earlier days of exports beside the
+benchmark's (the offline store reads the whole export glob and keeps the
+window): what a daily run finds after months of history.
 
 Redis runs use the production profile's online store (REDIS_URL, default
 127.0.0.1:6379) with a file registry, under their own project, whose keys are
@@ -76,6 +82,21 @@ def synthetic_partition(customers: int, feature_date: date, seed: int = 7) -> pa
     return pa.table(columns)
 
 
+def restamp(table: pa.Table, feature_date: date) -> pa.Table:
+    """The same rows as another feature date's export (its feature_date and event_timestamp)."""
+    n = table.num_rows
+    table = table.set_column(
+        table.schema.get_field_index("feature_date"),
+        "feature_date",
+        pa.array(np.full(n, np.datetime64(feature_date, "D")), pa.date32()),
+    )
+    return table.set_column(
+        table.schema.get_field_index("event_timestamp"),
+        "event_timestamp",
+        pa.array(np.full(n, np.datetime64(feature_date + timedelta(days=1), "us")), pa.timestamp("us")),
+    )
+
+
 def write_export(settings, table: pa.Table, feature_date: date) -> Path:
     path = settings.feature_export_file(feature_date)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,11 +122,13 @@ def quietly(function, *args):
 
 
 def redis_cpu(store) -> float:
-    if store.config.online_store.type != "redis":
-        return 0.0
-    from bankmkt.online_publish import _redis_client
+    from bankmkt.feast_plugin import storage_kind
 
-    info = _redis_client(store).info("cpu")
+    if storage_kind(store.config) != "redis":
+        return 0.0
+    from bankmkt.feast_plugin import redis_client
+
+    info = redis_client(store.config).info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
@@ -128,7 +151,6 @@ def timed_publish(settings, run, customers: int) -> dict:
 
 def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
     from bankmkt import features
-    from bankmkt.online_publish import publish_partition
 
     day = date(2024, 3, 15)
     token = uuid.uuid4().hex[:8]
@@ -136,13 +158,14 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
     projects = []
 
     def fast(settings, feature_date):
-        start, end = features.materialization_window(feature_date)
-        path = settings.feature_export_file(feature_date)
-        return lambda store: publish_partition(store, path, start, end)
+        return lambda store: features.materialize_day(feature_date, settings, method="fast")
 
-    def plain(feature_date):
-        start, end = features.materialization_window(feature_date)
-        return lambda store: store.materialize(start_date=start, end_date=end)
+    def plain(settings, feature_date):
+        return lambda store: features.materialize_day(feature_date, settings, method="plain")
+
+    def history(settings, table):
+        for back in range(1, args.history_days + 1):
+            write_export(settings, restamp(table, day - timedelta(days=back)), day - timedelta(days=back))
 
     try:
         full = synthetic_partition(args.customers, day)
@@ -153,8 +176,9 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
                 settings = profile_settings(store_type, subset_dir, f"bench_{method}_{token}")
                 projects.append(settings)
                 write_export(settings, full.slice(0, subset), day)
+                history(settings, full.slice(0, subset))
                 quietly(features.apply_feature_repo, settings)
-                run = fast(settings, day) if method == "fast" else plain(day)
+                run = (fast if method == "fast" else plain)(settings, day)
                 rows.append(
                     {"store": store_type, "method": method, "load": "first", **timed_publish(settings, run, subset)}
                 )
@@ -163,6 +187,7 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
         settings = profile_settings(store_type, workdir / f"{store_type}-full", f"bench_full_{token}")
         projects.append(settings)
         write_export(settings, full, day)
+        history(settings, full)
         quietly(features.apply_feature_repo, settings)
         rows.append(
             {
@@ -215,7 +240,7 @@ def bench_store(store_type: str, args, workdir: Path) -> list[dict]:
                         "store": store_type,
                         "method": "plain",
                         "load": "first",
-                        **timed_publish(run_settings, plain(day), args.customers),
+                        **timed_publish(run_settings, plain(run_settings, day), args.customers),
                     }
                 )
                 print(_row(rows[-1]), flush=True)
@@ -254,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         default=600.0,
         metavar="SECONDS",
         help="run plain on all customers only if the subset rate says it takes less",
+    )
+    parser.add_argument(
+        "--history-days", type=int, default=0, metavar="N", help="earlier exported days beside the benchmark's"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary DATA_DIR")
     args = parser.parse_args(argv)

@@ -156,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bankmkt import features
-    from bankmkt.online_publish import publish_partition
 
     workdir = Path(tempfile.mkdtemp(prefix="bankmkt-bench-serving-"))
     day = date(2024, 3, 15)
@@ -174,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = profile_settings(store_type, workdir / store_type, f"latency_{uuid.uuid4().hex[:8]}")
             write_export(settings, partition, day)
             quietly(features.apply_feature_repo, settings)
-            start, end = features.materialization_window(day)
-            quietly(publish_partition, features.feature_store(settings), settings.feature_export_file(day), start, end)
+            quietly(features.materialize_day, day, settings)
             try:
                 for reader in args.readers.split(","):
                     with running_server(settings, reader) as port:

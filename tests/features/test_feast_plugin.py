@@ -1,0 +1,196 @@
+"""The platform's Feast plugin (bankmkt.feast_plugin): reached through Feast's own entry points, pinned to the
+Feast versions it was checked against, the only place that uses Feast's private names."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bankmkt import feast_plugin, features
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where private names of Feast, Great Expectations and Airflow may be used: the plugin and the
+# version-guarded compatibility modules.
+ALLOWED = ("src/bankmkt/feast_plugin/", "src/bankmkt/gx_compat.py", "src/bankmkt/airflow_compat.py")
+SCANNED = ("src", "ml", "dags", "feature_repo", "benchmarks", "tests")
+
+
+def _tables(settings) -> dict[str, list[tuple]]:
+    store = features.feature_store(settings)
+    with sqlite3.connect(settings.feast_online_path) as con:
+        return {
+            view.name: con.execute(
+                f'select entity_key, feature_name, value, event_ts from "{store.project}_{view.name}" '
+                "order by entity_key, feature_name"
+            ).fetchall()
+            for view in store.list_feature_views()
+        }
+
+
+def test_the_repo_names_the_plugin_at_feasts_extension_points(local_store):
+    store = features.feature_store(local_store)
+
+    assert isinstance(store.config.online_store, feast_plugin.FastSqliteOnlineStoreConfig)
+    assert store.config.batch_engine_config["type"] == "bankmkt.feast_plugin.FastComputeEngine"
+    for name in ("feature_store.yaml", "feature_store.prod.yaml"):
+        text = (ROOT / "feature_repo" / name).read_text()
+        assert "type: bankmkt.feast_plugin.FastComputeEngine" in text, name
+    assert (
+        "type: bankmkt.feast_plugin.FastRedisOnlineStore" in (ROOT / "feature_repo/feature_store.prod.yaml").read_text()
+    )
+
+
+def test_feast_materialize_goes_through_the_engine_and_stores_what_feast_stores(local_store, days, tmp_path):
+    fast = features.settings_for_project(days.unique_project("plugin"), tmp_path, local_store)
+    plain = features.settings_for_project(days.unique_project("plain"), tmp_path, local_store)
+    for settings in (fast, plain):
+        days.quiet_apply(settings)
+    start, end = features.materialization_window(days.RUN_DAY)
+
+    with feast_plugin.publication_report() as reports:
+        features.feature_store(fast).materialize(start_date=start, end_date=end)  # Feast's own entry point
+    features.feature_store(plain, plain=True).materialize(start_date=start, end_date=end)
+
+    assert len(reports) == 1 and reports[0]["customers"] == len(days.CUSTOMERS)
+    assert len(reports[0]["feature_views"]) == 7  # one read of the shared source for every view
+    assert _tables(fast) == _tables(plain)  # keys, ValueProtos and event times, byte for byte
+    # Read back through Feast's plain SQLite store: the same values.
+    served = features.feature_store(fast, plain=True).get_online_features(
+        features=features.feature_store(fast).get_feature_service(features.FEATURE_SERVICE),
+        entity_rows=[{"customer_id": c} for c in days.CUSTOMERS],
+    )
+    pd.testing.assert_frame_equal(days.feature_frame(served.to_df()), days.feature_frame(days.partition(days.RUN_DAY)))
+
+
+def test_the_feast_command_line_materialises_through_the_plugin(local_store, days, tmp_path):
+    """`feast materialize` from a shell, as a Feast user would run it."""
+    settings = features.settings_for_project(days.unique_project("cli"), tmp_path, local_store)
+    days.quiet_apply(settings)
+    environment = {**os.environ, **settings.environment()}
+    start, end = features.materialization_window(days.RUN_DAY)
+    feast = str(Path(sys.executable).with_name("feast"))
+    done = subprocess.run(
+        [feast, "-c", str(settings.feature_repo_dir), "-f", str(settings.feature_store_yaml)]
+        + ["--log-level", "INFO", "materialize", start.isoformat(), end.isoformat()],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "INFO:bankmkt.feast_plugin.engine:published 4 customers x 7 views" in done.stderr, done.stderr[-3000:]
+    served = days.feature_frame(features.online_features(days.CUSTOMERS, settings))
+    pd.testing.assert_frame_equal(served, days.feature_frame(days.partition(days.RUN_DAY)))
+
+
+def test_what_the_engine_does_not_handle_goes_through_feasts_own_engine(local_store, days, tmp_path, caplog):
+    settings = features.settings_for_project(days.unique_project("fallback"), tmp_path, local_store)
+    days.quiet_apply(settings)
+    start, end = features.materialization_window(days.RUN_DAY)
+
+    with caplog.at_level(logging.WARNING, "bankmkt.feast_plugin.engine"), feast_plugin.publication_report() as done:
+        features.feature_store(settings).materialize(start_date=start, end_date=end, disable_event_timestamp=True)
+
+    assert done == []  # nothing published by the fast path
+    assert "Feast's own materialisation (disable_event_timestamp)" in caplog.text
+    served = days.feature_frame(features.online_features(days.CUSTOMERS, settings))
+    pd.testing.assert_frame_equal(served, days.feature_frame(days.partition(days.RUN_DAY)))
+
+
+def test_publication_reports_its_progress_in_logs(local_store, days, tmp_path, caplog):
+    settings = features.settings_for_project(days.unique_project("progress"), tmp_path, local_store)
+    days.quiet_apply(settings)
+
+    with caplog.at_level(logging.INFO, "bankmkt.feast_plugin.engine"):
+        features.materialize_day(days.RUN_DAY, settings)
+
+    written = [r.getMessage() for r in caplog.records if "values written" in r.getMessage()]
+    values = len(days.CUSTOMERS) * sum(len(v.features) for v in features.feature_store(settings).list_feature_views())
+    assert len(written) == 7  # a line per view and chunk
+    assert written[-1] == f"publishing 7 views: {values} of {values} values written"
+
+
+@pytest.mark.parametrize("version", ["0.66.2", "0.68.0", "1.0.0"])
+def test_an_unchecked_feast_version_is_refused_with_what_to_do(version):
+    with pytest.raises(feast_plugin.UnsupportedFeastVersion) as refused:
+        feast_plugin._check_feast_version(version)
+    message = str(refused.value)
+    assert f"Feast {version} is installed" in message and "0.67.x" in message
+    assert "online_store type: sqlite or redis" in message and "SUPPORTED_FEAST" in message
+
+
+def test_the_installed_feast_is_one_the_plugin_supports():
+    import feast
+
+    assert ".".join(feast.__version__.split(".")[:2]) in feast_plugin.SUPPORTED_FEAST
+
+
+def _private_library_names() -> set[str]:
+    """Private (single underscore) names of the Feast modules and classes the platform works with."""
+    import feast.feature_store
+    import feast.infra.online_stores.helpers
+    import feast.infra.online_stores.redis
+    import feast.infra.online_stores.sqlite
+    import feast.infra.passthrough_provider
+    import feast.repo_config
+
+    names = set()
+    for module in (
+        feast.feature_store,
+        feast.infra.online_stores.helpers,
+        feast.infra.online_stores.redis,
+        feast.infra.online_stores.sqlite,
+        feast.infra.passthrough_provider,
+        feast.repo_config,
+    ):
+        for name, member in vars(module).items():
+            names.add(name)
+            if inspect.isclass(member):
+                names.update(vars(member))
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def _python_files():
+    for top in SCANNED:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if ".venv" not in relative and not relative.startswith(ALLOWED):
+                yield relative, ast.parse(path.read_text(), filename=relative)
+
+
+def test_no_private_feast_great_expectations_or_airflow_name_outside_the_plugin_and_compat_modules():
+    libraries = ("feast", "great_expectations", "airflow")
+    private = _private_library_names()
+    ours = set()  # private names the project defines itself (self._cache, def _helper) are its own
+    files = list(_python_files())
+    for _, tree in files:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                ours.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                ours.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                ours.add(node.id)
+    found = []
+    for relative, tree in files:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in libraries:
+                found += [f"{relative}:{node.lineno} imports {a.name}" for a in node.names if a.name.startswith("_")]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for module in modules:
+                    if module.split(".")[0] in libraries and any(p.startswith("_") for p in module.split(".")):
+                        found.append(f"{relative}:{node.lineno} imports module {module}")
+            elif isinstance(node, ast.Attribute) and node.attr in private and node.attr not in ours:
+                found.append(f"{relative}:{node.lineno} uses .{node.attr}")
+    assert not found, "\n".join(found)
