@@ -113,7 +113,7 @@ bench-dbt: setup
 
 # Temporary DATA_DIRs under /tmp and throw-away Feast projects (Redis: 127.0.0.1:6379); nothing of DATA_DIR is touched.
 bench-publish: setup
-	$(RUN) python benchmarks/materialize.py --customers 1000000 --store both --compare-plain 100000
+	$(RUN) python benchmarks/materialize.py --customers 1000000 --store both --compare-plain 100000 --history-days 30
 
 bench-serving: setup
 	$(RUN) python benchmarks/serving_latency.py --store both
