@@ -92,7 +92,9 @@ def test_the_registry_records_the_window_as_feast_does(project, days):
 def test_backfill_command_publishes_a_range_with_progress(project, days, capsys, monkeypatch):
     from bankmkt.runtime import apply_environment
 
-    monkeypatch.setattr(features, "get_settings", lambda: project)  # the command reads the environment's settings
+    monkeypatch.setattr(
+        features.publish, "get_settings", lambda: project
+    )  # the command reads the environment's settings
     apply_environment(project)
 
     assert features.main(["backfill", "--from", "2024-03-04", "--to", "2024-03-05"]) == 0
@@ -105,7 +107,7 @@ def test_backfill_command_publishes_a_range_with_progress(project, days, capsys,
 
 
 def test_backfill_names_the_days_without_an_export(project, capsys, monkeypatch):
-    monkeypatch.setattr(features, "get_settings", lambda: project)
+    monkeypatch.setattr(features.publish, "get_settings", lambda: project)
 
     assert features.main(["backfill", "--from", "2024-03-04", "--to", "2024-03-07"]) == 2
     assert "2 day(s) have no exported features" in capsys.readouterr().err

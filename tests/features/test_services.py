@@ -26,8 +26,8 @@ def test_a_v1_training_set_has_no_v2_feature(local_store, days):
     contacts = pd.DataFrame(
         {"customer_id": ["C0000001"], "event_timestamp": [pd.Timestamp(days.known_at(days.RUN_DAY))]}
     )
-    v1 = features._with_segment(store, contacts, "propensity_v1")
-    v2 = features._with_segment(store, contacts, features.FEATURE_SERVICE)
+    v1 = features.retrieval._with_segment(store, contacts, "propensity_v1")
+    v2 = features.retrieval._with_segment(store, contacts, features.FEATURE_SERVICE)
     assert "balance_savings" not in v1.columns and "balance_total" in v1.columns
     assert v2["balance_savings"].notna().all()
     assert v1["balance_total"].tolist() == v2["balance_total"].tolist()

@@ -1,0 +1,5 @@
+import sys
+
+from bankmkt.features.cli import main
+
+sys.exit(main())
