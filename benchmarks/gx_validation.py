@@ -107,11 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     from contextlib import nullcontext
 
     from bankmkt import gx_compat, quality
+    from bankmkt.quality import reads, validation
     from bankmkt.settings import Settings
 
-    if args.unoptimised:
-        quality._WIDE_SQL_TYPES = {}
-        quality.RESULT_FORMAT = {"result_format": "SUMMARY"}
+    if args.unoptimised:  # replaced in the modules that look them up
+        reads._WIDE_SQL_TYPES = {}
+        validation.RESULT_FORMAT = {"result_format": "SUMMARY"}
         gx_compat.numeric_columns_skip_decimal_scan = nullcontext
 
     data_dir = Path(tempfile.mkdtemp(prefix="bankmkt-gx-bench-"))
