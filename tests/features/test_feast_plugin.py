@@ -194,3 +194,24 @@ def test_no_private_feast_great_expectations_or_airflow_name_outside_the_plugin_
             elif isinstance(node, ast.Attribute) and node.attr in private and node.attr not in ours:
                 found.append(f"{relative}:{node.lineno} uses .{node.attr}")
     assert not found, "\n".join(found)
+
+
+def test_the_plugins_tables_are_one_btree_each_and_feasts_plain_store_works_on_them(local_store, days, tmp_path):
+    settings = features.settings_for_project(days.unique_project("btree"), tmp_path, local_store)
+    days.quiet_apply(settings)
+    store = features.feature_store(settings)
+    with sqlite3.connect(settings.feast_online_path) as con:
+        schema = dict(con.execute("select name, sql from sqlite_master where tbl_name like ?", [f"{store.project}_%"]))
+    assert len(schema) == 7 and all(sql.endswith("WITHOUT ROWID") for sql in schema.values())  # no extra index
+
+    plain = features.feature_store(settings, plain=True)  # Feast's own SQLite store and engine
+    plain.materialize(*features.materialization_window(days.DAY_BEFORE))
+    features.materialize_day(days.RUN_DAY, settings)  # then the plugin, over Feast's rows
+
+    served = days.feature_frame(
+        plain.get_online_features(
+            features=plain.get_feature_service(features.FEATURE_SERVICE),
+            entity_rows=[{"customer_id": c} for c in days.CUSTOMERS],
+        ).to_df()
+    )
+    pd.testing.assert_frame_equal(served, days.feature_frame(days.partition(days.RUN_DAY)))

@@ -64,7 +64,29 @@ class FastSqliteOnlineStore(SqliteOnlineStore):
 
     def update(self, config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep, partial):
         prepare_database(config)
-        super().update(config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep, partial)
+        online = config.online_store
+        if getattr(online, "enable_openai_compatible_store", False) or getattr(online, "vector_enabled", False):
+            super().update(config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep, partial)
+            return
+        # Feast's tables with Feast's columns and primary key, clustered on that key (WITHOUT ROWID): one
+        # B-tree per view instead of three (rowid table, key index, Feast's entity-key index, whose work
+        # the key's prefix does), so a bulk upsert writes a third of the pages. Feast's reads and writes
+        # (`WHERE entity_key IN`, `ON CONFLICT (entity_key, feature_name)`) work on it unchanged.
+        versioning = config.registry.enable_online_feature_view_versioning
+        con = _initialize_conn(str(database_path(config)))
+        try:
+            for view in tables_to_keep:
+                table = _quote_id(_table_id(config.project, view, versioning))
+                con.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (entity_key BLOB, feature_name TEXT, value BLOB, "
+                    "value_text TEXT, vector_value BLOB, event_ts timestamp, created_ts timestamp, "
+                    "PRIMARY KEY (entity_key, feature_name)) WITHOUT ROWID"
+                )
+            for view in tables_to_delete:
+                con.execute(f"DROP TABLE IF EXISTS {_quote_id(_table_id(config.project, view, versioning))}")
+            con.commit()
+        finally:
+            con.close()
 
     def write_encoded(self, config, encoded: EncodedPartition, check_newer: bool, advance=None) -> dict:
         """Upsert a whole encoded partition (an older event time never replaces a newer one: checked per row)."""
