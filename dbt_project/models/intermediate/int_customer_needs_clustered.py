@@ -8,6 +8,8 @@ it lies (a cluster far above average on balances is "saver", far below is
 "low_balance"). Directions without a name of their own (few travel, credit or
 investment products is not a need) are skipped. When two clusters share a
 dominant trait, both are named "<first>_<second>" after their two strongest.
+When needs_segment_selection fell back to k = 1 (nothing to tell customers
+apart by), every customer is "unsegmented" (cluster 0).
 """
 
 import pandas as pd
@@ -16,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 RANDOM_STATE = 42
+UNSEGMENTED = "unsegmented"
 KEYS = ("customer_id", "segment_date")
 # (measure, direction of the centre) -> segment name
 TRAIT_NAMES = {
@@ -73,9 +76,9 @@ def assign_segments(behaviours: pd.DataFrame, selection: pd.DataFrame) -> pd.Dat
     result = behaviours[list(KEYS)].copy()
     result["segment_date"] = pd.to_datetime(result["segment_date"]).dt.date  # a DATE, not a TIMESTAMP
     chosen = selection.loc[selection["is_chosen"], "k"]
-    if chosen.empty:  # too few customers to cluster
-        result["needs_cluster"] = pd.Series(dtype="Int32")
-        result["needs_segment"] = pd.Series(dtype="string")
+    if chosen.empty or int(chosen.iloc[0]) < 2 or result.empty:  # the selection's counted fallback
+        result["needs_cluster"] = pd.Series(0, index=result.index, dtype="int32")
+        result["needs_segment"] = pd.Series(UNSEGMENTED, index=result.index, dtype="string")
         return result
     traits = [column for column in behaviours.columns if column not in KEYS]
     standardised = pd.DataFrame(StandardScaler().fit_transform(behaviours[traits]), columns=traits)

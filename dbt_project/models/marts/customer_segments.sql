@@ -2,7 +2,8 @@
 -- tier and needs segment as of the end of the run date. event_timestamp (start of
 -- the next day) is when the segments became known, as in customer_features.
 -- The stage and tier history is customer_lifecycle_history; how the needs
--- segments were chosen is needs_segment_selection.
+-- segments were chosen is needs_segment_selection. A customer who has not churned
+-- but has no behaviour measures (no account or feature row yet) is "unsegmented".
 with lifecycle as (
     select * from {{ ref('customer_lifecycle_history') }}
     where segment_date = {{ run_date() }}
@@ -18,7 +19,10 @@ select
     cast(lifecycle.segment_date + interval 1 day as timestamp) as event_timestamp,
     lifecycle.lifecycle_stage,
     lifecycle.value_tier,
-    needs.needs_segment,
+    case
+        when lifecycle.lifecycle_stage = 'churned' then needs.needs_segment
+        else coalesce(needs.needs_segment, 'unsegmented')
+    end as needs_segment,
     lifecycle.value_score,
     lifecycle.tenure_days,
     lifecycle.has_60d_history

@@ -6,6 +6,11 @@ the behaviour measures of int_customer_behaviours_profiled are standardised
 customers is clustered with k-means for each k from 3 to 8, and the k with the
 highest mean silhouette coefficient is chosen (ties go to the smaller k).
 int_customer_needs_clustered then clusters every customer with that k.
+
+When the bank's data cannot be clustered (no customer with a behaviour row, or
+fewer distinct behaviour profiles than the smallest k needs: every customer
+looks the same), the one row is k = 1 with the reason in fallback_reason: every
+customer is "unsegmented", counted, and the run goes on.
 """
 
 import pandas as pd
@@ -15,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 CANDIDATE_K = range(3, 9)
+COLUMNS = ["segment_date", "k", "silhouette_score", "inertia", "sample_size", "customers", "fallback_reason"]
 SAMPLE_SIZE = 3000
 RANDOM_STATE = 42
 KEYS = ("customer_id", "segment_date")
@@ -30,17 +36,22 @@ def model(dbt, session):
 
 
 def select_k(behaviours: pd.DataFrame) -> pd.DataFrame:
-    """Silhouette score of k-means for each candidate k on a fixed sample; the best k flagged."""
+    """Silhouette score of k-means for each candidate k on a fixed sample; the best k flagged.
+
+    One k = 1 row with the reason when no candidate k can be measured.
+    """
     behaviours = behaviours.sort_values("customer_id", ignore_index=True)
     traits = [column for column in behaviours.columns if column not in KEYS]
-    standardised = pd.DataFrame(StandardScaler().fit_transform(behaviours[traits]), columns=traits)
-    sample = standardised.sample(n=min(SAMPLE_SIZE, len(standardised)), random_state=RANDOM_STATE)
     segment_date = behaviours["segment_date"].max() if len(behaviours) else None
-
     rows = []
+    sample = pd.DataFrame()
+    if len(behaviours):
+        standardised = pd.DataFrame(StandardScaler().fit_transform(behaviours[traits]), columns=traits)
+        sample = standardised.sample(n=min(SAMPLE_SIZE, len(standardised)), random_state=RANDOM_STATE)
+    distinct = len(sample.drop_duplicates())
     for k in CANDIDATE_K:
         # A silhouette needs at least k + 1 distinct points; tiny banks skip the larger k.
-        if len(sample.drop_duplicates()) <= k:
+        if distinct <= k:
             continue
         clusters = KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE).fit(sample)
         rows.append(
@@ -51,12 +62,32 @@ def select_k(behaviours: pd.DataFrame) -> pd.DataFrame:
                 "inertia": round(float(clusters.inertia_), 3),
                 "sample_size": len(sample),
                 "customers": len(behaviours),
+                "fallback_reason": None,
             }
         )
-    selection = pd.DataFrame(
-        rows, columns=["segment_date", "k", "silhouette_score", "inertia", "sample_size", "customers"]
-    )
-    best = selection.sort_values(["silhouette_score", "k"], ascending=[False, True]).head(1)
+    if not rows:
+        reason = (
+            "no customer has behaviour measures to cluster"
+            if not len(behaviours)
+            else f"{distinct} distinct behaviour profile(s) among {len(behaviours)} customers: "
+            f"k-means needs at least {min(CANDIDATE_K) + 1}"
+        )
+        rows.append(
+            {
+                "segment_date": segment_date,
+                "k": 1,
+                "silhouette_score": None,
+                "inertia": None,
+                "sample_size": len(sample),
+                "customers": len(behaviours),
+                "fallback_reason": reason,
+            }
+        )
+    selection = pd.DataFrame(rows, columns=COLUMNS)
+    best = selection.sort_values(["silhouette_score", "k"], ascending=[False, True], na_position="last").head(1)
     selection["is_chosen"] = selection["k"].isin(best["k"])
     selection["segment_date"] = pd.to_datetime(selection["segment_date"]).dt.date
+    selection["silhouette_score"] = selection["silhouette_score"].astype("float64")
+    selection["inertia"] = selection["inertia"].astype("float64")
+    selection["fallback_reason"] = selection["fallback_reason"].astype("string")
     return selection.astype({"k": "int32", "sample_size": "int32", "customers": "int32"})
