@@ -48,6 +48,7 @@ from ml.registry import (
     use_tracking,
 )
 from ml.runtime import parse_run_date
+from ml.splits import Split, contact_split, snapshot_split
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +388,9 @@ def train_and_register(
 
     The split is by time: contacts before ``max(event_timestamp) - holdout_days``
     train (the last :data:`CALIBRATION_SHARE` of them stop the boosting and
-    calibrate), later ones evaluate. Returns ``{"status": "skipped", "reason": ...}``
+    calibrate), later ones evaluate; when that leaves too few conversions on a side
+    (a campaign sent on one day), a fixed share of customers is held out instead
+    (:func:`ml.splits.contact_split`). Returns ``{"status": "skipped", "reason": ...}``
     when the train or holdout window has fewer than ``min_positives``
     conversions; raises :class:`LeakageError` if features postdate a contact.
     ``population`` (every customer's features of D) gives the reference profile
@@ -403,13 +406,12 @@ def train_and_register(
     contacts = treated_contacts(training_frame, product_code, run_day, feature_columns)
     if contacts.empty:
         return {"status": "skipped", "product_code": product_code, "reason": "no labelled treated contacts"}
-    cutoff = contacts["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
     return _train_log_register(
         contacts,
         product_code,
         run_day,
         feature_columns,
-        cutoff,
+        contact_split(contacts, holdout_days, min_positives),
         tags,
         {"holdout_days": holdout_days, "min_positives": min_positives},
         min_positives,
@@ -434,9 +436,11 @@ def train_churn_model(
     ``event_timestamp`` (when the snapshot's features became known), ``label``
     (1 = churned within the outcome window) and the feature columns, as the
     ``churn_labels`` mart joined point-in-time to the Feast features gives it.
-    The latest ``holdout_snapshots`` snapshot times are the holdout; earlier
-    ones train (the most recent quarter of them stops the boosting and
-    calibrates). The model, metrics, artifacts and gate are those of
+    The latest ``holdout_snapshots`` snapshot times of a fixed share of customers
+    are the holdout; earlier snapshots of the other customers train (the most
+    recent quarter of them stops the boosting and calibrates), so no holdout
+    customer is seen in training. A single snapshot time is split by customer
+    (:func:`ml.splits.snapshot_split`). The model, metrics, artifacts and gate are those of
     :func:`train_and_register`, with a churner in the gate's top k worth
     :data:`ml.RETENTION_VALUE`. Skips like it on too few churners. ``settings`` as there.
     """
@@ -446,17 +450,12 @@ def train_churn_model(
         return {"status": "skipped", "product_code": CHURN, "reason": "no labelled churn snapshots"}
     check_no_leakage(training_frame)
     snapshots = churn_snapshots(training_frame, run_day, feature_columns)
-    times = snapshots["event_timestamp"].drop_duplicates()
-    if len(times) <= holdout_snapshots:
-        reason = f"{len(times)} labelled snapshot(s): need more than {holdout_snapshots} (the holdout)"
-        return {"status": "skipped", "product_code": CHURN, "reason": reason}
-    cutoff = times.iloc[-holdout_snapshots]
     return _train_log_register(
         snapshots,
         CHURN,
         run_day,
         feature_columns,
-        cutoff,
+        snapshot_split(snapshots, holdout_snapshots),
         tags,
         {"holdout_snapshots": holdout_snapshots, "min_positives": min_positives},
         min_positives,
@@ -470,7 +469,7 @@ def _train_log_register(
     code: str,
     run_day,
     feature_columns: list[str],
-    cutoff: pd.Timestamp,
+    split: Split,
     tags: dict | None,
     split_params: dict,
     min_positives: int,
@@ -478,8 +477,7 @@ def _train_log_register(
     population: pd.DataFrame | None = None,
 ) -> dict:
     """Fit, calibrate, evaluate, log, register and gate a model on ``rows`` (oldest first)."""
-    train = rows.loc[rows["event_timestamp"] < cutoff]
-    holdout = rows.loc[rows["event_timestamp"] >= cutoff]
+    train, holdout = split.train, split.holdout
     n_calibration = int(np.ceil(CALIBRATION_SHARE * len(train)))
     fit, calibration = train.iloc[: len(train) - n_calibration], train.iloc[len(train) - n_calibration :]
     reason = (
@@ -497,6 +495,7 @@ def _train_log_register(
             "reason": reason,
             "rows": len(rows),
             "labels_through": labels_through,
+            **split.describe(),
         }
 
     model = PropensityModel(code, feature_columns)
@@ -532,7 +531,7 @@ def _train_log_register(
                 "max_boost_round": MAX_BOOST_ROUND,
                 "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
                 **split_params,
-                "holdout_cutoff": cutoff.isoformat(),
+                **{k: v for k, v in split.describe().items() if k != "holdout_split_reason" and v is not None},
                 "calibration_method": model.calibration["method"],
                 "n_features": len(feature_columns),
             }
@@ -591,7 +590,7 @@ def _train_log_register(
         "champion_version": alias_version(name, CHAMPION, client),
         "run_id": run_id,
         "experiment_id": experiment_id,
-        "holdout_cutoff": cutoff.isoformat(),
+        **split.describe(),
         "segment_metrics": None if segments is None else segments.to_dict("records"),
         "rows": len(rows),
         "labels_through": labels_through,

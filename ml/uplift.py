@@ -316,6 +316,7 @@ def train_uplift_and_register(
     from ml.drift import REFERENCE_ARTIFACT, reference_profile
     from ml.registry import CHALLENGER, CHAMPION, PREVIOUS, _record, alias_version, ensure_experiment, use_tracking
     from ml.runtime import parse_run_date
+    from ml.splits import contact_split
 
     feature_columns = list(feature_columns)
     run_day = parse_run_date(run_date)
@@ -336,8 +337,8 @@ def train_uplift_and_register(
             "reason": "no labelled contacts",
             "rows": 0,
         }
-    cutoff = rows["event_timestamp"].max() - pd.Timedelta(days=holdout_days)
-    train, holdout = rows.loc[rows["event_timestamp"] < cutoff], rows.loc[rows["event_timestamp"] >= cutoff]
+    split = contact_split(rows, holdout_days, MIN_ARM_POSITIVES)
+    train, holdout = split.train, split.holdout
     reason = _arm_shortfall("training window", train, MIN_ARM_POSITIVES) or _arm_shortfall(
         "holdout", holdout, MIN_HOLDOUT_ARM_POSITIVES
     )
@@ -380,7 +381,7 @@ def train_uplift_and_register(
             {
                 "learner": "X-learner (LightGBM arm and effect models)",
                 "holdout_days": holdout_days,
-                "holdout_cutoff": cutoff.isoformat(),
+                **{k: v for k, v in split.describe().items() if k != "holdout_split_reason" and v is not None},
                 "n_features": len(feature_columns),
                 "treated_share": model.treated_share,
                 **{f"lgbm_{k}": v for k, v in X_TREES.items()},
@@ -455,7 +456,7 @@ def train_uplift_and_register(
         "champion_version": alias_version(name, CHAMPION, client),
         "run_id": run_id,
         "experiment_id": experiment_id,
-        "holdout_cutoff": cutoff.isoformat(),
+        **split.describe(),
         "rows": len(rows),
         "labels_through": labels_through,
     }

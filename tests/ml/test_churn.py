@@ -16,7 +16,7 @@ RUN_DATE = "2024-03-05"
 
 @pytest.fixture(scope="module")
 def snapshots(churn_frame_factory) -> pd.DataFrame:
-    return churn_frame_factory(customers=600, snapshots=4, seed=21)
+    return churn_frame_factory(customers=1500, snapshots=4, seed=21)  # a quarter of them: the holdout
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +37,16 @@ def test_churn_model_is_registered_and_champion(trained, isolated_settings):
     assert run.data.params["holdout_snapshots"] == "1"
 
 
-def test_latest_snapshot_is_the_holdout(trained, snapshots):
+def test_the_holdout_is_the_latest_snapshot_of_customers_never_seen_in_training(trained, snapshots):
+    from ml.splits import held_out_customers
+
     latest = snapshots["event_timestamp"].max()
+    held = held_out_customers(snapshots["customer_id"])
     metrics = trained["metrics"]
-    assert metrics["holdout_rows"] == (snapshots["event_timestamp"] == latest).sum()
-    assert metrics["train_rows"] == (snapshots["event_timestamp"] < latest).sum()
-    assert pd.Timestamp(trained["holdout_cutoff"]) == latest
+    assert metrics["holdout_rows"] == ((snapshots["event_timestamp"] == latest) & held).sum()
+    assert metrics["train_rows"] == ((snapshots["event_timestamp"] < latest) & ~held).sum()
+    assert 0.15 < held.mean() < 0.35  # about a quarter of the customers
+    assert pd.Timestamp(trained["holdout_cutoff"]) == latest and trained["holdout_split"] == "time_and_customer"
 
 
 def test_churn_model_finds_the_signal_and_is_calibrated(trained):
@@ -56,10 +60,21 @@ def test_gate_values_a_churner_reached_at_the_retention_value():
     assert gate_metrics(labels, risk, CHURN, capacity=1)["profit_at_k"] == RETENTION_VALUE - 5.0
 
 
-def test_one_snapshot_is_a_skip(isolated_settings, snapshots, feature_columns):
+def test_one_snapshot_is_split_by_customer(isolated_settings, snapshots, feature_columns):
+    """A bank that delivers one attrition extract: a quarter of its customers are the holdout."""
     latest = snapshots.loc[snapshots["event_timestamp"] == snapshots["event_timestamp"].max()]
     result = train_churn_model(latest, RUN_DATE, feature_columns, isolated_settings)
-    assert result["status"] == "skipped" and "snapshot" in result["reason"]
+    assert result["status"] == "trained", result.get("reason")
+    assert result["holdout_split"] == "customer" and result["holdout_cutoff"] is None
+    assert result["metrics"]["holdout_rows"] + result["metrics"]["train_rows"] == len(latest)
+
+
+def test_too_few_churners_is_a_readable_refusal(isolated_settings, snapshots, feature_columns):
+    calm = snapshots.assign(label=0)
+    calm.loc[calm.index[:3], "label"] = 1
+    result = train_churn_model(calm, RUN_DATE, feature_columns, isolated_settings)
+    assert result["status"] == "skipped"
+    assert "conversion" in result["reason"] or "positive" in result["reason"] or "churn" in result["reason"]
 
 
 def test_no_closed_outcome_window_yet_is_a_skip(isolated_settings, feature_columns):

@@ -168,3 +168,18 @@ def test_calibration_undoes_class_weighting(rows, method):
     assert np.all(np.diff(probability[np.argsort(raw)]) >= -1e-12)  # keeps the ranking
     assert abs(probability.mean() - labels.mean()) < 0.02
     assert (1 / (1 + np.exp(-raw))).mean() > labels.mean() + 0.2  # uncalibrated is far off
+
+
+def test_a_campaign_sent_on_one_day_is_held_out_by_customer(isolated_settings, training_frame_factory, feature_columns):
+    """No earlier window to train on: a quarter of the customers are the holdout instead, and the split says so."""
+    from ml.splits import held_out_customers
+
+    one_day = training_frame_factory(n=1500, product_code="term_deposit", seed=5, days=0.5)
+    result = train_and_register(one_day, "term_deposit", RUN_DATE, feature_columns, isolated_settings)
+
+    assert result["status"] == "trained", result.get("reason")
+    assert result["holdout_split"] == "customer" and result["holdout_cutoff"] is None
+    assert "held out instead" in result["holdout_split_reason"]
+    treated = one_day.loc[~one_day["is_control"]]
+    assert result["metrics"]["holdout_rows"] == held_out_customers(treated["customer_id"]).sum()
+    assert result["metrics"]["roc_auc"] > 0.65
