@@ -215,3 +215,42 @@ def test_the_plugins_tables_are_one_btree_each_and_feasts_plain_store_works_on_t
         ).to_df()
     )
     pd.testing.assert_frame_equal(served, days.feature_frame(days.partition(days.RUN_DAY)))
+
+
+@pytest.mark.parametrize("full_feature_names", [False, True])
+def test_training_sets_equal_feasts_own_point_in_time_join(local_store, days, full_feature_names, caplog):
+    """The offline store's ASOF join against Feast's DuckDB join: every time that matters, both TTLs."""
+    from datetime import timedelta
+
+    moments = []
+    for day in (days.DAY_BEFORE, days.RUN_DAY):
+        known = pd.Timestamp(days.known_at(day))
+        moments += [known - timedelta(microseconds=1), known, known + timedelta(hours=9)]
+    last = pd.Timestamp(days.known_at(days.RUN_DAY))
+    moments += [last + timedelta(days=3), last + timedelta(days=3, microseconds=1), last + timedelta(days=40)]
+    entity_df = pd.DataFrame(
+        [(c, m, f"row{i}") for i, (c, m) in enumerate((c, m) for c in days.CUSTOMERS + ["C9999999"] for m in moments)],
+        columns=["customer_id", "event_timestamp", "row"],
+    )
+    refs = [
+        f"{view.name}:{feature.name}"
+        for view in features.feature_store(local_store).list_feature_views()
+        for feature in view.features
+    ]
+
+    with caplog.at_level(logging.INFO, "bankmkt.feast_plugin.offline"):
+        fast = features.feature_store(local_store).get_historical_features(
+            entity_df=entity_df, features=refs, full_feature_names=full_feature_names
+        )
+        fast = fast.to_df()
+    plain = features.feature_store(local_store, plain=True).get_historical_features(
+        entity_df=entity_df, features=refs, full_feature_names=full_feature_names
+    )
+    plain = plain.to_df()
+
+    assert "Feast's own join" not in caplog.text  # the ASOF path ran
+    assert sorted(fast.columns) == sorted(plain.columns)
+    fast, plain = (f.sort_values("row").reset_index(drop=True)[sorted(plain.columns)] for f in (fast, plain))
+    pd.testing.assert_frame_equal(fast, plain, check_dtype=False)
+    filled = fast.drop(columns=["customer_id", "event_timestamp", "row"]).notna().sum()
+    assert filled.min() > 0 and filled.max() < len(fast)  # some values found, some expired or unknown

@@ -7,6 +7,8 @@ Named in ``feature_repo/feature_store*.yaml``::
       path: ...
     batch_engine:
       type: bankmkt.feast_plugin.FastComputeEngine
+    offline_store:
+      type: bankmkt.feast_plugin.FastDuckDBOfflineStore
 
 so that ``feast materialize``, ``feast materialize-incremental``,
 ``FeatureStore.materialize``, ``get_online_features`` and ``feast serve`` go
@@ -14,7 +16,9 @@ through Feast's own code paths and get the speed. The stores are Feast's
 SQLite and Redis stores (same tables, keys and bytes: a store written here
 reads back through ``type: sqlite`` / ``type: redis``), extended by a bulk
 writer; the engine is Feast's local engine, extended by a one-pass
-materialisation. Readers for the feature service (:mod:`bankmkt.serving`) are
+materialisation; the offline store is Feast's DuckDB store, with point-in-time
+training sets computed by an ASOF join over only the rows they can use
+(:mod:`bankmkt.feast_plugin.offline`). Readers for the feature service (:mod:`bankmkt.serving`) are
 here too, because they read Feast's storage format.
 
 This package is the only place in the project that uses Feast's private names
@@ -55,6 +59,10 @@ from bankmkt.feast_plugin.engine import (  # noqa: E402
     FastComputeEngineConfig,
     publication_report,
 )
+from bankmkt.feast_plugin.offline import (  # noqa: E402
+    FastDuckDBOfflineStore,
+    FastDuckDBOfflineStoreConfig,
+)
 from bankmkt.feast_plugin.redis import (  # noqa: E402
     FastRedisOnlineStore,
     FastRedisOnlineStoreConfig,
@@ -69,6 +77,7 @@ from bankmkt.feast_plugin.sqlite import (  # noqa: E402
 PLAIN_TYPES = {
     "bankmkt.feast_plugin.FastSqliteOnlineStore": "sqlite",
     "bankmkt.feast_plugin.FastRedisOnlineStore": "redis",
+    "bankmkt.feast_plugin.FastDuckDBOfflineStore": "duckdb",
 }
 
 
@@ -114,9 +123,10 @@ def plain_config(config_dict: dict) -> dict:
     """A ``feature_store.yaml`` as a dict, with Feast's plain stores and local engine instead of the plugin's
     (the reference the plugin is compared with)."""
     plain = dict(config_dict)
-    online = dict(plain.get("online_store") or {})
-    online["type"] = PLAIN_TYPES.get(online.get("type"), online.get("type"))
-    plain["online_store"] = online
+    for store in ("online_store", "offline_store"):
+        section = dict(plain.get(store) or {})
+        section["type"] = PLAIN_TYPES.get(section.get("type"), section.get("type"))
+        plain[store] = section
     plain.pop("batch_engine", None)
     plain.pop("batch_engine_config", None)
     return plain
@@ -126,6 +136,8 @@ __all__ = [
     "SUPPORTED_FEAST",
     "FastComputeEngine",
     "FastComputeEngineConfig",
+    "FastDuckDBOfflineStore",
+    "FastDuckDBOfflineStoreConfig",
     "FastPublishUnsupported",
     "FastRedisOnlineStore",
     "FastRedisOnlineStoreConfig",
