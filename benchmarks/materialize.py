@@ -111,6 +111,12 @@ def profile_settings(store_type: str, data_dir: Path, project: str):
 
     os.environ["DATA_DIR"] = str(data_dir)
     os.environ["PLATFORM_ENV"] = "local" if store_type == "sqlite" else "prod"
+    if store_type == "redis":  # the production profile refuses to start without its secrets: benchmark ones
+        from bankmkt.settings import PRODUCTION_SECRETS
+
+        for name in PRODUCTION_SECRETS:
+            os.environ.setdefault(name, f"bench-{name.lower()}")
+        os.environ.setdefault("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     settings = apply_environment(get_settings())
     return features.settings_for_project(project, data_dir / "feast_projects", settings, file_registry=True)
 
