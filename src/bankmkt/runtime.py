@@ -46,7 +46,11 @@ def json_safe(value):
 
 
 def record_stage(run_date: date, stage: str, result: dict, seconds: float, settings: Settings | None = None) -> Path:
-    """Write what a stage produced to DATA_DIR/runs/dt=D/<stage>.json (read by the run summary)."""
+    """Write what a stage produced to DATA_DIR/runs/dt=D/<stage>.json (read by the run summary).
+
+    Beside the wall ``seconds``: ``cpu_seconds`` when ``seconds`` comes from :func:`timed`, and the
+    process's peak memory so far (:func:`peak_rss_mb`).
+    """
     settings = settings or get_settings()
     folder = settings.runs_dir / f"dt={run_date.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -56,33 +60,65 @@ def record_stage(run_date: date, stage: str, result: dict, seconds: float, setti
         "run_date": run_date.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
-        "result": json_safe(result),
     }
+    if getattr(seconds, "cpu_seconds", None) is not None:  # timed by timed(): its CPU came along
+        record["cpu_seconds"] = round(seconds.cpu_seconds, 2)
+    record["peak_rss_mb"] = peak_rss_mb()
+    record["result"] = json_safe(result)
     path.write_text(json.dumps(record, indent=2, default=str, allow_nan=False) + "\n")
     return path
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user and system) so far of this process, all its threads, and its waited-for children."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB: the high-water mark of its whole life, not of
+    one block (in ``airflow dags test`` every task shares one process). Its children's peaks are not
+    here: the kernel counts a forked child's pages from the fork, so a child of a large process reports
+    at least its parent's size (a ``/bin/true`` started from 600 MB of Python reports 611 MB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+class Seconds(float):
+    """Wall seconds of a timed block, carrying the block's CPU seconds (``cpu_seconds``)."""
+
+    cpu_seconds: float | None = None
+
+
 class Clock(dict):
-    """Elapsed wall time since the clock started, readable inside and after the block."""
+    """Elapsed wall and CPU time since the clock started, readable inside and after the block."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._start = time.perf_counter()
+        self._start, self._cpu_start = time.perf_counter(), cpu_seconds()
         self._stop: float | None = None
+        self._cpu_stop: float | None = None
 
     def __getitem__(self, key):
         if key != "seconds":
             raise KeyError(key)
-        return (self._stop or time.perf_counter()) - self._start
+        elapsed = Seconds((self._stop or time.perf_counter()) - self._start)
+        elapsed.cpu_seconds = (self._cpu_stop or cpu_seconds()) - self._cpu_start
+        return elapsed
 
 
 @contextmanager
 def timed() -> Iterator[Clock]:
+    """Time a block: ``clock["seconds"]`` is its wall seconds, whose ``cpu_seconds`` is the CPU the
+    process and the children it waited for used meanwhile (what :func:`record_stage` records)."""
     clock = Clock()
     try:
         yield clock
     finally:
-        clock._stop = time.perf_counter()
+        clock._stop, clock._cpu_stop = time.perf_counter(), cpu_seconds()
 
 
 def progress(total: int, description: str, unit: str = "day", stream=None):
