@@ -10,8 +10,12 @@ LOOP_DAYS ?= 21
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 6566
 SERVE_READER ?= direct
+BENCH_CUSTOMERS ?= 20000
+BENCH_DAYS ?= 90
+BENCH_INCREMENTAL_DAYS ?= 3
+BENCH_DOUBLE_HISTORY ?= 1
 
-.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy bench-scheduler airflow-ui mlflow-ui clean help browser
+.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy bench-scheduler bench-daily airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -27,6 +31,8 @@ help:
 	@echo "make bench-loop              measured campaign uplift against the simulator's truth: interval coverage"
 	@echo "make bench-policy            random, propensity, uplift and oracle targeting on the simulator's truth"
 	@echo "make bench-scheduler         scheduler-driven days of the production profile: LocalExecutor vs 2 Celery workers"
+	@echo "make bench-daily             first load and incremental days through the real DAGs: wall, CPU, memory per stage"
+	@echo "                             (BENCH_CUSTOMERS, BENCH_DAYS of history, BENCH_INCREMENTAL_DAYS, BENCH_DOUBLE_HISTORY=0|1)"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
 
@@ -136,6 +142,13 @@ bench-policy: setup
 # two incremental days through the REST API, with LocalExecutor, then with two Celery workers.
 bench-scheduler: setup
 	$(RUN) python benchmarks/scheduler_day.py --customers 3000 --days 80 --incremental-days 2 --workers 2
+
+# The daily run as `make run` runs it, on a synthetic bank in a temporary DATA_DIR: the first load, then
+# incremental days; per stage wall and CPU seconds, peak memory per process, rows; then the same on twice
+# the history and the ratios (~25 min at the defaults on 2 cores; benchmarks/README.md).
+bench-daily: setup
+	$(RUN) python benchmarks/daily.py --customers $(BENCH_CUSTOMERS) --history-days $(BENCH_DAYS) \
+		--incremental-days $(BENCH_INCREMENTAL_DAYS) $(if $(filter 1,$(BENCH_DOUBLE_HISTORY)),--double-history)
 
 airflow-ui: setup
 	$(RUN) python -m bankmkt.cli init
