@@ -36,3 +36,16 @@
 {% macro contract_bool(column) -%}
     (lower({{ column }}) = 'true')
 {%- endmacro %}
+
+{#- The pseudonymous customer_key of a customer number, as bankmkt.pseudonyms computes it for the
+    published target lists (customer_keys, customer_key_sql): 'P' and the first 20 hex digits of
+    SHA-256 over the PII key, a domain label and the number. The key is read only when the model
+    executes, so dbt's parse state never holds it; without PII_HASH_KEY the build stops (the
+    platform exports it to every dbt call, bankmkt.settings). -#}
+{% macro customer_key(column) -%}
+    {%- set key = env_var("PII_HASH_KEY", "") if execute else "" -%}
+    {%- if execute and not key -%}
+        {{ exceptions.raise_compiler_error("customer_key() needs PII_HASH_KEY (the platform's PII key, bankmkt.pseudonyms)") }}
+    {%- endif -%}
+    ('P' || left(sha256('{{ key }}' || '|customer_key|' || {{ column }}), 20))
+{%- endmacro %}

@@ -654,55 +654,28 @@ def _with_uplift(scores, frame, settings):
 def contact_history(run_date: date, settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What the contact policy needs to know about earlier contacts, as of D (read-only).
 
-    Returns per customer ``contacts_30d`` and ``last_contacted_at`` over contacts that
-    were made or decided: every treated row of a list published before D counts from its
-    run date (the day it was published), and every landed contact that executes no
-    published row (the source system's own campaigns) from its contact time; control
-    rows are never contacts. Also returns every (``customer_id``, ``campaign_id``) pair
-    already listed or contacted, controls included: a customer enters a campaign once.
+    Returns per customer ``contacts_30d`` and ``last_contacted_at`` (the warehouse's
+    ``customer_contact_history``) and every (``customer_id``, ``campaign_id``) pair already
+    listed or contacted, controls included (``customer_campaign_history``): a customer enters
+    a campaign once. dbt builds both in D's warehouse build from every treated row of a list
+    published before D and every landed contact that executes no published row
+    (``int_customer_contacts_unioned``, docs/warehouse.md).
     """
     from bankmkt import warehouse
-    from bankmkt.pseudonyms import customer_key_sql
 
     with warehouse.read_only_connection(settings, snapshot=True) as con:
-        has_lists = bool(
-            con.execute(
-                "select count(*) from information_schema.tables where table_name = 'fct_target_lists'"
-            ).fetchall()[0][0]
-        )
-        # The lists carry the customer's pseudonym: the customers' own keys map it back.
-        key, key_parameter = customer_key_sql("customer_id", settings)
-        published = (
-            "select list_row_id, c.customer_id, campaign_id, is_control, cast(run_date as timestamp) as contacted_at "
-            f"from fct_target_lists join (select customer_id, {key} as customer_key from dim_customers) c "
-            "using (customer_key) where run_date < cast($day as date)"
-            if has_lists
-            else "select null::varchar as list_row_id, null::varchar as customer_id, null::varchar as campaign_id, "
-            "null::boolean as is_control, null::timestamp as contacted_at where false"
-        )
-        parameters = {"day": run_date, **(key_parameter if has_lists else {})}
-        events = f"""
-            with published as ({published}),
-            landed as (
-                select list_row_id, customer_id, campaign_id, is_control, contacted_at
-                from stg_core_banking__campaign_contacts
-                where contacted_at < cast($day as date) + interval 1 day
-                  and (list_row_id is null or list_row_id not in (select list_row_id from published))
+        built_for = con.execute("select max(as_of_date) from customer_campaign_history").fetchall()[0][0]
+        if built_for is not None and built_for != run_date:
+            raise RuntimeError(
+                f"the warehouse's contact history is as of {built_for}, not {run_date}: "
+                f"build and validate the warehouse for {run_date} first"
             )
-            select * from published union all select * from landed
-        """
         per_customer = con.execute(
-            f"""
-            with events as ({events})
-            select customer_id,
-                   count(*) filter (where contacted_at >= cast($day as date) - interval 29 day) as contacts_30d,
-                   max(contacted_at) as last_contacted_at
-            from events where not is_control group by customer_id
-            """,
-            parameters,
+            "select customer_id, contacts_30d, last_contacted_at from customer_contact_history where as_of_date = ?",
+            [run_date],
         ).df()
         campaign_history = con.execute(
-            f"with events as ({events}) select distinct customer_id, campaign_id from events", parameters
+            "select customer_id, campaign_id from customer_campaign_history where as_of_date = ?", [run_date]
         ).df()
     return per_customer, campaign_history
 

@@ -9,8 +9,10 @@ beside each day's lists, under :attr:`~bankmkt.settings.Settings.customer_lookup
 its owner can enter (mode 0700, files 0600), which ``CUSTOMER_LOOKUP_DIR`` can put on storage
 that only the marketing tool mounts. The lookup of a day holds only that day's listed customers.
 
-Inside the warehouse the same key is computed by :func:`customer_key_sql` (the contact policy
-counts published rows as contacts by customer).
+Inside the warehouse the same key is computed by dbt's ``customer_key`` macro (the contact history,
+``int_customer_contacts_unioned``, maps the published lists back to customers;
+tests/dbt/test_contact_history.py checks that both agree) and by :func:`customer_key_sql` (the
+in-place migration of older lists, :func:`bankmkt.warehouse.migrate_target_lists`).
 """
 
 from __future__ import annotations

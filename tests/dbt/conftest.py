@@ -171,5 +171,5 @@ def full_refresh_warehouse(small_bank, tmp_path_factory) -> Settings:
     summary = small_bank.build(settings, small_bank.last_day, full_refresh=True)
     assert summary["failures"] == []
     unit_tests = [uid for uid in summary["nodes"] if uid.startswith("unit_test.")]
-    assert len(unit_tests) == 5 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
+    assert len(unit_tests) == 6 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
     return settings
