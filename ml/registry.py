@@ -135,6 +135,28 @@ def alias_version(model_name: str, alias: str, client) -> str | None:
         return None
 
 
+def champion_summary(model_name: str, client) -> dict | None:
+    """The champion of ``model_name`` as the registry holds it, in the shape training reports a
+    version (``status: "champion"``): version, product, the metrics logged with its run, the run,
+    and the data day it was trained on. None when the model has no champion."""
+    version = alias_version(model_name, CHAMPION, client)
+    if version is None:
+        return None
+    registered = client.get_model_version(model_name, version)
+    data_date = (registered.tags or {}).get("data_date")
+    return {
+        "status": "champion",
+        "product_code": _product_of(model_name, version, client),
+        "model_name": model_name,
+        "version": version,
+        "champion_version": version,
+        "metrics": dict(client.get_run(registered.run_id).data.metrics),
+        "run_id": registered.run_id,
+        "data_date": data_date,
+        "reason": f"the champion, trained on the data of {data_date or 'an unrecorded day'}",
+    }
+
+
 def _product_of(model_name: str, version: str, client) -> str:
     """The product (or :data:`ml.CHURN`) a version models: its ``product_code`` tag, else the
     code that ends its registered name ``<model_prefix>_<code>``."""

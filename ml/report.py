@@ -177,12 +177,17 @@ def _training_table(training_results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TRAINING_COLUMNS))
 
 
+# Statuses of a model version the report shows with its metrics and charts: trained that day, or
+# the champion as the registry holds it (ml.registry.champion_summary).
+SHOWN = ("trained", "champion")
+
+
 def _metrics_table(training_results: list[dict]) -> pd.DataFrame:
-    """The holdout metrics of each trained model."""
+    """The holdout metrics of each trained model (or champion)."""
     rows = [
         {"product_code": result.get("product_code", ""), **{n: result["metrics"].get(n) for n in METRIC_COLUMNS}}
         for result in training_results
-        if result.get("status") == "trained" and result.get("metrics")
+        if result.get("status") in SHOWN and result.get("metrics")
     ]
     return pd.DataFrame(rows, columns=["product_code", *METRIC_COLUMNS])
 
@@ -250,7 +255,8 @@ def write_run_report(
     settings,
     oracle: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``reports/runs/dt=D/models.html``: metrics per model, the logged charts,
+    """Write ``reports/runs/dt=D/models.html``: metrics per model (``training_results``: the day's
+    training outcomes, or the champions that scored, ``status: "champion"``), the logged charts,
     the comparison with the truth (``oracle``, from :func:`ml.evaluation.oracle_comparison`,
     when given) and the product and segment mix of the day's target lists. Returns the path."""
     run_day = parse_run_date(run_date).isoformat()
@@ -269,13 +275,14 @@ def write_run_report(
     ]
     for result in training_results:
         product = html.escape(_product(result.get("product_code", "")))
-        if result.get("status") != "trained":
+        if result.get("status") not in SHOWN:
             reason = html.escape(str(result.get("reason", "")))
             parts.append(f"<h3>{product}</h3><p class='skipped'>skipped: {reason}</p>")
             continue
+        role = "champion" if result.get("status") == "champion" or result.get("promoted") else "challenger"
         parts.append(
             f"<h3>{product}: {html.escape(str(result['model_name']))} v{html.escape(str(result['version']))}"
-            f" ({'champion' if result.get('promoted') else 'challenger'})</h3>"
+            f" ({role})</h3>"
         )
         charts = _charts(result["run_id"], settings)
         parts.append("<div class='charts'>")

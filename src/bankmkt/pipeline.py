@@ -483,15 +483,22 @@ def _oracle_comparison(day: date, settings) -> list[dict] | None:
     return json_safe(frame.to_dict(orient="records"))
 
 
-def score_and_target(run_date: str | date) -> dict:
-    """Score every customer with each product's champion; build and write the campaigns' target lists."""
+def score_and_target(run_date: str | date, trained: dict | None = None) -> dict:
+    """Score every customer with each product's champion; build and write the campaigns' target lists.
+
+    The champions come from the MLflow registry (``models:/<name>@champion``). ``trained``: what
+    :func:`train_models` returned for D, when the caller trained first; the day's model report
+    then shows that training (every outcome, skips included, and the oracle comparison). Without
+    it (the daily DAG, whose training runs afterwards in the bank_training DAG, or the command
+    line), the report shows the champions that scored, as the registry holds them.
+    """
     import pandas as pd
 
-    from bankmkt import features
+    from bankmkt import features, monitoring
     from bankmkt.campaigns import ensure_catalogue
     from bankmkt.pseudonyms import customer_keys, write_lookup
     from bankmkt.quality import gate_target_lists
-    from ml.registry import alias_version, use_tracking
+    from ml.registry import alias_version, champion_summary, use_tracking
     from ml.report import write_run_report
     from ml.scoring import exploration_scores, score_churn_risk, score_customers, write_churn_risk
     from ml.targeting import build_target_lists, published_lists, write_target_lists
@@ -565,14 +572,14 @@ def score_and_target(run_date: str | date) -> dict:
         )
         if not churn_risk.empty:
             paths["churn_risk.parquet"] = write_churn_risk(churn_risk, day, settings)
-        training_record = settings.runs_dir / f"dt={day.isoformat()}" / "train_models.json"
-        training_results, oracle = [], None
-        if training_record.exists():
-            import json
-
-            trained = json.loads(training_record.read_text())["result"]
-            training_results = list(trained["models"].values())
+        if trained is not None:
+            training_results = list(trained.get("models", {}).values())
             oracle = pd.DataFrame(trained["oracle"]) if trained.get("oracle") else None
+        else:
+            champions = (
+                champion_summary(m.model_name, client) for m in monitoring.platform_models(PROMOTED_PRODUCTS, settings)
+            )
+            training_results, oracle = [c for c in champions if c is not None], None
         report = write_run_report(day, training_results, target_list, settings, oracle=oracle)
     active = sorted(cid for cid, c in campaigns.items() if c.is_active(day))
     result = {

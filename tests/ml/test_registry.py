@@ -14,6 +14,7 @@ from bankmkt.cli import main
 from ml.registry import (
     RollbackError,
     aliases,
+    champion_summary,
     gate_k,
     profit_at_k,
     promote_if_better,
@@ -78,6 +79,16 @@ def test_worse_model_never_becomes_champion(history, client):
     assert worse["champion_version"] == "2"
     assert aliases(NAME, client) == {"champion": "2", "previous": "1", "challenger": "3"}
     assert client.get_model_version(NAME, "3").tags["gate_decision"] == "challenger"
+
+
+def test_the_champion_as_the_registry_holds_it(history, client):
+    """What the day's model report shows when the day did not train: the champion's version, metrics and run."""
+    summary = champion_summary(NAME, client)
+    assert summary["status"] == "champion" and summary["version"] == summary["champion_version"] == "2"
+    assert summary["product_code"] == PRODUCT and summary["run_id"] == history[1]["run_id"]
+    assert summary["metrics"]["roc_auc"] == pytest.approx(history[1]["metrics"]["roc_auc"])
+    assert summary["data_date"] == RUN_DATE and RUN_DATE in summary["reason"]
+    assert champion_summary("propensity_never_trained", client) is None
 
 
 def test_gate_without_holdout_uses_logged_metrics_and_margins(history, client, isolated_settings):

@@ -171,6 +171,17 @@ def test_tables_have_readable_headers_and_one_number_format_per_column(page):
     assert "http://" not in markup and "https://" not in markup
 
 
+def test_a_day_without_training_shows_the_champions_that_scored(tmp_path, monkeypatch):
+    """The daily run scores before its day's training: the report shows the registry's champions."""
+    champion = {**_trained("credit_card", "7", True, 1), "status": "champion", "reason": "the champion"}
+    monkeypatch.setattr(report, "_charts", lambda run_id, settings: {"lift": _chart(0)})
+    settings = SimpleNamespace(reports_dir=tmp_path / "reports")
+    markup = report.write_run_report(RUN_DATE, [champion], pd.DataFrame(), settings).read_text()
+    assert "bank_propensity_credit_card v7 (champion)" in markup and "class='skipped'" not in markup
+    assert len(_columns(markup, "Brier score")["ROC AUC"]) == 1
+    assert "alt='Lift'" in markup
+
+
 def test_the_page_fits_a_laptop_window_in_headless_chromium(page, tmp_path):
     """The page and each of its tables are no wider than a 1280 px window; the screenshot is kept to look at."""
     from PIL import Image
