@@ -107,6 +107,8 @@ class TreeSampler(threading.Thread):
         self.samples: list[Sample] = []
         self.commands: dict[int, tuple[str, str]] = {}  # pid -> (role, command line), what ran
         self.high_water_mb: dict[int, float] = {}  # pid -> its kernel peak (VmHWM) when last seen
+        self.cpu_seen: dict[int, float] = {}  # pid -> its CPU seconds (and its children's) when last seen
+        self.lifetime: dict[int, tuple[float, float]] = {}  # pid -> first and last time seen
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -128,7 +130,10 @@ class TreeSampler(threading.Thread):
                         memory = process.memory_info().rss / 2**20
                 except psutil.Error:  # ended between the listing and the reading
                     continue
-                cpu += times.user + times.system + times.children_user + times.children_system
+                own = times.user + times.system + times.children_user + times.children_system
+                cpu += own
+                self.cpu_seen[process.pid] = own
+                self.lifetime[process.pid] = (self.lifetime.get(process.pid, (at, at))[0], at)
                 self.high_water_mb[process.pid] = _high_water_mb(process.pid) or memory
                 role = self.commands[process.pid][0]
                 if role in rss:  # the cli process waits for Airflow, its memory is not the day's work
@@ -169,6 +174,14 @@ class TreeSampler(threading.Thread):
             peaks[name] = max(peaks.get(name, 0.0), peak)
         return peaks
 
+    def processes(self, role: str) -> list[dict]:
+        """Each process of ``role`` as sampled: first and last seen, CPU seconds and kernel peak then."""
+        return [
+            {"first_seen": first, "last_seen": last, "cpu": self.cpu_seen[pid], "peak_mb": self.high_water_mb[pid]}
+            for pid, (first, last) in sorted(self.lifetime.items(), key=lambda item: item[1])
+            if self.commands[pid][0] == role
+        ]
+
     def peaks(self, start: float, end: float) -> dict[str, float]:
         """The largest sampled resident memory of one process per role between ``start`` and ``end``."""
         inside = [s for s in self.samples if start <= s.at <= end]
@@ -182,6 +195,7 @@ class Part:
     cpu: float | None
     peaks: dict[str, float]
     measured_cpu: bool = True  # False: the CPU comes from the sampling, not the stage's own record
+    start: float | None = None  # epoch seconds; None for the hand-overs, spread over the day
 
 
 @dataclass
@@ -196,6 +210,7 @@ class Day:
     peaks: dict[str, float] = field(default_factory=dict)  # sampled, over the whole day
     kernel_peaks: dict[str, float] = field(default_factory=dict)  # per kind of process, the kernel's peaks
     others: list[str] = field(default_factory=list)  # command lines of the processes of role "other"
+    dbt: list[dict] = field(default_factory=list)  # each dbt process: the part it ran in, CPU, peak
 
     def part(self, name: str) -> Part | None:
         return next((p for p in self.parts if p.name == name), None)
@@ -255,7 +270,7 @@ def _parts(records: dict[str, dict], sampler: TreeSampler, started: float, ended
     def add(name: str, start: float, end: float, cpu: float | None = None) -> None:
         measured = cpu is not None
         cpu = cpu if measured else sampler.cpu_at(end) - sampler.cpu_at(start)
-        parts.append(Part(name, end - start, cpu, sampler.peaks(start, end), measured))
+        parts.append(Part(name, end - start, cpu, sampler.peaks(start, end), measured, start))
 
     for dag_stages, before in ((DAILY_STAGES, START_UP), (TRAINING_STAGES, BETWEEN_DAGS)):
         first = True
@@ -314,6 +329,11 @@ def run_day(bank: str, data_dir: Path, day: date, kind: str, interval: float, lo
         recorded = [records[s]["peak_rss_mb"] for s in stages if "peak_rss_mb" in records.get(s, {})]
         result.kernel_peaks[dag] = max([result.kernel_peaks.get(dag, 0.0), *recorded])
     result.others = sorted({command for role, command in sampler.commands.values() if role == "other"})
+    for process in sampler.processes("dbt"):
+        # its CPU as last sampled: all but what it used in its last moments (under one interval)
+        timed_parts = [part for part in result.parts if part.start is not None]
+        within = [part.name for part in timed_parts if part.start <= process["first_seen"]]
+        result.dbt.append({**process, "part": within[-1] if within else timed_parts[0].name})
     return result
 
 
@@ -352,6 +372,15 @@ def day_table(day: Day) -> str:
         "peak RSS per process, the kernel's high-water mark (MB): "
         + ", ".join(f"{name} {_mb(day.kernel_peaks[name])}" for name in PROCESS_KINDS if name in day.kernel_peaks)
     )
+    if day.dbt:
+        lines.append(
+            "dbt processes (CPU as last sampled): "
+            + "; ".join(
+                f"in {d['part'].split(' ')[0]}: {d['last_seen'] - d['first_seen']:.1f} s alive, {d['cpu']:.1f} s CPU, "
+                f"{_mb(d['peak_mb'])} MB peak"
+                for d in day.dbt
+            )
+        )
     if day.others:
         lines.append("other processes: " + "; ".join(day.others))
     return "\n".join(lines)
@@ -528,6 +557,7 @@ def main() -> int:
                             "peaks": d.peaks,
                             "kernel_peaks": d.kernel_peaks,
                             "others": d.others,
+                            "dbt": d.dbt,
                             "rows": d.rows(),
                         }
                         for d in days
