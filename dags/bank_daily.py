@@ -9,24 +9,31 @@ One bank day, logical date D, from landing files to campaign target lists:
    task per model with its tests after it, rendered from the prebuilt
    manifest (parsing this file never runs dbt). Cosmos' watcher mode runs a
    single `dbt build` (DuckDB allows one writer) and each model task reports
-   its node's outcome; **build_warehouse** then records what the marts hold.
+   its node's outcome; **build_warehouse** then records what the marts hold,
+   timed from check_landing's end (its return value). The build is the one
+   `cli stage build_warehouse` runs by hand (`bankmkt.pipeline.build_warehouse`).
 3. **validate_features**: Great Expectations gate on D's customer features.
 4. **publish_features**: Parquet export, `feast apply`, materialisation of D.
 5. **monitor_models**: every champion on D: feature and prediction drift
    (PSI against the population it was trained on), realised AUC, calibration and
    Qini on the outcomes matured since its training data, new labels. Its asset
-   event (extra: the run date) schedules the **bank_training** DAG, which decides
-   from it whether any model retrains (dags/bank_training.py).
-6. **score_and_target**: the champions score every customer (propensity and
-   uplift), contact policy, control holdout, target lists under DATA_DIR/outputs,
-   ranked by incremental value once every product has an uplift champion.
+   event (extra: the run date) schedules the **bank_training** DAG, which pulls
+   this task's return value from the run the event names and decides from it
+   whether any model retrains (dags/bank_training.py).
+6. **score_and_target**: the champions (MLflow registry aliases) score every
+   customer (propensity and uplift), contact policy (the warehouse's
+   customer_contact_history and customer_campaign_history), control holdout,
+   target lists under DATA_DIR/outputs, ranked by incremental value once every
+   product has an uplift champion.
 7. **load_target_lists**: the lists and the model monitoring into the warehouse
    (dbt, the only writer).
 8. **report_effectiveness**: marketing's morning report (uplift with intervals,
    value, ROI, channels, guardrails, life cycle, model health) under
    DATA_DIR/reports/effectiveness.
 
-Each task calls one function of `bankmkt.pipeline`; see docs/pipeline.md.
+Each task calls one function of `bankmkt.pipeline` (the one `python -m bankmkt.cli
+stage <task>` runs); results pass as return values (XCom) or through the warehouse,
+never through another stage's run record. See docs/pipeline.md.
 A task that fails for good raises one alert (`bankmkt.alerts`: DATA_DIR/alerts,
 and a webhook or e-mail when configured). Tasks that talk to a store that can
 be briefly away (online store, MLflow) retry with exponential back-off; a bad
@@ -67,10 +74,11 @@ def bank_daily():
         return pipeline.check_landing(ds)
 
     @task(outlets=[WAREHOUSE], **WAREHOUSE_WRITER)
-    def build_warehouse(ds: str | None = None) -> dict:
+    def build_warehouse(landing: dict, ds: str | None = None) -> dict:
         from bankmkt import pipeline
 
-        return pipeline.record_warehouse(ds)
+        # The Cosmos task group ran the build, starting when the contract check handed over.
+        return pipeline.build_warehouse(ds, dbt_started_at=landing["checked_at"])
 
     @task(**WAREHOUSE_WRITER)  # reads the warehouse as written, then publishes its snapshot
     def validate_features(ds: str | None = None) -> dict:
@@ -89,9 +97,10 @@ def bank_daily():
         from bankmkt import pipeline
 
         result = pipeline.monitor_models(ds)
-        # The training DAG reads the run date from the event (asset-triggered runs have no logical date).
+        # The training DAG reads the run date from the event (asset-triggered runs have no logical
+        # date), and pulls this return value from the run the event names.
         outlet_events[MONITORING].extra = {"run_date": ds}
-        return {"run_date": ds, "models": len(result["models"]), "monitoring": result["monitoring"]}
+        return result
 
     @task
     def score_and_target(ds: str | None = None) -> dict:
@@ -111,11 +120,12 @@ def bank_daily():
 
         return pipeline.report_effectiveness(ds)
 
+    landing = check_landing()
     dbt_models = warehouse_task_group()
     (
-        check_landing()
+        landing
         >> dbt_models
-        >> build_warehouse()
+        >> build_warehouse(landing)
         >> validate_features()
         >> publish_features()
         >> monitor_models()

@@ -3,7 +3,11 @@
 
 Scheduled on the `bankmkt://monitoring/models` asset: the bank_daily DAG's
 **monitor_models** task updates it once D's features are published and every
-champion has been measured on D. The run date comes from the asset event.
+champion has been measured on D. The run date comes from the asset event, and
+D's measurements are monitor_models' return value (XCom), pulled from the
+bank_daily run the event names. A run without a triggering event (`airflow dags
+test`, `make run`, a manual trigger) finds that run among the asset's latest
+events; when no run of D left one, decide_retraining measures the models itself.
 
 1. **decide_retraining**: per model (a propensity and an uplift model per product,
    and churn risk), every trigger against its setting (`RETRAIN_*`): no champion
@@ -17,7 +21,8 @@ champion has been measured on D. The run date comes from the asset event.
    better model (ROC AUC and profit for propensity, Qini for uplift). Skipped
    when nothing fired: the champions keep scoring.
 
-Each task calls one function of `bankmkt.pipeline`; see docs/pipeline.md.
+Each task calls one function of `bankmkt.pipeline` (the one `python -m bankmkt.cli
+stage <task>` runs); see docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from bankmkt.alerts import RETRY_WITH_BACKOFF, PlatformNotifier
 
 MONITORING = Asset("bankmkt://monitoring/models")
 CHAMPIONS = Asset("bankmkt://mlflow/champions")
+# How many of the monitoring asset's latest events a run without a triggering event looks through.
+RECENT_EVENTS = 10
 
 
 def _run_date(ds: str | None, events) -> str:
@@ -39,6 +46,17 @@ def _run_date(ds: str | None, events) -> str:
     if ds is None:
         raise ValueError("no run date: the run was not triggered by bank_daily's monitoring and has no logical date")
     return ds
+
+
+def _monitoring_event(run_date: str, triggering, recent):
+    """The latest monitoring asset event of ``run_date``: a triggering one first, else one of the
+    asset's recent events (newest first). It names the bank_daily run whose monitor_models task
+    returned D's monitoring; None when no run of that day left an event."""
+    candidates = [*reversed(list((triggering or {}).get(MONITORING, []))), *(recent or [])]
+    for event in candidates:
+        if (event.extra or {}).get("run_date") == run_date and event.source_dag_id and event.source_run_id:
+            return event
+    return None
 
 
 @dag(
@@ -52,12 +70,19 @@ def _run_date(ds: str | None, events) -> str:
     doc_md=__doc__,
 )
 def bank_training():
-    @task
-    def decide_retraining(ds: str | None = None, triggering_asset_events=None) -> dict:
+    @task(inlets=[MONITORING])
+    def decide_retraining(ds: str | None = None, triggering_asset_events=None, inlet_events=None, ti=None) -> dict:
         from bankmkt import pipeline
 
         day = _run_date(ds, triggering_asset_events)
-        result = pipeline.decide_retraining(day)
+        recent = inlet_events[MONITORING].ascending(False).limit(RECENT_EVENTS) if inlet_events else []
+        event = _monitoring_event(day, triggering_asset_events, recent)
+        monitoring = (
+            ti.xcom_pull(dag_id=event.source_dag_id, task_ids=event.source_task_id, run_id=event.source_run_id)
+            if event is not None
+            else None
+        )
+        result = pipeline.decide_retraining(day, monitoring)  # None: it measures the models itself
         return {"run_date": day, "retrain": result["retrain"]}
 
     @task(outlets=[CHAMPIONS], **RETRY_WITH_BACKOFF)  # MLflow can be briefly away

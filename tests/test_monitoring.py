@@ -191,21 +191,19 @@ def test_training_state_remembers_each_attempt(settings):
 
 
 def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_path, monkeypatch):
-    """pipeline.decide_retraining reads D's monitoring record, writes every trigger's verdict (run record and
-    Parquet for the warehouse) and raises one alert per drifted or decayed model, none for a label surplus."""
+    """pipeline.decide_retraining decides from D's monitoring as monitor_models returned it, writes every
+    trigger's verdict (run record and Parquet for the warehouse) and raises one alert per drifted or decayed
+    model, none for a label surplus."""
     import json
     from datetime import date
 
     from bankmkt import pipeline
-    from bankmkt.runtime import record_stage
     from bankmkt.settings import get_settings
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PLATFORM_ENV", "local")
     settings = get_settings()
     day = date(2024, 3, 20)
-    with pytest.raises(RuntimeError, match="run the bank_daily DAG for 2024-03-20 first"):
-        pipeline.decide_retraining(day)
     profile = drift.reference_profile(population(seed=1), FEATURES)
     trained = {"run_date": "2024-03-01", "status": "trained", "rows": 1_000, "labels_through": "2024-03-01T00:00:00"}
     calm = {
@@ -244,8 +242,7 @@ def test_the_training_dag_decision_writes_its_reasons_and_alerts_on_drift(tmp_pa
             **calm,
         },
     ]
-    record_stage(day, "monitor_models", {"models": records}, 1.0, settings)
-    result = pipeline.decide_retraining(day)
+    result = pipeline.decide_retraining(day, {"run_date": day.isoformat(), "models": records})
     assert result["retrain"] == ["propensity_term_deposit", "propensity_personal_loan"]
     assert result["alerts"] == 1
     alerts = [json.loads(line) for line in settings.alerts_file.read_text().splitlines()]
@@ -275,3 +272,25 @@ def test_expected_auc_matches_simulated_labels_and_sees_through_selection(settin
     assert not triggers["auc_decay"].fired, triggers["auc_decay"].reason
     # Ties count half: a constant score expects 0.5.
     assert monitoring.expected_auc(np.full(100, 0.2)) == pytest.approx(0.5)
+
+
+def test_without_the_daily_monitoring_the_decision_measures_the_models_first(tmp_path, monkeypatch):
+    """`cli stage decide_retraining` has no XCom to hand over: the stage calls monitor_models itself,
+    and never reads monitor_models' run record; monitoring of another day is refused."""
+    from datetime import date
+
+    from bankmkt import pipeline
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    day = date(2024, 3, 20)
+    measured = []
+    monkeypatch.setattr(
+        pipeline,
+        "monitor_models",
+        lambda run_date: measured.append(run_date) or {"run_date": "2024-03-20", "models": []},
+    )
+    result = pipeline.decide_retraining(day)
+    assert measured == [day] and result["retrain"] == [] and result["decisions"] == []
+    with pytest.raises(ValueError, match="of 2024-03-19, not of 2024-03-20"):
+        pipeline.decide_retraining(day, {"run_date": "2024-03-19", "models": []})

@@ -3,7 +3,7 @@
 init                           prepare DATA_DIR and the Airflow metadata database (prod: bankmkt.deploy init)
 run --date D [--to D2]         run the daily DAG (airflow dags test) for D, or D..D2 day by day, each
                                day followed by the training DAG its monitoring asset schedules
-stage NAME --date D            run one stage's library function outside Airflow
+stage NAME --date D            run one stage outside Airflow: the function its DAG task calls
 demo                           generate a synthetic bank and run the DAG over its last days
 summary --date D               print what each stage of D's run produced
 model rollback --model NAME    move a registered model's champion alias back to its previous version
@@ -278,10 +278,19 @@ def _headline(stage: str, result: dict) -> str:
 
 
 def run_stage(name: str, day: date) -> dict:
+    """Run stage ``name`` for D with the function its DAG task calls (:mod:`bankmkt.pipeline`).
+
+    What the task would receive from an earlier one is computed the same way: each stage called
+    without it makes it itself (build_warehouse runs the dbt build the DAG's Cosmos tasks run,
+    decide_retraining measures the models as monitor_models does, score_and_target reads the
+    champions from the registry), and train_models trains what decide_retraining decides.
+    """
     from bankmkt import pipeline
 
     if name not in STAGES:
         raise SystemExit(f"unknown stage {name!r}; one of {', '.join(STAGES)}")
+    if name == "train_models":
+        return pipeline.train_models(day, models=pipeline.decide_retraining(day)["retrain"])
     return getattr(pipeline, name)(day)
 
 

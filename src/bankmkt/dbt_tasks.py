@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bankmkt.settings import WAREHOUSE_POOL, get_settings
-from bankmkt.warehouse import DBT_PROFILE, OUTPUT_SELECTOR, UNIT_TEST_SELECTOR, run_date_environment
+from bankmkt.warehouse import DAILY_BUILD_EXCLUDE, DBT_PROFILE, run_date_environment
 
 # Task arguments of everything that writes the DuckDB file (one writer per file): the one-slot
 # pool keeps two such tasks from overlapping, the queue sends them to the one worker that has the
@@ -41,9 +41,10 @@ def warehouse_task_group():
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            # The daily incremental build: no published outputs (their own task), no dbt unit
-            # tests (they run with full-refresh builds and in CI, see bankmkt.warehouse).
-            exclude=[OUTPUT_SELECTOR, UNIT_TEST_SELECTOR],
+            # The daily incremental build, the selection pipeline.build_warehouse runs by hand: no
+            # published outputs (their own task), no dbt unit tests (they run with full-refresh
+            # builds and in CI, see bankmkt.warehouse).
+            exclude=list(DAILY_BUILD_EXCLUDE),
             test_behavior=TestBehavior.AFTER_EACH,
             # No per-model Airflow assets: the DAG announces the warehouse once, after the group
             # (bankmkt://warehouse/marts), and nothing is scheduled on single models. An emitted

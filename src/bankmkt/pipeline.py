@@ -1,14 +1,18 @@
 """The stages of the daily run, one function each.
 
-The Airflow DAG (dags/bank_daily.py) calls these; so can a person, through
-`python -m bankmkt.cli stage <name> --date D`. Each stage records what it
-produced, where and how long it took under DATA_DIR/runs/dt=D/.
+The Airflow DAGs (dags/bank_daily.py, dags/bank_training.py) call these; so can a person,
+through `python -m bankmkt.cli stage <name> --date D`, which runs the same function. What a
+stage needs from an earlier one arrives as an argument (the DAG hands over the earlier task's
+return value, its XCom), or is read from the warehouse or the MLflow registry; called without
+it, a stage computes it the way the DAG does. Each stage records what it produced, where and
+how long it took under DATA_DIR/runs/dt=D/: an audit trail for people (`cli summary`), which
+no stage reads to do its work.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from bankmkt.runtime import (
@@ -62,25 +66,42 @@ def check_landing(run_date: str | date) -> dict:
         "rows": rows,
         "accepted_files_rehashed": verified["files_hashed"],
         "campaign_catalogue": {"campaigns": len(campaigns), "note": catalogue_note},
+        # When the dbt build may start: the DAG's warehouse stage times its Cosmos tasks from here.
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     record_stage(day, "check_landing", result, clock["seconds"], settings)
     return result
 
 
-def build_warehouse(run_date: str | date) -> dict:
-    """`dbt build` for D in one command (staging, intermediate, marts and their tests).
+def build_warehouse(run_date: str | date, dbt_started_at: str | datetime | None = None) -> dict:
+    """The warehouse stage: D's dbt build (staging, intermediate, marts and their data tests),
+    then a check and a record of what the marts hold.
 
-    The DAG runs the same build through Cosmos (one Airflow task per model and its
-    tests); this function serves people, backfills and the Berka build.
+    The build is :func:`bankmkt.warehouse.build_warehouse` with the daily selection
+    (:data:`bankmkt.warehouse.DAILY_BUILD_EXCLUDE`). In the DAG, the Cosmos task group
+    (:func:`bankmkt.dbt_tasks.warehouse_task_group`) runs that same build, rendered from the same
+    selection, so that each model and its tests stay an Airflow task of their own; the DAG's
+    build_warehouse task then calls this function with ``dbt_started_at``, the moment the
+    contract check handed over (check_landing's ``checked_at``), and the stage records the Cosmos
+    tasks' wall time instead of building again. Called without it (`python -m bankmkt.cli stage
+    build_warehouse`, backfills, the Berka build), the stage runs the build itself; dbt's unit
+    tests then also run when the warehouse is new (they check the SQL on fixed rows and write
+    nothing to the warehouse).
     """
     from bankmkt import warehouse
 
     day = parse_run_date(run_date)
     settings = apply_environment()
-    with timed() as clock:
-        summary = warehouse.build_warehouse(day, settings=settings)
-    result = {**warehouse_rows(day), "status_counts": summary["status_counts"]}
-    record_stage(day, "build_warehouse", result, clock["seconds"], settings)
+    if dbt_started_at is None:
+        with timed() as clock:
+            summary = warehouse.build_warehouse(day, settings=settings)
+        seconds, built = clock["seconds"], {"status_counts": summary["status_counts"]}
+    else:
+        started = datetime.fromisoformat(dbt_started_at) if isinstance(dbt_started_at, str) else dbt_started_at
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        built = {"status_counts": {"built_by": "cosmos task group"}}
+    result = {**warehouse_rows(day), **built}
+    record_stage(day, "build_warehouse", result, seconds, settings)
     return result
 
 
@@ -101,22 +122,6 @@ def warehouse_rows(run_date: str | date) -> dict:
     if rows["customer_features_on_run_date"] == 0:
         raise RuntimeError(f"the warehouse build left no customer_features rows for {day}")
     return {"warehouse": str(settings.warehouse_path), "rows": rows}
-
-
-def record_warehouse(run_date: str | date, dbt_seconds: float | None = None) -> dict:
-    """Record the warehouse stage of a DAG run (the dbt tasks themselves are Cosmos tasks)."""
-    import json
-    from datetime import datetime
-
-    day = parse_run_date(run_date)
-    settings = apply_environment()
-    if dbt_seconds is None:  # wall time of the Cosmos tasks: from the contract check's end to now
-        check = settings.runs_dir / f"dt={day.isoformat()}" / "check_landing.json"
-        finished = datetime.fromisoformat(json.loads(check.read_text())["finished_at"])
-        dbt_seconds = (datetime.now(UTC) - finished).total_seconds()
-    result = {**warehouse_rows(day), "status_counts": {"built_by": "cosmos task group"}}
-    record_stage(day, "build_warehouse", result, dbt_seconds, settings)
-    return result
 
 
 def validate_features(run_date: str | date) -> dict:
@@ -160,7 +165,8 @@ def monitor_models(run_date: str | date) -> dict:
 
     Read-only: the warehouse's labelled outcomes (Feast point-in-time features) and D's
     exported features. Writes ``outputs/monitoring/dt=D/model_monitoring.parquet`` (the
-    warehouse loads it as ``fct_model_monitoring``); the training DAG decides from it.
+    warehouse loads it as ``fct_model_monitoring``). Returns the measurements per model
+    (``models``): the training DAG decides from this return value (:func:`decide_retraining`).
     """
     from bankmkt import features, monitoring
     from ml.registry import use_tracking
@@ -186,6 +192,7 @@ def monitor_models(run_date: str | date) -> dict:
         )
     result = json_safe(
         {
+            "run_date": day.isoformat(),
             "models": records,
             "population": len(population),
             "labelled_contacts": len(contacts),
@@ -214,28 +221,31 @@ def _earliest_label_mark(models, state: dict, client) -> dict:
     return {key: None if not values or None in values else min(values) for key, values in marks.items()}
 
 
-def decide_retraining(run_date: str | date) -> dict:
+def decide_retraining(run_date: str | date, monitoring: dict | None = None) -> dict:
     """Which models retrain today and why (the training DAG's first task), from D's monitoring.
 
-    Every model's triggers are evaluated (:func:`bankmkt.monitoring.decide`) and written
-    to ``outputs/monitoring/dt=D/retraining_decisions.parquet``; a drift or decay that
-    fires raises an alert. Returns ``retrain``: the models to train.
+    ``monitoring``: what :func:`monitor_models` returned for D (the training DAG pulls it, as
+    XCom, from the bank_daily run whose asset event triggered it). Without it (a person at the
+    command line, or no daily run's result to hand), the models are measured here first, by
+    :func:`monitor_models` itself. Every model's triggers are evaluated
+    (:func:`bankmkt.monitoring.decide`) and written to
+    ``outputs/monitoring/dt=D/retraining_decisions.parquet``; a drift or decay that fires raises
+    an alert. Returns ``retrain``: the models to train.
     """
-    import json
-
-    from bankmkt import monitoring
     from bankmkt.alerts import send_alert
+    from bankmkt.monitoring import DECISIONS_FILE, decide, decision_rows, write_parquet
 
     day = parse_run_date(run_date)
     settings = apply_environment()
     refuse_while_another_run_holds(settings, f"bank_training for {day} (decide_retraining)")
+    if monitoring is None:
+        monitoring = monitor_models(day)
+    elif monitoring.get("run_date") not in (None, day.isoformat()):
+        raise ValueError(f"the monitoring handed over is of {monitoring['run_date']}, not of {day}")
     with timed() as clock:
-        path = settings.runs_dir / f"dt={day.isoformat()}" / "monitor_models.json"
-        if not path.exists():
-            raise RuntimeError(f"no monitoring record for {day} at {path}: run the bank_daily DAG for {day} first")
-        records = json.loads(path.read_text())["result"]["models"]
+        records = monitoring["models"]
         decisions = [
-            monitoring.decide(
+            decide(
                 r["model_name"],
                 r["kind"],
                 r["product_code"],
@@ -247,9 +257,7 @@ def decide_retraining(run_date: str | date) -> dict:
             )
             for r in records
         ]
-        written = monitoring.write_parquet(
-            monitoring.decision_rows(day, decisions), day, monitoring.DECISIONS_FILE, settings
-        )
+        written = write_parquet(decision_rows(day, decisions), day, DECISIONS_FILE, settings)
         alerts = []
         for decision in decisions:
             worrying = [t for t in decision.triggers if t.fired and t.name not in ("no_champion", "label_surplus")]

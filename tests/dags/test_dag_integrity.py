@@ -72,9 +72,10 @@ def test_daily_dag_runs_the_stages_in_order():
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     producer = dag.get_task("warehouse.dbt_producer_watcher")
     assert producer.upstream_task_ids == {"check_landing"}
-    # the record of the warehouse stage waits for every dbt task
+    # the record of the warehouse stage waits for every dbt task, and takes check_landing's return value
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("warehouse.")}
-    assert dag.get_task("build_warehouse").upstream_task_ids <= dbt_tasks
+    assert dag.get_task("build_warehouse").upstream_task_ids <= dbt_tasks | {"check_landing"}
+    assert dag.get_task("build_warehouse").upstream_task_ids & dbt_tasks
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert "train_models" not in dag.task_ids  # training is the asset-scheduled DAG's
@@ -139,6 +140,81 @@ def test_the_daily_dbt_build_leaves_out_published_outputs_and_unit_tests():
     producer = _daily_dag().get_task("warehouse.dbt_producer_watcher")
     excluded = str(producer.exclude).replace(",", " ").split()
     assert set(excluded) == {"tag:published_outputs", "resource_type:unit_test"}
+
+
+def test_each_task_runs_the_function_the_command_line_stage_runs():
+    """`python -m bankmkt.cli stage NAME` and the DAG task NAME call the same function of bankmkt.pipeline."""
+    import inspect
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from bankmkt.cli import STAGES
+
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    tasks = [
+        t
+        for dag_id in ("bank_daily", "bank_training")
+        for t in bag.dags[dag_id].tasks
+        if not t.task_id.startswith("warehouse.")  # the Cosmos tasks: the dbt build build_warehouse runs by hand
+    ]
+    assert sorted(t.task_id for t in tasks) == sorted(STAGES)
+    for task_ in tasks:
+        source = inspect.getsource(task_.python_callable)
+        assert f"pipeline.{task_.task_id}(" in source, task_.task_id
+        assert "runs_dir" not in source and "json" not in source, task_.task_id
+
+
+def test_the_command_line_trains_what_the_decision_names_as_the_training_dag_does(monkeypatch):
+    from datetime import date
+
+    from bankmkt import pipeline
+    from bankmkt.cli import run_stage
+
+    calls = []
+    monkeypatch.setattr(pipeline, "decide_retraining", lambda day: calls.append(("decide", day)) or {"retrain": ["m"]})
+    monkeypatch.setattr(pipeline, "train_models", lambda day, models: calls.append(("train", day, models)) or {})
+    run_stage("train_models", date(2024, 3, 5))
+    assert calls == [("decide", date(2024, 3, 5)), ("train", date(2024, 3, 5), ["m"])]
+
+
+def test_the_cosmos_group_renders_the_build_the_warehouse_stage_runs_by_hand():
+    from bankmkt.warehouse import DAILY_BUILD_EXCLUDE
+
+    producer = _daily_dag().get_task("warehouse.dbt_producer_watcher")
+    assert str(producer.exclude).replace(",", " ").split() == list(DAILY_BUILD_EXCLUDE)
+
+
+def test_the_training_run_finds_the_daily_run_that_measured_its_day():
+    """The triggering event of the run date first, else the asset's recent events (newest first); the
+    event names the bank_daily run whose monitor_models return value holds the day's monitoring."""
+    import runpy
+    from types import SimpleNamespace
+
+    module = runpy.run_path(str(DAGS_DIR / "bank_training.py"))
+    find, monitoring = module["_monitoring_event"], module["MONITORING"]
+
+    def event(day, run_id):
+        return SimpleNamespace(
+            extra={"run_date": day}, source_dag_id="bank_daily", source_run_id=run_id, source_task_id="monitor_models"
+        )
+
+    triggering = {monitoring: [event("2024-03-05", "scheduled_a"), event("2024-03-05", "scheduled_b")]}
+    recent = [event("2024-03-06", "manual_c"), event("2024-03-05", "manual_d")]
+    assert find("2024-03-05", triggering, recent).source_run_id == "scheduled_b"
+    assert find("2024-03-05", {}, recent).source_run_id == "manual_d"
+    assert find("2024-03-07", triggering, recent) is None  # no run of that day: the stage measures itself
+    assert (
+        find(
+            "2024-03-05",
+            {},
+            [
+                SimpleNamespace(
+                    extra={"run_date": "2024-03-05"}, source_dag_id=None, source_run_id=None, source_task_id=None
+                )
+            ],
+        )
+        is None
+    )
 
 
 def test_the_training_run_takes_its_date_from_the_monitoring_event():
