@@ -15,7 +15,7 @@ BENCH_DAYS ?= 90
 BENCH_INCREMENTAL_DAYS ?= 3
 BENCH_DOUBLE_HISTORY ?= 1
 
-.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-oracle bench-loop bench-policy bench-scheduler bench-daily airflow-ui mlflow-ui clean help browser
+.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-training bench-oracle bench-loop bench-policy bench-scheduler bench-daily airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -26,6 +26,7 @@ help:
 	@echo "make serve                   online feature service on DATA_DIR's Feast store (SERVE_HOST, SERVE_PORT, SERVE_READER)"
 	@echo "make bench-publish           fast vs plain Feast materialisation, 1M customers, SQLite and Redis"
 	@echo "make bench-serving           p50/p99 latency of the feature service, 1 and 100 customers per request"
+	@echo "make bench-training          point-in-time training set: the plugin's ASOF join against Feast's DuckDB join"
 	@echo "make bench-dbt               the dbt part of a daily run at 100k customers: direct DuckDB, dbt, Cosmos"
 	@echo "make bench-oracle            propensity AUC / oracle AUC on synthetic banks of 3k-100k customers (~25 min)"
 	@echo "make bench-loop              measured campaign uplift against the simulator's truth: interval coverage"
@@ -120,6 +121,9 @@ bench-dbt: setup
 # Temporary DATA_DIRs under /tmp and throw-away Feast projects (Redis: 127.0.0.1:6379); nothing of DATA_DIR is touched.
 bench-publish: setup
 	$(RUN) python benchmarks/materialize.py --customers 1000000 --store both --compare-plain 100000 --history-days 30
+
+bench-training: setup
+	$(RUN) python benchmarks/training_sets.py --customers 100000 --days 90 --rows 145000
 
 bench-serving: setup
 	$(RUN) python benchmarks/serving_latency.py --store both
