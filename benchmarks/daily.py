@@ -7,15 +7,17 @@ process; then bank_training the same way). The first day is the first load (the 
 checked and built); then each incremental day. The Airflow metadata database is created once
 before the first day (`python -m bankmkt.cli init`), as a new DATA_DIR's first `make run` does.
 
-Per day it prints a table: for each stage its wall seconds (its record under runs/dt=D/), its CPU
-seconds (the record's `cpu_seconds`: the task process and the children it waited for) and the peak
-resident memory, sampled every --interval seconds, of the processes working meanwhile, grouped by
-role (the Airflow process whose tasks run in it, dbt, others); the parts of the day outside the
-stages (start-up before the first stage, between the two DAGs, exit after the last stage, the
-Airflow hand-overs between tasks), whose CPU comes from the same sampling; the day's totals (CPU:
-every process of the day, exactly, from the kernel's accounting of waited-for children); the peaks
-as the kernel recorded them (`peak_rss_mb` and `children_peak_rss_mb` of the stage records); and
-the rows: the landing rows the contract check accepted, the warehouse's, the customers published.
+Per day it prints a table: for each stage its wall and CPU seconds as its record under runs/dt=D/
+says (`started_at`, `seconds`, `cpu_seconds`: the task process and the children it waited for; the
+DAG's dbt stage, whose record has no CPU, from the contract check's end to its record, the CPU
+sampled) and the peak resident memory, sampled every --interval seconds, of the processes working
+meanwhile, grouped by role (the Airflow process whose tasks run in it, dbt, others); the parts of the
+day outside the stages (start-up before the first stage, between the two DAGs, exit after the last
+stage, what lies between stages), whose CPU comes from the same sampling; the day's totals (CPU:
+every process of the day, exactly, from the kernel's accounting of waited-for children); each
+process's peak as the kernel keeps it (VmHWM, read with each sample); each dbt process's CPU and
+peak; and the rows: the landing rows the contract check accepted, the warehouse's, the customers
+published.
 
 With --double-history a second bank with twice the history (same customers, seed, contact rate,
 and the same calendar dates for the first load and the incremental days) runs next, and the ratios
@@ -37,7 +39,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 DAILY_STAGES = (
@@ -247,7 +249,7 @@ class Day:
 START_UP = "start-up: `cli run`, Airflow CLI, DAG parse, first task (before check_landing)"
 BETWEEN_DAGS = "bank_daily exit, bank_training start-up"
 EXIT = "bank_training exit, `cli run` summary and exit"
-HANDOVERS = "Airflow hand-overs between tasks"
+HANDOVERS = "between stages: Airflow's hand-overs, the stages' work outside their timed blocks"
 FIXED = (START_UP, BETWEEN_DAGS, EXIT)
 STAGE_NAMES = {"build_warehouse": "build_warehouse (Cosmos: dbt build, 70 report tasks)"}
 
@@ -278,9 +280,13 @@ def _parts(records: dict[str, dict], sampler: TreeSampler, started: float, ended
             record = records.get(stage)
             if record is None:
                 continue
-            end = record["ended"]
-            # The DAG's dbt stage is timed from the contract check's end: the Cosmos tasks between.
-            start = previous_end if stage == "build_warehouse" else end - record["seconds"]
+            if "started_at" in record:  # the stage's timed block
+                start = datetime.fromisoformat(record["started_at"]).timestamp()
+                end = start + record["seconds"]
+            elif stage == "build_warehouse":  # the DAG's dbt stage: the Cosmos tasks after the contract check
+                start, end = previous_end, record["ended"]
+            else:  # a record without its start: it was written as the block ended
+                start, end = record["ended"] - record["seconds"], record["ended"]
             if first:
                 add(before, previous_end, start)
                 first = False
@@ -331,9 +337,12 @@ def run_day(bank: str, data_dir: Path, day: date, kind: str, interval: float, lo
     result.others = sorted({command for role, command in sampler.commands.values() if role == "other"})
     for process in sampler.processes("dbt"):
         # its CPU as last sampled: all but what it used in its last moments (under one interval)
+        def overlap(part: Part, process: dict = process) -> float:
+            first, last = process["first_seen"], max(process["last_seen"], process["first_seen"] + interval)
+            return min(last, part.start + part.wall) - max(first, part.start)
+
         timed_parts = [part for part in result.parts if part.start is not None]
-        within = [part.name for part in timed_parts if part.start <= process["first_seen"]]
-        result.dbt.append({**process, "part": within[-1] if within else timed_parts[0].name})
+        result.dbt.append({**process, "part": max(timed_parts, key=overlap).name})
     return result
 
 

@@ -48,8 +48,9 @@ def json_safe(value):
 def record_stage(run_date: date, stage: str, result: dict, seconds: float, settings: Settings | None = None) -> Path:
     """Write what a stage produced to DATA_DIR/runs/dt=D/<stage>.json (read by the run summary).
 
-    Beside the wall ``seconds``: ``cpu_seconds`` when ``seconds`` comes from :func:`timed`, and the
-    process's peak memory so far (:func:`peak_rss_mb`).
+    Beside the wall ``seconds``: when ``seconds`` comes from :func:`timed`, the block's ``cpu_seconds``
+    and ``started_at`` (to the millisecond: the stage's time line); and the process's peak memory so
+    far (:func:`peak_rss_mb`).
     """
     settings = settings or get_settings()
     folder = settings.runs_dir / f"dt={run_date.isoformat()}"
@@ -61,7 +62,8 @@ def record_stage(run_date: date, stage: str, result: dict, seconds: float, setti
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
     }
-    if getattr(seconds, "cpu_seconds", None) is not None:  # timed by timed(): its CPU came along
+    if isinstance(seconds, Seconds):  # timed by timed(): its start and CPU came along
+        record["started_at"] = datetime.fromtimestamp(seconds.started_at, UTC).isoformat(timespec="milliseconds")
         record["cpu_seconds"] = round(seconds.cpu_seconds, 2)
     record["peak_rss_mb"] = peak_rss_mb()
     record["result"] = json_safe(result)
@@ -88,9 +90,10 @@ def peak_rss_mb() -> float:
 
 
 class Seconds(float):
-    """Wall seconds of a timed block, carrying the block's CPU seconds (``cpu_seconds``)."""
+    """Wall seconds of a timed block, carrying the block's CPU seconds and its start (epoch seconds)."""
 
-    cpu_seconds: float | None = None
+    cpu_seconds: float
+    started_at: float
 
 
 class Clock(dict):
@@ -98,7 +101,7 @@ class Clock(dict):
 
     def __init__(self) -> None:
         super().__init__()
-        self._start, self._cpu_start = time.perf_counter(), cpu_seconds()
+        self._start, self._cpu_start, self._started_at = time.perf_counter(), cpu_seconds(), time.time()
         self._stop: float | None = None
         self._cpu_stop: float | None = None
 
@@ -107,6 +110,7 @@ class Clock(dict):
             raise KeyError(key)
         elapsed = Seconds((self._stop or time.perf_counter()) - self._start)
         elapsed.cpu_seconds = (self._cpu_stop or cpu_seconds()) - self._cpu_start
+        elapsed.started_at = self._started_at
         return elapsed
 
 
