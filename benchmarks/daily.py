@@ -134,9 +134,11 @@ class TreeSampler(threading.Thread):
                     continue
                 own = times.user + times.system + times.children_user + times.children_system
                 cpu += own
-                self.cpu_seen[process.pid] = own
+                self.cpu_seen[process.pid] = max(self.cpu_seen.get(process.pid, 0.0), own)
                 self.lifetime[process.pid] = (self.lifetime.get(process.pid, (at, at))[0], at)
-                self.high_water_mb[process.pid] = _high_water_mb(process.pid) or memory
+                # a process that has just ended (a zombie) has no memory left to read: keep what was seen
+                peak = _high_water_mb(process.pid) or memory
+                self.high_water_mb[process.pid] = max(self.high_water_mb.get(process.pid, 0.0), peak)
                 role = self.commands[process.pid][0]
                 if role in rss:  # the cli process waits for Airflow, its memory is not the day's work
                     rss[role] = max(rss[role], memory)
@@ -431,7 +433,10 @@ def ratio_table(short: list[Day], long: list[Day]) -> str:
     rows = [(str(a.day), [(m(a), m(b)) for m in measures.values()]) for a, b in pairs]
     means = [tuple(sum(v[i][j] for _, v in rows) / len(rows) for j in (0, 1)) for i in range(len(measures))]
     for label, values in [*rows, (f"mean of {len(rows)}", means)]:
-        cells = [f"{a:,.1f}, {b:,.1f}, **{b / a:.2f}x**" if a else "-" for a, b in values]
+        cells = [
+            f"{a:,.{digits}f}, {b:,.{digits}f}, **{b / a:.2f}x**" if a else "-"
+            for (a, b), digits in zip(values, (1, 1, 0, 0), strict=True)
+        ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
