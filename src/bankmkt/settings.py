@@ -281,6 +281,12 @@ class Settings:
         return self.exports_dir / "customer_features"
 
     @property
+    def feature_export_staging_dir(self) -> Path:
+        """Where dbt's ``feature_export`` model writes a run's feature dates (``dt=`` folders) for the gate to
+        validate; the publication moves them, once validated, into :attr:`feature_export_dir`."""
+        return self.exports_dir / "staging" / "customer_features"
+
+    @property
     def feature_export_glob(self) -> str:
         return str(self.feature_export_dir / "dt=*" / "*.parquet")
 
@@ -430,6 +436,8 @@ class Settings:
             "DBT_PROJECT_DIR": str(self.dbt_project_dir),
             "DBT_TARGET_PATH": str(self.dbt_target_dir),
             "DBT_LOG_PATH": str(self.dbt_log_dir),
+            "DBT_FEATURE_EXPORT_DIR": str(self.feature_export_dir),
+            "DBT_FEATURE_EXPORT_STAGING_DIR": str(self.feature_export_staging_dir),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "WAREHOUSE_PATH": str(self.warehouse_path),
             "LANDING_DIR": str(self.landing_dir),
@@ -514,6 +522,7 @@ class Settings:
             self.landing_dir,
             self.quarantine_dir,
             self.exports_dir,
+            self.feature_export_staging_dir,  # dbt's feature_export writes here (DuckDB creates no parents)
             self.outputs_dir,
             self.reports_dir,
             self.runs_dir,

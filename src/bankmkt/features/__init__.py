@@ -29,7 +29,7 @@ from bankmkt.features.common import (
     SEGMENT_COLUMNS,
     FeaturePublicationError,
 )
-from bankmkt.features.export import EXPORT_QUERY, export_feature_mart
+from bankmkt.features.export import export_feature_mart, staged_feature_dates
 from bankmkt.features.publish import backfill, materialization_window, materialize_day, publish_method
 from bankmkt.features.repo import (
     apply_feature_repo,
@@ -51,7 +51,6 @@ __all__ = [
     "CHURN_FEATURE_SERVICE",
     "CUSTOMER_360_SERVICE",
     "ENTITY_KEY",
-    "EXPORT_QUERY",
     "FEATURE_SERVICE",
     "PUBLISH_METHODS",
     "SEGMENT_COLUMNS",
@@ -72,5 +71,6 @@ __all__ = [
     "scoring_frame",
     "settings_for_project",
     "settings_with_store_yaml",
+    "staged_feature_dates",
     "training_set",
 ]

@@ -48,7 +48,7 @@ def run_gate(
         elif mart == TARGET_LISTS:
             frame = read_target_lists(columns, run_date, settings)
         else:
-            frame = read_warehouse(mart, columns, suite.date_column, run_date, settings)
+            frame = read_warehouse(suite.reads, columns, suite.date_column, run_date, settings)
     except MartMissing as missing:
         status = "failed" if suite.required else "skipped"
         result = GateResult(suite=mart, run_date=run_date, rows=0, evaluated=0, status=status, note=str(missing))

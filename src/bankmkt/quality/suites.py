@@ -317,10 +317,18 @@ class Suite:
     date_column: str | None
     required: bool  # a required mart that is missing fails the gate; an optional one is skipped
     same_rows_as: str | None = None  # a suite of the same run with one row per customer too
+    relation: str | None = None  # what the gate reads when it is not the mart itself
+
+    @property
+    def reads(self) -> str:
+        return self.relation or self.name
 
 
 SUITES: dict[str, Suite] = {
-    "customer_features": Suite("customer_features", customer_features_expectations, "feature_date", True),
+    # The feature mart as written for Feast: dbt's feature_export files (staged), validated before they move.
+    "customer_features": Suite(
+        "customer_features", customer_features_expectations, "feature_date", True, relation="feature_export"
+    ),
     "customer_segments": Suite(
         "customer_segments", customer_segments_expectations, "segment_date", False, same_rows_as="customer_features"
     ),
