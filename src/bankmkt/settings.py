@@ -284,7 +284,7 @@ class Settings:
     def feature_export_staging_dir(self) -> Path:
         """Where dbt's ``feature_export`` model writes a run's feature dates (``dt=`` folders) for the gate to
         validate; the publication moves them, once validated, into :attr:`feature_export_dir`."""
-        return self.exports_dir / "staging" / "customer_features"
+        return self.data_dir / "staging" / "customer_features"
 
     @property
     def feature_export_glob(self) -> str:

@@ -135,6 +135,17 @@ def write_marts():
             for name, frame in tables.items():
                 con.register("incoming", frame)
                 con.execute(f"create or replace table {name} as select * from incoming")
+                if name == "customer_features":  # and dbt's feature_export: staged Parquet files and their view
+                    staging = settings.feature_export_staging_dir
+                    shutil.rmtree(staging, ignore_errors=True)
+                    staging.mkdir(parents=True)
+                    con.execute(
+                        "copy (select strftime(feature_date, '%Y-%m-%d') as dt, * from incoming) "
+                        f"to '{staging}' (format parquet, partition_by dt, overwrite true)"
+                    )
+                    con.execute(
+                        f"create or replace view feature_export as select * from read_parquet('{staging}/*/*.parquet')"
+                    )
                 con.unregister("incoming")
 
     return write
