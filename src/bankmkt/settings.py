@@ -443,6 +443,7 @@ class Settings:
             "LANDING_DIR": str(self.landing_dir),
             "FEAST_REGISTRY_PATH": str(self.feast_registry_path),
             "FEAST_ONLINE_PATH": str(self.feast_online_path),
+            "FEAST_OFFLINE_SOURCE": self.feature_export_glob,
             "FEAST_REDIS_URL": self.feast_redis_connection,
             "FEAST_SQL_REGISTRY_URL": self.feast_sql_registry_url,
             "FEAST_USAGE": "False",

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from bankmkt.features.common import FEATURE_SERVICE
+from bankmkt.features.common import FEATURE_SERVICE, FeaturePublicationError
 from bankmkt.runtime import apply_environment
 from bankmkt.settings import Settings, get_settings
 
@@ -19,7 +19,6 @@ def feature_store(settings: Settings | None = None, plain: bool = False):
     from feast import FeatureStore
 
     settings = apply_environment(settings or get_settings())
-    _importable_repo(settings)
     if not plain:
         return FeatureStore(repo_path=str(settings.feature_repo_dir), fs_yaml_file=settings.feature_store_yaml)
     import yaml
@@ -79,54 +78,59 @@ def remove_project(settings: Settings) -> None:
     store.registry.delete_project(store.project, commit=True)
 
 
-def _importable_repo(settings: Settings) -> None:
-    repo = str(settings.feature_repo_dir)
-    if repo not in sys.path:
-        sys.path.insert(0, repo)  # the definition files import each other by module name
-
-
-def _forget_repo_modules(settings: Settings) -> None:
-    """Drop the definition modules so that `feast apply` re-imports them with the current settings.
-
-    data_sources.py reads the export path from the settings at import time; a
-    process that applies for a second DATA_DIR (tests, a backfill into another
-    directory) would otherwise register the first one's path.
-    """
-    repo = settings.feature_repo_dir.resolve()
-    for name in [path.stem for path in repo.glob("*.py")]:
-        origin = getattr(sys.modules.get(name), "__file__", None)
-        if origin and Path(origin).resolve().parent == repo:
-            del sys.modules[name]
-
-
 def feature_columns(settings: Settings | None = None) -> dict[str, object]:
-    """Every feature of the repo's views (name -> Feast type), read from the definition files."""
+    """Every feature of the repo's customer-feature views (name -> Feast type), in definition order, read from
+    the definition files as Feast's command line reads them (the repo folder on the path meanwhile)."""
     import importlib
 
-    settings = settings or get_settings()
-    _importable_repo(settings)
-    views = importlib.import_module("feature_views").ALL_VIEWS
+    settings = apply_environment(settings or get_settings())
+    repo = str(settings.feature_repo_dir)
+    sys.path.insert(0, repo)  # the definition files import each other by module name
+    try:
+        views = importlib.import_module("feature_views").ALL_VIEWS
+    finally:
+        sys.path.remove(repo)
     return {f.name: f.dtype for view in views for f in view.features}
 
 
 def apply_feature_repo(settings: Settings | None = None) -> dict:
-    """`feast apply` of feature_repo/ (idempotent: an unchanged repo changes nothing)."""
-    from feast.repo_config import load_repo_config
-    from feast.repo_operations import apply_total
+    """`feast apply` of feature_repo/, run by Feast's own command line in a child process.
+
+    The child imports the definitions afresh with the settings' variables (the export glob, the
+    registry and online store paths), so one process can apply for several DATA_DIRs or trial
+    projects. A repo whose definitions, configuration and variables have not changed since its
+    last apply is not applied again (the fingerprint beside the registry says so).
+    """
+    import hashlib
+    import subprocess
 
     settings = apply_environment(settings or get_settings())
     repo = settings.feature_repo_dir
-    _importable_repo(settings)
-    _forget_repo_modules(settings)
-    config = load_repo_config(repo, settings.feature_store_yaml)
-    cwd = os.getcwd()
-    try:
-        apply_total(config, repo, skip_source_validation=True)
-    finally:
-        os.chdir(cwd)  # apply_total changes directory into the repo
+    variables = {k: v for k, v in settings.environment().items() if k.startswith("FEAST_")}
+    digest = hashlib.sha256()
+    for path in sorted(repo.glob("*.py")) + [settings.feature_store_yaml]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(repr(sorted(variables.items())).encode())
+    fingerprint = digest.hexdigest()
+    marker = settings.feast_dir / "applied" / f"{settings.feature_store_yaml.name}.sha256"
     store = feature_store(settings)
+    current = marker.exists() and marker.read_text().strip() == fingerprint and store.list_feature_views()
+    if not current:
+        feast = Path(sys.executable).with_name("feast")
+        done = subprocess.run(
+            [str(feast), "-c", str(repo), "-f", str(settings.feature_store_yaml), "apply", "--skip-source-validation"],
+            env={**os.environ, **settings.environment()},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise FeaturePublicationError(f"feast apply failed: {(done.stderr or done.stdout).strip()[-3000:]}")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(fingerprint + "\n")
+        store = feature_store(settings)
     return {
         "project": store.project,
+        "applied": not current,
         "feature_views": sorted(v.name for v in store.list_feature_views()),
         "feature_services": sorted(s.name for s in store.list_feature_services()),
     }
