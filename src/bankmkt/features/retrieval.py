@@ -31,11 +31,7 @@ def training_set(
             """,
             {"since": _naive_utc(since)},
         ).df()
-    if labels.empty:
-        return labels
-    labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
-    frame = _with_segment(feature_store(settings), labels, service)
-    return frame.sort_values(["event_timestamp", "contact_id"]).reset_index(drop=True)
+    return _point_in_time(labels, settings, service, "contact_id")
 
 
 def _naive_utc(moment):
@@ -44,6 +40,15 @@ def _naive_utc(moment):
         return None
     moment = pd.Timestamp(moment)
     return (moment if moment.tzinfo is None else moment.tz_convert("UTC").tz_localize(None)).to_pydatetime()
+
+
+def _point_in_time(labels: pd.DataFrame, settings: Settings, service: str, key: str) -> pd.DataFrame:
+    """The labelled rows with their features as known at their event time, oldest first."""
+    if labels.empty:
+        return labels
+    labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
+    frame = _with_segment(feature_store(settings), labels, service)
+    return frame.sort_values(["event_timestamp", key]).reset_index(drop=True)
 
 
 def _with_segment(store, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
@@ -76,11 +81,7 @@ def churn_training_set(
             """,
             [run_date, _naive_utc(since), _naive_utc(since)],
         ).df()
-    if labels.empty:
-        return labels
-    labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
-    frame = _with_segment(feature_store(settings), labels, service)
-    return frame.sort_values(["event_timestamp", "customer_id"]).reset_index(drop=True)
+    return _point_in_time(labels, settings, service, "customer_id")
 
 
 def scoring_frame(run_date: date, settings: Settings | None = None) -> pd.DataFrame:

@@ -68,6 +68,29 @@ def _allowed(source: str, column: str) -> list[str]:
     return list(_contract_column(source, column).allowed or ())
 
 
+def _one_row_per_customer_of_the_day(E, date_column: str, run_date: date, known: str) -> list:
+    """What every daily customer mart promises: rows, the run date as its newest date, an event time at the
+    start of the next day, one row per customer."""
+    day, next_day = _start_of(run_date), _start_of(run_date + timedelta(days=1))
+    noun = date_column.replace("_", " ")
+    return [
+        fail(E.ExpectTableRowCountToBeBetween(min_value=1)),
+        fail(
+            E.ExpectColumnMaxToBeBetween(column=date_column, min_value=day, max_value=day),
+            check=f"freshness: the newest {noun} is the run date",
+        ),
+        fail(
+            E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
+            check=known,
+        ),
+        fail(
+            E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
+            check=known,
+        ),
+        fail(E.ExpectColumnValuesToBeUnique(column="customer_id")),
+    ]
+
+
 def customer_features_expectations(run_date: date, settings: Settings | None = None) -> list:
     """Static suite of the customer feature mart (the run date's rows)."""
     E = gx_expectations()
@@ -106,22 +129,8 @@ def customer_features_expectations(run_date: date, settings: Settings | None = N
     shares = ["spend_share_travel_90d", "spend_share_dining_90d", "spend_share_groceries_90d"]
     counts = ["txn_count_30d", "txn_count_90d", "digital_logins_30d", "product_views_30d", "complaints_90d"]
     money = ["spend_30d", "spend_90d", "income_90d", "spend_to_income_90d"]
-    day, next_day = _start_of(run_date), _start_of(run_date + timedelta(days=1))
     return [
-        fail(E.ExpectTableRowCountToBeBetween(min_value=1)),
-        fail(
-            E.ExpectColumnMaxToBeBetween(column="feature_date", min_value=day, max_value=day),
-            check="freshness: the newest feature date is the run date",
-        ),
-        fail(
-            E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-            check="usable from the start of the next day",
-        ),
-        fail(
-            E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-            check="usable from the start of the next day",
-        ),
-        fail(E.ExpectColumnValuesToBeUnique(column="customer_id")),
+        *_one_row_per_customer_of_the_day(E, "feature_date", run_date, "usable from the start of the next day"),
         *[fail(E.ExpectColumnValuesToNotBeNull(column=c)) for c in complete],
         fail(E.ExpectColumnValuesToBeBetween(column="age", min_value=16, max_value=120)),
         fail(E.ExpectColumnValuesToBeBetween(column="tenure_days", min_value=0, max_value=120 * 366)),
@@ -152,23 +161,9 @@ def customer_features_expectations(run_date: date, settings: Settings | None = N
 def customer_segments_expectations(run_date: date, settings: Settings | None = None) -> list:
     """Static suite of the lifecycle, value and needs segments (the run date's rows)."""
     E = gx_expectations()
-    day, next_day = _start_of(run_date), _start_of(run_date + timedelta(days=1))
     not_churned = {"row_condition": 'lifecycle_stage!="churned"', "condition_parser": "pandas"}
     return [
-        fail(E.ExpectTableRowCountToBeBetween(min_value=1)),
-        fail(
-            E.ExpectColumnMaxToBeBetween(column="segment_date", min_value=day, max_value=day),
-            check="freshness: the newest segment date is the run date",
-        ),
-        fail(
-            E.ExpectColumnMinToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-            check="known from the start of the next day",
-        ),
-        fail(
-            E.ExpectColumnMaxToBeBetween(column="event_timestamp", min_value=next_day, max_value=next_day),
-            check="known from the start of the next day",
-        ),
-        fail(E.ExpectColumnValuesToBeUnique(column="customer_id")),
+        *_one_row_per_customer_of_the_day(E, "segment_date", run_date, "known from the start of the next day"),
         *[
             fail(E.ExpectColumnValuesToNotBeNull(column=c))
             for c in ("customer_id", "segment_date", "lifecycle_stage", "value_tier")
