@@ -101,7 +101,7 @@ def oracle_comparison(run_date, settings, products=PRODUCTS) -> pd.DataFrame:
     from ml.registry import use_tracking
     from ml.training import EXPERIMENT_PREFIX, HOLDOUT_ARTIFACT
 
-    truth_path = settings.truth_dir / "contact_truth.parquet"
+    truth_path = settings.contact_truth_path
     if not truth_path.exists():
         raise FileNotFoundError(f"no ground truth at {truth_path}: the oracle comparison needs a synthetic bank")
     truth = pd.read_parquet(truth_path, columns=["contact_id", "true_probability"])

@@ -260,7 +260,7 @@ def write_run_report(
     the comparison with the truth (``oracle``, from :func:`ml.evaluation.oracle_comparison`,
     when given) and the product and segment mix of the day's target lists. Returns the path."""
     run_day = parse_run_date(run_date).isoformat()
-    path = settings.reports_dir / "runs" / f"dt={run_day}" / "models.html"
+    path = settings.run_reports_dir / f"dt={run_day}" / "models.html"
     path.parent.mkdir(parents=True, exist_ok=True)
 
     parts = [

@@ -280,7 +280,7 @@ def _scores(
 
 def write_churn_risk(churn_risk: pd.DataFrame, run_date, settings) -> Path:
     """Write the day's churn risk as ``outputs/churn_risk/dt=D/churn_risk.parquet`` (atomically)."""
-    folder = settings.outputs_dir / "churn_risk" / f"dt={parse_run_date(run_date).isoformat()}"
+    folder = settings.churn_risk_dir(parse_run_date(run_date))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "churn_risk.parquet"
     write_atomically(path, lambda partial: churn_risk[list(CHURN_RISK_COLUMNS)].to_parquet(partial, index=False))

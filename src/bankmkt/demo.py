@@ -94,13 +94,13 @@ Where things are (DATA_DIR={settings.data_dir}):
   landing files      {settings.landing_dir}
   warehouse          {settings.warehouse_path}
   data quality docs  {settings.data_docs_dir / "index.html"}
-  quality summaries  {settings.reports_dir / "quality"}
+  quality summaries  {settings.quality_reports_dir}
   feature export     {settings.feature_export_dir}
   online store       {settings.feast_online_path}
-  target lists       {settings.outputs_dir / "target_lists"}
+  target lists       {settings.target_lists_dir}
   customer lookup    {settings.customer_lookup_root}   (customer_key -> customer number, owner only)
-  churn risk         {settings.outputs_dir / "churn_risk"}
-  model reports      {settings.reports_dir / "runs"}
+  churn risk         {settings.churn_risk_dir()}
+  model reports      {settings.run_reports_dir}
   run records        {settings.runs_dir}
   simulator state    {settings.simulator_dir}
 

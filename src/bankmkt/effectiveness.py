@@ -156,7 +156,7 @@ def truth_comparison(settings: Settings, grain: str = "campaign_segment", platfo
     """
     from bankmkt import warehouse
 
-    truth = settings.truth_dir / "contact_truth.parquet"
+    truth = settings.contact_truth_path
     if not truth.exists():
         return pd.DataFrame()
     keys = {

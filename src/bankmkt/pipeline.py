@@ -483,7 +483,7 @@ def _dbt_run_tags(settings) -> dict:
 
 def _oracle_comparison(day: date, settings) -> list[dict] | None:
     """Each product model's holdout AUC beside the generator's true probabilities (synthetic banks only)."""
-    if not (settings.truth_dir / "contact_truth.parquet").exists():
+    if not settings.contact_truth_path.exists():
         return None  # a real bank: no truth to compare with
     from ml.evaluation import oracle_comparison
 

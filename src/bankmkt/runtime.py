@@ -167,7 +167,7 @@ def run_lock(settings: Settings, what: str) -> Iterator[Path]:
     import fcntl
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / "run.lock"
+    path = settings.run_lock_path
     handle = open(path, "a+")  # noqa: SIM115 - held open for the run's life, closed in the finally below
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -210,7 +210,7 @@ def refuse_while_another_run_holds(settings: Settings, what: str) -> None:
     held and stops before it changes anything. A free lock is taken and released at once:
     scheduled runs are kept one at a time by the scheduler itself (``max_active_runs=1``).
     """
-    path = settings.data_dir / "run.lock"
+    path = settings.run_lock_path
     token = os.environ.get(RUN_TOKEN)
     if token and path.exists() and token in path.read_text(errors="replace").split():
         return  # a task of the command-line run that holds the lock

@@ -182,14 +182,48 @@ class Settings:
         """The access-controlled lookup customer_key -> customer_id of the target lists (owner-only)."""
         return self.customer_lookup_dir or self.data_dir / "restricted" / "customer_lookup"
 
+    @property
+    def target_lists_dir(self) -> Path:
+        """Every run's target lists, one ``dt=`` folder per run date."""
+        return self.outputs_dir / "target_lists"
+
     def target_list_dir(self, run_date) -> Path:
         """Per-campaign target lists of one run (Parquet, CSV and their data dictionary)."""
-        return self.outputs_dir / "target_lists" / f"dt={run_date.isoformat()}"
+        return self.target_lists_dir / f"dt={run_date.isoformat()}"
+
+    def churn_risk_dir(self, run_date=None) -> Path:
+        """Every customer's churn risk with its reasons, one ``dt=`` folder per run date."""
+        folder = self.outputs_dir / "churn_risk"
+        return folder if run_date is None else folder / f"dt={run_date.isoformat()}"
+
+    @property
+    def quality_reports_dir(self) -> Path:
+        """The gate's summaries and profiles, one ``dt=`` folder per run date."""
+        return self.reports_dir / "quality"
+
+    @property
+    def run_reports_dir(self) -> Path:
+        """The day's model reports, one ``dt=`` folder per run date."""
+        return self.reports_dir / "runs"
+
+    @property
+    def run_lock_path(self) -> Path:
+        """The lock a run of the DATA_DIR holds for its life."""
+        return self.data_dir / "run.lock"
 
     @property
     def truth_dir(self) -> Path:
         """Ground truth written by the synthetic generator: read only to evaluate models (never to train or score)."""
         return self.data_dir / "truth"
+
+    @property
+    def contact_truth_path(self) -> Path:
+        """Every simulated contact's true response probabilities (the generator's truth)."""
+        return self.truth_dir / "contact_truth.parquet"
+
+    @property
+    def customer_truth_path(self) -> Path:
+        return self.truth_dir / "customer_truth.parquet"
 
     @property
     def do_not_contact_file(self) -> Path:

@@ -122,7 +122,7 @@ def page(tmp_path, monkeypatch):
     )
     charts = {name: _chart(seed) for seed, name in enumerate(report.CHARTS)}
     monkeypatch.setattr(report, "_charts", lambda run_id, settings: charts)
-    settings = SimpleNamespace(reports_dir=tmp_path / "reports")
+    settings = SimpleNamespace(reports_dir=tmp_path / "reports", run_reports_dir=tmp_path / "reports" / "runs")
     return report.write_run_report(RUN_DATE, training_results, target_list, settings, oracle=oracle)
 
 
@@ -175,7 +175,7 @@ def test_a_day_without_training_shows_the_champions_that_scored(tmp_path, monkey
     """The daily run scores before its day's training: the report shows the registry's champions."""
     champion = {**_trained("credit_card", "7", True, 1), "status": "champion", "reason": "the champion"}
     monkeypatch.setattr(report, "_charts", lambda run_id, settings: {"lift": _chart(0)})
-    settings = SimpleNamespace(reports_dir=tmp_path / "reports")
+    settings = SimpleNamespace(reports_dir=tmp_path / "reports", run_reports_dir=tmp_path / "reports" / "runs")
     markup = report.write_run_report(RUN_DATE, [champion], pd.DataFrame(), settings).read_text()
     assert "bank_propensity_credit_card v7 (champion)" in markup and "class='skipped'" not in markup
     assert len(_columns(markup, "Brier score")["ROC AUC"]) == 1

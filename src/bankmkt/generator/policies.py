@@ -30,8 +30,9 @@ def observable_customers(settings: Settings) -> pd.DataFrame:
     import pickle
 
     from bankmkt.generator.catalogue import CHURNED, PRODUCTS
+    from bankmkt.generator.simulator import STATE_FILE
 
-    state = pickle.loads((settings.simulator_dir / "bank.pkl").read_bytes())
+    state = pickle.loads((settings.simulator_dir / STATE_FILE).read_bytes())
     bank, day = state["bank"], state["last_day"]
     current = (bank.pop.arrival_day <= day) & (bank.stage != CHURNED)
     frame = pd.DataFrame(

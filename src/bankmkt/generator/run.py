@@ -125,8 +125,8 @@ def generate_bank(
 def write_truth_files(bank: SyntheticBank, last_day: int, settings: Settings) -> None:
     """The ground truth as of ``last_day`` (0-based): every contact so far, every customer."""
     settings.truth_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(bank.contact_truth(), settings.truth_dir / "contact_truth.parquet")
-    pq.write_table(bank.customer_truth(last_day), settings.truth_dir / "customer_truth.parquet")
+    pq.write_table(bank.contact_truth(), settings.contact_truth_path)
+    pq.write_table(bank.customer_truth(last_day), settings.customer_truth_path)
 
 
 def _write_day(deliveries: dict, landing_dir: Path, date: dt.date) -> None:

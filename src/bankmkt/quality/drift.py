@@ -237,7 +237,7 @@ def same_run_expectations(suite: Suite, run_date: date, settings: Settings) -> l
 
 def quality_dir(settings: Settings, run_date: date) -> Path:
     """Per-run quality reports: profiles, summary.json and summary.html."""
-    return settings.reports_dir / "quality" / f"dt={run_date.isoformat()}"
+    return settings.quality_reports_dir / f"dt={run_date.isoformat()}"
 
 
 def profile_path(settings: Settings, suite: str, run_date: date) -> Path:
@@ -246,7 +246,7 @@ def profile_path(settings: Settings, suite: str, run_date: date) -> Path:
 
 def previous_profile(suite: str, run_date: date, settings: Settings) -> dict | None:
     """The newest profile of a passed run before the run date (a failed run is no baseline)."""
-    folder = settings.reports_dir / "quality"
+    folder = settings.quality_reports_dir
     candidates = sorted(
         (p for p in folder.glob(f"dt=*/{suite}.profile.json") if p.parent.name[3:] < run_date.isoformat()),
         reverse=True,
