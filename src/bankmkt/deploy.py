@@ -249,7 +249,7 @@ def service_command(
             "--backend-store-uri",
             settings.mlflow_backend_store_uri,
             "--artifacts-destination",
-            str(settings.mlflow_dir / "artifacts"),
+            str(settings.mlflow_artifacts_dir),
             "--allowed-hosts",
             ",".join(sorted(allowed)),
             "--workers",

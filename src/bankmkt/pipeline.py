@@ -473,7 +473,7 @@ def _dbt_run_tags(settings) -> dict:
     import json
 
     tags = {"dbt_manifest": str(settings.dbt_manifest_path)}
-    results = settings.dbt_target_dir / "run_results.json"
+    results = settings.dbt_run_results_path
     if results.exists():
         metadata = json.loads(results.read_text()).get("metadata", {})
         tags["dbt_invocation_id"] = metadata.get("invocation_id", "unknown")

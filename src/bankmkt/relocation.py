@@ -105,7 +105,7 @@ def _forget_feast_infra(settings: Settings) -> bool:
 
 
 def _rewrite_mlflow_paths(settings: Settings, previous: Path) -> int:
-    database = settings.mlflow_dir / "mlflow.db"
+    database = settings.mlflow_database_path
     if not database.exists():
         return 0
     old_dir, new_dir = previous / "mlflow", settings.mlflow_dir

@@ -207,6 +207,47 @@ class Settings:
         return self.reports_dir / "runs"
 
     @property
+    def landing_ledger_path(self) -> Path:
+        """The contract's ledger of accepted landing files (hashes, rows, when)."""
+        return self.runs_dir / "landing_ledger.json"
+
+    @property
+    def landing_file_stats_path(self) -> Path:
+        return self.runs_dir / "landing_file_stats.json"
+
+    @property
+    def landing_key_index_path(self) -> Path:
+        """The contract's index of accepted keys (orphans, duplicates across days)."""
+        return self.runs_dir / "landing_keys.duckdb"
+
+    @property
+    def legacy_landing_key_dir(self) -> Path:
+        """The former key cache: one Parquet file per source and accepted day."""
+        return self.runs_dir / "landing_keys"
+
+    @property
+    def landing_contract_doc_path(self) -> Path:
+        return self.project_root / "docs" / "landing_contract.md"
+
+    @property
+    def dbt_run_results_path(self) -> Path:
+        return self.dbt_target_dir / "run_results.json"
+
+    @property
+    def mlflow_database_path(self) -> Path:
+        """The local profile's MLflow tracking and registry database."""
+        return self.mlflow_dir / "mlflow.db"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def feast_applied_dir(self) -> Path:
+        """Fingerprints of the last `feast apply` per feature store file (bankmkt.features.repo)."""
+        return self.feast_dir / "applied"
+
+    @property
     def run_lock_path(self) -> Path:
         """The lock a run of the DATA_DIR holds for its life."""
         return self.data_dir / "run.lock"
@@ -348,11 +389,11 @@ class Settings:
     def mlflow_tracking_uri(self) -> str:
         if self.platform_env == "prod":
             return self.mlflow_server_uri
-        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+        return f"sqlite:///{self.mlflow_database_path}"
 
     @property
     def mlflow_artifact_root(self) -> str:
-        return (self.mlflow_dir / "artifacts").as_uri()
+        return self.mlflow_artifacts_dir.as_uri()
 
     # ---- Airflow --------------------------------------------------------------
     @property

@@ -254,3 +254,66 @@ def test_training_sets_equal_feasts_own_point_in_time_join(local_store, days, fu
     pd.testing.assert_frame_equal(fast, plain, check_dtype=False)
     filled = fast.drop(columns=["customer_id", "event_timestamp", "row"]).notna().sum()
     assert filled.min() > 0 and filled.max() < len(fast)  # some values found, some expired or unknown
+
+
+def test_materialize_incremental_continues_from_the_last_window_through_the_engine(local_store, days, tmp_path):
+    settings = features.settings_for_project(days.unique_project("incremental"), tmp_path, local_store)
+    days.quiet_apply(settings)
+    features.materialize_day(days.DAY_BEFORE, settings)
+    store = features.feature_store(settings)
+
+    with feast_plugin.publication_report() as reports:
+        store.materialize_incremental(end_date=features.materialization_window(days.RUN_DAY)[1])
+
+    assert len(reports) == 1 and reports[0]["customers"] == len(days.CUSTOMERS)  # one read, every view
+    served = days.feature_frame(features.online_features(days.CUSTOMERS, settings))
+    pd.testing.assert_frame_equal(served, days.feature_frame(days.partition(days.RUN_DAY)))
+
+
+def test_feast_serve_answers_from_the_plugins_store(local_store, days, tmp_path):
+    """`feast serve`, Feast's own feature server, reads what the plugin published."""
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    settings = features.settings_for_project(days.unique_project("serve"), tmp_path, local_store)
+    days.quiet_apply(settings)
+    features.materialize_day(days.RUN_DAY, settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    feast = str(Path(sys.executable).with_name("feast"))
+    server = subprocess.Popen(
+        [feast, "-c", str(settings.feature_repo_dir), "-f", str(settings.feature_store_yaml)]
+        + ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env={**os.environ, **settings.environment()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    body = json.dumps(
+        {"feature_service": features.FEATURE_SERVICE, "entities": {"customer_id": days.CUSTOMERS}}
+    ).encode()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/get-online-features",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    reply = json.loads(answer.read())
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "feast serve did not answer within 90 s"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    names = reply["metadata"]["feature_names"]
+    served = pd.DataFrame({name: result["values"] for name, result in zip(names, reply["results"])})
+    pd.testing.assert_frame_equal(days.feature_frame(served), days.feature_frame(days.partition(days.RUN_DAY)))

@@ -19,7 +19,7 @@ TYPE_FORMATS = {
 
 
 def docs_path(settings: Settings) -> Path:
-    return settings.project_root / "docs" / "landing_contract.md"
+    return settings.landing_contract_doc_path
 
 
 def _cell(text: str) -> str:

@@ -77,12 +77,12 @@ _timer: threading.Timer | None = None
 
 
 def key_index_path(settings: Settings) -> Path:
-    return settings.runs_dir / "landing_keys.duckdb"
+    return settings.landing_key_index_path
 
 
 def legacy_key_dir(settings: Settings) -> Path:
     """The former key cache: one Parquet file per source and accepted day."""
-    return settings.runs_dir / "landing_keys"
+    return settings.legacy_landing_key_dir
 
 
 def indexed_sources() -> dict[str, tuple[str, ...]]:

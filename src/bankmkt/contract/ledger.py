@@ -50,7 +50,7 @@ _cache: dict[Path, _Cached] = {}
 
 
 def ledger_path(settings: Settings) -> Path:
-    return settings.runs_dir / "landing_ledger.json"
+    return settings.landing_ledger_path
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -153,7 +153,7 @@ class LandingChanged(RuntimeError):
 
 
 def _stat_cache_path(settings: Settings) -> Path:
-    return settings.runs_dir / "landing_file_stats.json"
+    return settings.landing_file_stats_path
 
 
 def verify_accepted_files(settings: Settings) -> dict:

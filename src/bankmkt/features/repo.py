@@ -112,7 +112,7 @@ def apply_feature_repo(settings: Settings | None = None) -> dict:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(repr(sorted(variables.items())).encode())
     fingerprint = digest.hexdigest()
-    marker = settings.feast_dir / "applied" / f"{settings.feature_store_yaml.name}.sha256"
+    marker = settings.feast_applied_dir / f"{settings.feature_store_yaml.name}.sha256"
     store = feature_store(settings)
     current = marker.exists() and marker.read_text().strip() == fingerprint and store.list_feature_views()
     if not current:
