@@ -21,9 +21,9 @@ training sets computed by an ASOF join over only the rows they can use
 (:mod:`bankmkt.feast_plugin.offline`). Readers for the feature service (:mod:`bankmkt.serving`) are
 here too, because they read Feast's storage format.
 
-This package is the only place in the project that uses Feast's private names
-(``_quote_id``, ``_table_id``, ``_initialize_conn``, ``_get_db_path``,
-``_get_client``, ``_mmh3``, ``_redis_key_prefix``). They are checked against the
+One module of this package, :mod:`bankmkt.feast_plugin.feast_internals`, is the only
+place in the project that uses Feast's private names (its storage format's helpers,
+the Redis client settings, the DuckDB store's readers). They are checked against the
 Feast versions in :data:`SUPPORTED_FEAST`; importing the plugin under another
 version fails with what to do, and tests/features/test_feast_plugin.py compares
 what the plugin writes with what Feast's plain stores write.

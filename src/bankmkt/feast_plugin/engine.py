@@ -89,7 +89,8 @@ class FastComputeEngine(LocalComputeEngine):
             except FastPublishUnsupported as reason:
                 names = ", ".join(t.feature_view.name for t in group)
                 logger.warning("%s: Feast's own materialisation (%s)", names, reason)
-                jobs.update({id(t): self._materialize_one(registry, t, **kwargs) for t in group})
+                plain = super().materialize(registry, group, **kwargs)  # Feast's own local engine
+                jobs.update({id(t): job for t, job in zip(group, plain)})
             except Exception as error:  # reported per view through the job, as Feast does
                 failed = MaterializationJobStatus.ERROR
                 jobs.update({id(t): LocalMaterializationJob(_job_id(t), failed, error=error) for t in group})

@@ -30,16 +30,18 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 from feast.data_format import ParquetFormat
 from feast.infra.offline_stores import offline_utils
-from feast.infra.offline_stores.duckdb import (
-    DuckDBOfflineStore,
-    DuckDBOfflineStoreConfig,
-    _read_data_source,
-    _write_data_source,
-)
+from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from feast.infra.offline_stores.file_source import FileSource
-from feast.infra.offline_stores.ibis import IbisRetrievalJob, _get_entity_df_event_timestamp_range, _to_utc
+from feast.infra.offline_stores.ibis import IbisRetrievalJob
 from feast.infra.offline_stores.offline_store import RetrievalMetadata
 from feast.on_demand_feature_view import OnDemandFeatureView
+
+from bankmkt.feast_plugin.feast_internals import (
+    entity_time_range,
+    entity_times_in_utc,
+    read_data_source,
+    write_data_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +105,8 @@ def _unsupported(feature_views, feature_refs, entity_df, registry, project) -> s
 def _asof_retrieval(config, feature_views, feature_refs, entity_df: pd.DataFrame, full_feature_names: bool):
     schema = dict(zip(entity_df.columns, entity_df.dtypes))
     ts_col = offline_utils.infer_event_timestamp_from_entity_df(entity_schema=schema)
-    first, last = _get_entity_df_event_timestamp_range(entity_df, ts_col)
-    entity_df = _to_utc(entity_df.copy(), ts_col)
+    first, last = entity_time_range(entity_df, ts_col)
+    entity_df = entity_times_in_utc(entity_df.copy(), ts_col)
     result = ibis.memtable(entity_df)
     entity_columns = list(entity_df.columns)
     output = list(entity_columns)
@@ -116,7 +118,7 @@ def _asof_retrieval(config, feature_views, feature_refs, entity_df: pd.DataFrame
         source = views[0].batch_source
         join_keys = sorted({c.name for view in views for c in view.entity_columns})
         longest = max((view.ttl for view in views if view.ttl), default=None)
-        table = _read_data_source(source, str(config.repo_path))
+        table = read_data_source(source, str(config.repo_path))
         ts = source.timestamp_field
         table = table.filter(*_time_bounds(table, ts, first, last, longest))
         wanted = {}
@@ -156,7 +158,7 @@ def _asof_retrieval(config, feature_views, feature_refs, entity_df: pd.DataFrame
             min_event_timestamp=first,
             max_event_timestamp=last,
         ),
-        data_source_writer=_write_data_source,
+        data_source_writer=write_data_source,
         staging_location=config.offline_store.staging_location,
         staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
         repo_path=str(config.repo_path),

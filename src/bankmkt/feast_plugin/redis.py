@@ -16,7 +16,6 @@ from typing import Literal
 import numpy as np
 import redis
 from feast import utils
-from feast.infra.online_stores.helpers import _mmh3, _redis_key_prefix
 from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig, RedisType
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -27,6 +26,8 @@ from bankmkt.feast_plugin.encoding import (
     pad,
     unique_map,
 )
+from bankmkt.feast_plugin.feast_internals import field_hash, redis_key_prefix
+from bankmkt.feast_plugin.feast_internals import redis_client as feast_redis_client
 
 REDIS_CHUNK = 20_000  # customers per round trip
 TYPE = "bankmkt.feast_plugin.FastRedisOnlineStore"
@@ -48,7 +49,7 @@ class FastRedisOnlineStore(RedisOnlineStore):
 
     def client(self, config):
         """The client Feast's store uses (its connection settings)."""
-        return self._get_client(config.online_store)
+        return feast_redis_client(self, config.online_store)
 
     def write_encoded(self, config, encoded: EncodedPartition, check_newer: bool, advance=None) -> dict:
         if config.online_store.redis_type == RedisType.redis_cluster:
@@ -60,7 +61,7 @@ class FastRedisOnlineStore(RedisOnlineStore):
         millions)."""
         client = self.client(config)
         for join_keys in {tuple(view.join_keys) for view in views}:
-            pattern = _redis_key_prefix(list(join_keys)) + b"*" + config.project.encode()
+            pattern = redis_key_prefix(list(join_keys)) + b"*" + config.project.encode()
             batch = []
             for key in client.scan_iter(match=pattern, count=10_000):
                 batch.append(key)
@@ -133,7 +134,7 @@ def write_redis(
     ts_nanos = np.array([_timestamp_nanos(v) for v in ts_values], dtype=np.int64)[ts_index]
     ts_cells, ts_lengths = _bulk_cells(*pad(ts_values))
     views = [
-        (view, [_bulk(_mmh3(f"{view.name}:{c.name}")) for c in view.columns], _bulk(f"_ts:{view.name}".encode()))
+        (view, [_bulk(field_hash(f"{view.name}:{c.name}")) for c in view.columns], _bulk(f"_ts:{view.name}".encode()))
         for view in encoded.views
     ]
 
@@ -240,7 +241,7 @@ class RedisReader:
         self._project = config.project.encode("utf8")
         self._slots = [(v, name) for v, (_, names) in enumerate(views) for name in names]
         names = [online_name(config, view) for view, _ in views]
-        self._fields = [_mmh3(f"{names[v]}:{name}") for v, name in self._slots]
+        self._fields = [field_hash(f"{names[v]}:{name}") for v, name in self._slots]
         self._fields += [f"_ts:{name}".encode() for name in names]
         self._views = len(views)
 

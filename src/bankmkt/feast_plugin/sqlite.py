@@ -18,14 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from feast.infra.online_stores.sqlite import (
-    SqliteOnlineStore,
-    SqliteOnlineStoreConfig,
-    _initialize_conn,
-    _quote_id,
-    _table_id,
-    adapt_datetime_epoch,
-)
+from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig, adapt_datetime_epoch
 from feast.utils import to_naive_utc
 
 from bankmkt.feast_plugin.encoding import (
@@ -34,6 +27,13 @@ from bankmkt.feast_plugin.encoding import (
     FastPublishUnsupported,
     decimal_digits,
     unique_map,
+)
+from bankmkt.feast_plugin.feast_internals import (
+    initialize_connection,
+    quote_id,
+    sqlite_path,
+    sqlite_table,
+    sqlite_table_name,
 )
 
 SQLITE_CHUNK = 100_000  # customers per statement: amortises the call, keeps the buffers at tens of MB
@@ -73,17 +73,17 @@ class FastSqliteOnlineStore(SqliteOnlineStore):
         # the key's prefix does), so a bulk upsert writes a third of the pages. Feast's reads and writes
         # (`WHERE entity_key IN`, `ON CONFLICT (entity_key, feature_name)`) work on it unchanged.
         versioning = config.registry.enable_online_feature_view_versioning
-        con = _initialize_conn(str(database_path(config)))
+        con = initialize_connection(str(database_path(config)))
         try:
             for view in tables_to_keep:
-                table = _quote_id(_table_id(config.project, view, versioning))
+                table = sqlite_table(config.project, view, versioning)
                 con.execute(
                     f"CREATE TABLE IF NOT EXISTS {table} (entity_key BLOB, feature_name TEXT, value BLOB, "
                     "value_text TEXT, vector_value BLOB, event_ts timestamp, created_ts timestamp, "
                     "PRIMARY KEY (entity_key, feature_name)) WITHOUT ROWID"
                 )
             for view in tables_to_delete:
-                con.execute(f"DROP TABLE IF EXISTS {_quote_id(_table_id(config.project, view, versioning))}")
+                con.execute(f"DROP TABLE IF EXISTS {sqlite_table(config.project, view, versioning)}")
             con.commit()
         finally:
             con.close()
@@ -98,7 +98,7 @@ class FastSqliteOnlineStore(SqliteOnlineStore):
 
 
 def database_path(config) -> Path:
-    return Path(SqliteOnlineStore._get_db_path(config))
+    return sqlite_path(config)
 
 
 def prepare_database(config) -> bool:
@@ -136,7 +136,7 @@ def _sqlite_statement(table: str, features: list[str], width: int, digits: int, 
             columns.append(extra)
             values.append("NULL")
             updates.append(f"{extra} = NULL")
-    quoted = _quote_id(table)
+    quoted = quote_id(table)
     # Customers are the outer loop and features (sorted) the inner one: rows arrive in the order of
     # the (entity_key, feature_name) primary key, so every index insert is an append.
     return f"""
@@ -169,7 +169,7 @@ def write_sqlite(config, encoded: EncodedPartition, chunk: int = SQLITE_CHUNK, a
     ):
         raise FastPublishUnsupported("vector / text search columns of the SQLite store need store.materialize")
     path = str(database_path(config))
-    con = _initialize_conn(path)
+    con = initialize_connection(path)
     con.isolation_level = None  # explicit BEGIN / COMMIT
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -182,8 +182,8 @@ def write_sqlite(config, encoded: EncodedPartition, chunk: int = SQLITE_CHUNK, a
 
         tables = []
         for view in encoded.views:
-            table = _table_id(config.project, view.view, versioning)
-            info = con.execute(f"PRAGMA table_info({_quote_id(table)})").fetchall()
+            table = sqlite_table_name(config.project, view.view, versioning)
+            info = con.execute(f"PRAGMA table_info({quote_id(table)})").fetchall()
             if not info:
                 raise FastPublishUnsupported(f"online table {table} does not exist: run feast apply first")
             tables.append((view, table, {row[1] for row in info}))
@@ -247,7 +247,7 @@ class SqliteReader:
     def __init__(self, config, views: list[tuple[object, tuple[str, ...]]]):
         self._path = database_path(config)
         versioning = config.registry.enable_online_feature_view_versioning
-        self._tables = [_quote_id(_table_id(config.project, view, versioning)) for view, _ in views]
+        self._tables = [sqlite_table(config.project, view, versioning) for view, _ in views]
         self._wanted = [frozenset(names) for _, names in views]
         self._statements: dict[int, str] = {}
         self._local = threading.local()
