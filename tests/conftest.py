@@ -60,3 +60,20 @@ def postgres_server() -> str:
             pytest.fail("CI must have PostgreSQL on 127.0.0.1:5432")
         pytest.skip("no PostgreSQL server on 127.0.0.1:5432 (start one to run the production-profile tests)")
     return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def find_chromium():
+    """``find_chromium(why)``: the headless browser's path; a test without it skips with ``why`` (fails in CI)."""
+
+    def find(why: str) -> str:
+        import shutil
+
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if chromium is None:
+            if os.environ.get("CI"):
+                pytest.fail("Chromium is not installed (make setup installs Debian's chromium when it can)")
+            pytest.skip(f"Chromium is not installed: {why} needs Debian's chromium package")
+        return chromium
+
+    return find

@@ -132,3 +132,35 @@ def test_applying_for_another_data_dir_registers_its_exports(local_store, days, 
     days.quiet_apply(local_store)
     source = features.feature_store(local_store).get_data_source("customer_features_source")
     assert source.path == local_store.feature_export_glob
+
+
+def test_the_export_refuses_a_day_dbt_did_not_stage_and_publishes_nothing(tmp_path):
+    """No staged file for D (the warehouse was not built for it), or a staging folder of another build."""
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bankmkt.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATA_DIR", str(tmp_path))
+        patch.setenv("PLATFORM_ENV", "local")
+        settings = get_settings()
+    staged = settings.feature_export_staging_dir / "dt=2024-03-06" / "data_0.parquet"
+    staged.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"customer_id": ["C0000001"]}), staged)
+
+    with pytest.raises(features.FeaturePublicationError, match="staged no file for 2024-03-05"):
+        features.export_feature_mart(date(2024, 3, 5), settings)
+    with pytest.raises(
+        features.FeaturePublicationError,
+        match=r"feature dates after 2024-03-04 \(2024-03-06\.\.\.\): it belongs to another build",
+    ):
+        (settings.feature_export_staging_dir / "dt=2024-03-04").mkdir()
+        pq.write_table(
+            pa.table({"customer_id": ["C0000001"]}),
+            settings.feature_export_staging_dir / "dt=2024-03-04" / "data_0.parquet",
+        )
+        features.export_feature_mart(date(2024, 3, 4), settings)
+    assert not settings.feature_export_dir.exists() or not any(settings.feature_export_dir.rglob("*.parquet"))

@@ -181,7 +181,7 @@ def test_campaign_effectiveness_adds_up(measured_loop):
     assert set(frame["channel"]) == {"all", "email", "push", "sms", "phone", "branch"}
 
 
-def test_effectiveness_report_renders_in_a_browser(measured_loop, tmp_path):
+def test_effectiveness_report_renders_in_a_browser(measured_loop, tmp_path, find_chromium):
     """The report a marketing analyst opens, screenshot in headless Chromium (no asset from the internet)."""
     import subprocess
 
@@ -202,11 +202,7 @@ def test_effectiveness_report_renders_in_a_browser(measured_loop, tmp_path):
         "Check against the simulator's truth",
     ):
         assert heading in page
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed (make setup installs Debian's chromium when it can)")
-        pytest.skip("Chromium is not installed: the screenshot needs Debian's chromium package")
+    chromium = find_chromium("the screenshot")
     shot = tmp_path / "effectiveness.png"
     subprocess.run(
         [

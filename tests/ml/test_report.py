@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
-import shutil
 import subprocess
 from datetime import date
 from types import SimpleNamespace
@@ -182,15 +180,11 @@ def test_a_day_without_training_shows_the_champions_that_scored(tmp_path, monkey
     assert "alt='Lift'" in markup
 
 
-def test_the_page_fits_a_laptop_window_in_headless_chromium(page, tmp_path):
+def test_the_page_fits_a_laptop_window_in_headless_chromium(page, tmp_path, find_chromium):
     """The page and each of its tables are no wider than a 1280 px window; the screenshot is kept to look at."""
     from PIL import Image
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed (make setup installs Debian's chromium when it can)")
-        pytest.skip("Chromium is not installed: the screenshot needs Debian's chromium package")
+    chromium = find_chromium("the screenshot")
     flags = [
         chromium,
         "--headless",

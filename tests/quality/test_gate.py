@@ -429,11 +429,12 @@ def test_an_uplift_outside_minus_one_to_one_stops_the_lists(mart_settings):
         quality.gate_target_lists(DAY, mart_settings, frame=bad)
 
 
-def test_data_docs_render_offline_from_local_copies_of_their_scripts_and_styles(mart_settings, write_marts, tmp_path):
+def test_data_docs_render_offline_from_local_copies_of_their_scripts_and_styles(
+    mart_settings, write_marts, tmp_path, find_chromium
+):
     """No page loads a script, a style or an image from the internet; headless Chromium, offline, fills the
     index's table (bootstrap-table runs from the local copy)."""
     import os
-    import shutil
     import subprocess
 
     if not (mart_settings.datadocs_assets_dir / "jquery@3.7.1" / "dist" / "jquery.min.js").is_file():
@@ -454,11 +455,7 @@ def test_data_docs_render_offline_from_local_copies_of_their_scripts_and_styles(
         / "webfonts"
         / "fa-solid-900.woff2"
     ).is_file()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed (make setup installs Debian's chromium when it can)")
-        pytest.skip("Chromium is not installed: rendering the page needs Debian's chromium package")
+    chromium = find_chromium("rendering the page")
     dom = subprocess.run(
         [
             chromium,
