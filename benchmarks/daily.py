@@ -42,17 +42,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-DAILY_STAGES = (
-    "check_landing",
-    "build_warehouse",
-    "validate_features",
-    "publish_features",
-    "monitor_models",
-    "score_and_target",
-    "load_target_lists",
-    "report_effectiveness",
-)
+from bankmkt.cli import STAGES
+
+# The stages in the order `cli summary` lists them: bank_daily's, then bank_training's.
 TRAINING_STAGES = ("decide_retraining", "train_models")
+DAILY_STAGES = tuple(stage for stage in STAGES if stage not in TRAINING_STAGES)
 ROLES = ("airflow", "dbt", "other")
 PROCESS_KINDS = ("bank_daily", "dbt", "bank_training", "other")
 
