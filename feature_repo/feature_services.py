@@ -11,8 +11,12 @@ History:
   (the term-deposit and wealth propensities depend on savings, which the total
   balance hides). What the product models train on now.
 * ``churn_v1``: the v1 features.
+* ``propensity_v3`` / ``churn_v2``: v2's views plus the bank's own declared customer
+  attributes (``customer_attributes``, attribute_views.py; a bank that declares none gets v2's
+  features under the new name). What the models train on now.
 """
 
+from attribute_views import ATTRIBUTE_VIEWS
 from feast import FeatureService
 from feature_views import ALL_VIEWS
 from segment_views import customer_segments
@@ -54,12 +58,28 @@ churn_v1 = FeatureService(
     tags={"model": "churn", "version": "1"},
 )
 
+# Version 3: v2 plus the attributes the bank declares (reference/customer_attributes.csv).
+propensity_v3 = FeatureService(
+    name="propensity_v3",
+    features=[*ALL_VIEWS, *ATTRIBUTE_VIEWS],
+    description="Features of the product propensity models, version 3 (v2 plus the bank's declared attributes).",
+    tags={"model": "propensity", "version": "3"},
+)
+
+# Version 2 of the churn-risk model: every customer view plus the bank's declared attributes.
+churn_v2 = FeatureService(
+    name="churn_v2",
+    features=[*ALL_VIEWS, *ATTRIBUTE_VIEWS],
+    description="Features of the churn-risk model, version 2 (every view plus the bank's declared attributes).",
+    tags={"model": "churn", "version": "2"},
+)
+
 # Everything the store knows about a customer, segments included: what marketing tools and
 # analysts read online (python -m bankmkt.serving --feature-service customer_360_v1).
 # A lookup service read by column name, so new features are added to it in place.
 customer_360_v1 = FeatureService(
     name="customer_360_v1",
-    features=[*ALL_VIEWS, customer_segments],
+    features=[*ALL_VIEWS, customer_segments, *ATTRIBUTE_VIEWS],
     description="Every customer feature view plus the segments, version 1.",
     tags={"model": "none", "version": "1", "audience": "marketing"},
 )

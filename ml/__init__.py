@@ -80,6 +80,22 @@ DEFAULT_FEATURE_COLUMNS: tuple[str, ...] = (
     "last_nps",
 )
 
+# Features of the contact itself, beside the customer's (product models only: a churn snapshot is
+# no contact): the attempt in its campaign, the customer's earlier campaigns (contacts, days since
+# the last, its outcome) and the month it is made in. The training frame carries them per contact
+# (dbt training_labels), the scoring frame for a contact made the day after the run date
+# (customer_contact_context). The outcome and the month are categories.
+CONTACT_FEATURE_COLUMNS: tuple[str, ...] = (
+    "contact_attempt_number",
+    "contact_previous_campaign_contacts",
+    "contact_days_since_previous_campaign",
+    "contact_previous_outcome",
+    "contact_month",
+)
+CONTACT_CATEGORICAL_COLUMNS: tuple[str, ...] = ("contact_previous_outcome", "contact_month")
+# contact_previous_outcome's codes (dbt macro previous_outcome_code).
+CONTACT_OUTCOME_CODES: dict[str, int] = {"none": 0, "success": 1, "failure": 2, "other": 3}
+
 REASON_COLUMNS: tuple[str, ...] = ("reason_1", "reason_2", "reason_3")
 
 

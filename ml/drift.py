@@ -14,6 +14,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ml import CONTACT_FEATURE_COLUMNS
+
 PSI_BINS = 10
 # A bin's share is floored at this before the log ratio (an empty bin would make PSI infinite).
 PSI_FLOOR = 1e-4
@@ -55,9 +57,15 @@ def psi(expected: list[float], actual: list[float], floor: float = PSI_FLOOR) ->
 def reference_profile(
     population: pd.DataFrame, feature_columns: list[str], scores: np.ndarray | None = None, as_of: date | None = None
 ) -> dict:
-    """What later days are compared with: bins and shares of every feature (and of the scores)."""
+    """What later days are compared with: bins and shares of every customer feature (and of the scores).
+
+    The contact's own features (:data:`ml.CONTACT_FEATURE_COLUMNS`) are left out: in the scoring
+    population they describe the next day's contact (its month changes with the calendar), not
+    the customers, so their shift is no sign that the model decays."""
     profile = {"as_of": as_of.isoformat() if as_of else None, "rows": len(population), "features": {}}
     for column in feature_columns:
+        if column in CONTACT_FEATURE_COLUMNS:
+            continue
         values = pd.to_numeric(population[column], errors="coerce").to_numpy(dtype=float)
         edges = bin_edges(values)
         profile["features"][column] = {"edges": edges, "shares": bin_shares(values, edges)}

@@ -113,18 +113,28 @@ class PropensityModel(mlflow.pyfunc.PythonModel):
     feature list travel in the pickle.
     """
 
-    def __init__(self, product_code: str, feature_columns: list[str], booster=None, calibration=None):
+    def __init__(
+        self, product_code: str, feature_columns: list[str], booster=None, calibration=None, categorical_columns=()
+    ):
         self.product_code = product_code
         self.feature_columns = list(feature_columns)
+        # Category codes (the bank's declared attributes): split as categories, not as ordered numbers.
+        self.categorical_columns = [c for c in categorical_columns if c in self.feature_columns]
         self.booster = booster
         self.calibration = calibration
         self._explainer = None
 
     def __getstate__(self):
-        return {"product_code": self.product_code, "feature_columns": self.feature_columns}
+        return {
+            "product_code": self.product_code,
+            "feature_columns": self.feature_columns,
+            "categorical_columns": self.categorical_columns,
+        }
 
     def __setstate__(self, state):
-        self.__init__(state["product_code"], state["feature_columns"])
+        self.__init__(
+            state["product_code"], state["feature_columns"], categorical_columns=state.get("categorical_columns", ())
+        )
 
     def load_context(self, context):
         self.booster = lgb.Booster(model_file=context.artifacts["booster"])
@@ -383,6 +393,7 @@ def train_and_register(
     holdout_days: int = 14,
     min_positives: int = 10,
     population: pd.DataFrame | None = None,
+    categorical_columns=(),
 ) -> dict:
     """Train, evaluate, log and register ``product_code``'s model, then run the promotion gate.
 
@@ -417,6 +428,7 @@ def train_and_register(
         min_positives,
         settings,
         population,
+        categorical_columns,
     )
 
 
@@ -429,6 +441,7 @@ def train_churn_model(
     holdout_snapshots: int = 1,
     min_positives: int = 10,
     population: pd.DataFrame | None = None,
+    categorical_columns=(),
 ) -> dict:
     """Train, log, register and gate the churn-risk model (registered as ``<model_prefix>_churn``).
 
@@ -461,6 +474,7 @@ def train_churn_model(
         min_positives,
         settings,
         population,
+        categorical_columns,
     )
 
 
@@ -475,8 +489,10 @@ def _train_log_register(
     min_positives: int,
     settings,
     population: pd.DataFrame | None = None,
+    categorical_columns=(),
 ) -> dict:
-    """Fit, calibrate, evaluate, log, register and gate a model on ``rows`` (oldest first)."""
+    """Fit, calibrate, evaluate, log, register and gate a model on ``rows`` (oldest first).
+    ``categorical_columns``: feature columns that hold category codes (the bank's declared attributes)."""
     train, holdout = split.train, split.holdout
     n_calibration = int(np.ceil(CALIBRATION_SHARE * len(train)))
     fit, calibration = train.iloc[: len(train) - n_calibration], train.iloc[len(train) - n_calibration :]
@@ -498,7 +514,7 @@ def _train_log_register(
             **split.describe(),
         }
 
-    model = PropensityModel(code, feature_columns)
+    model = PropensityModel(code, feature_columns, categorical_columns=categorical_columns)
     model.booster, params = fit_booster(model, fit, calibration)
     model.calibration = fit_calibration(model.raw_score(calibration), calibration["label"].to_numpy())
 
@@ -606,7 +622,10 @@ def fit_booster(model: PropensityModel, fit: pd.DataFrame, validation: pd.DataFr
     if len(fit) < SMALL_FIT_ROWS:
         params["num_threads"] = 1
     names = model.feature_columns
-    fit_set = lgb.Dataset(model.feature_matrix(fit), fit["label"].to_numpy(), feature_name=names)
+    categorical = model.categorical_columns or "auto"
+    fit_set = lgb.Dataset(
+        model.feature_matrix(fit), fit["label"].to_numpy(), feature_name=names, categorical_feature=categorical
+    )
     validation_set = lgb.Dataset(
         model.feature_matrix(validation), validation["label"].to_numpy(), feature_name=names, reference=fit_set
     )

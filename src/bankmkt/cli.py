@@ -93,7 +93,15 @@ def _run_days(settings: Settings, first: date, last: date) -> list[dict]:
     while day <= last:
         print(f"[run] {DAG_ID} for logical date {day} (DATA_DIR={settings.data_dir})", flush=True)
         start = time.perf_counter()
+        began = time.time()
         _dags_test(settings, DAG_ID, day)
+        first_record = settings.runs_dir / f"dt={day.isoformat()}" / "check_landing.json"
+        if not first_record.exists() or first_record.stat().st_mtime < began - 1:
+            # `airflow dags test` reports success for a run whose tasks never started.
+            raise SystemExit(
+                f"[run] {DAG_ID} for {day} ran no task (its first stage left no record); is {day} before the "
+                f"DAG's start_date? Log: {_log_path(settings, DAG_ID, day)}"
+            )
         daily = time.perf_counter() - start
         _dags_test(settings, TRAINING_DAG_ID, day)
         seconds = time.perf_counter() - start

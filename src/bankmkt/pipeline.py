@@ -152,6 +152,7 @@ def publish_features(run_date: str | date) -> dict:
     with timed() as clock:
         result = {
             "export": features.export_feature_mart(day, settings),
+            "attributes": features.export_customer_attributes(day, settings),
             "apply": features.apply_feature_repo(settings),
             "materialize": features.materialize_day(day, settings),
             "online_store": settings.online_store_location,
@@ -297,8 +298,8 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
     """
     import pandas as pd
 
-    from bankmkt import features, monitoring
-    from ml import CHURN, model_name
+    from bankmkt import attributes, features, monitoring
+    from ml import CHURN, CONTACT_CATEGORICAL_COLUMNS, model_name
     from ml.training import train_and_register, train_churn_model
     from ml.uplift import train_uplift_and_register, uplift_model_name
 
@@ -320,7 +321,10 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
             record_stage(day, "train_models", result, clock["seconds"], settings)
             return result
         population = features.scoring_frame(day, settings)
-        feature_columns = features.feature_names(settings)
+        feature_columns = features.model_feature_names(settings)
+        # The bank's declared category attributes arrive as codes: the models split them as categories.
+        categorical = attributes.categorical_features(attributes.load_declaration(settings))
+        product_categorical = [*categorical, *CONTACT_CATEGORICAL_COLUMNS]
         tags = {"airflow_run_id": run_id or "manual", **_dbt_run_tags(settings)}
         products = [p for p in PROMOTED_PRODUCTS if chosen(model_name(p, settings)) or chosen(uplift_model_name(p))]
         # The contacts' point-in-time join only when a product model retrains (not for churn alone).
@@ -341,6 +345,7 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
                         settings=settings,
                         tags=tagged,
                         population=population,
+                        categorical_columns=product_categorical,
                     ),
                     tags,
                     settings,
@@ -374,6 +379,7 @@ def train_models(run_date: str | date, run_id: str | None = None, models: list[s
                     settings=settings,
                     tags=tagged,
                     population=population,
+                    categorical_columns=categorical,
                 ),
                 {**tags, "feature_service": features.CHURN_FEATURE_SERVICE, "training_rows": str(churn_rows)},
                 settings,
@@ -518,7 +524,7 @@ def score_and_target(run_date: str | date, trained: dict | None = None) -> dict:
         frame = features.scoring_frame(day, settings)
         if "lifecycle_stage" in frame.columns:  # campaigns' stage rules and the lists' segment
             frame["segment"] = frame["lifecycle_stage"]
-        feature_columns = features.feature_names(settings)
+        feature_columns = features.model_feature_names(settings)
         client = use_tracking(settings)
         scores, skipped, exploring = [], {}, {}
         for product in PROMOTED_PRODUCTS:

@@ -10,7 +10,7 @@ Endpoints (OpenAPI at ``/openapi.json``, interactive docs at ``/docs``):
 * ``GET /health``.
 
 Every answer carries the feature values of the feature service
-(``propensity_v2`` by default) and, per feature view, the event time of the
+(``propensity_v3`` by default) and, per feature view, the event time of the
 values (the start of the day after their feature date).
 
 The default ``direct`` reader reads Feast's storage format itself (one SQLite

@@ -272,6 +272,16 @@ class Settings:
         return self.data_dir / "reference" / "do_not_contact.csv"
 
     @property
+    def reference_dir(self) -> Path:
+        """What the bank and marketing maintain by hand: catalogues, exclusions, attribute declarations."""
+        return self.data_dir / "reference"
+
+    @property
+    def customer_attributes_file(self) -> Path:
+        """The bank's declaration of its own customer attributes (bankmkt.attributes; docs/adapters.md)."""
+        return self.reference_dir / "customer_attributes.csv"
+
+    @property
     def campaign_catalogue_file(self) -> Path:
         """Marketing's campaign catalogue (CSV, one row per campaign and channel; docs/campaigns.md)."""
         return self.data_dir / "reference" / "campaign_catalogue.csv"
@@ -360,6 +370,12 @@ class Settings:
         """Where dbt's ``feature_export`` model writes a run's feature dates (``dt=`` folders) for the gate to
         validate; the publication moves them, once validated, into :attr:`feature_export_dir`."""
         return self.data_dir / "staging" / "customer_features"
+
+    @property
+    def attribute_export_path(self) -> Path:
+        """The bank's declared customer attributes, one row per customer and change with every attribute's
+        value after it (Feast's ``customer_attributes`` view reads it; rewritten by each publication)."""
+        return self.exports_dir / "customer_attributes" / "customer_attributes.parquet"
 
     @property
     def feature_export_glob(self) -> str:
@@ -519,6 +535,8 @@ class Settings:
             "FEAST_REGISTRY_PATH": str(self.feast_registry_path),
             "FEAST_ONLINE_PATH": str(self.feast_online_path),
             "FEAST_OFFLINE_SOURCE": self.feature_export_glob,
+            "FEAST_ATTRIBUTE_SOURCE": str(self.attribute_export_path),
+            "FEAST_CUSTOMER_ATTRIBUTES": str(self.customer_attributes_file),
             "FEAST_REDIS_URL": self.feast_redis_connection,
             "FEAST_SQL_REGISTRY_URL": self.feast_sql_registry_url,
             "FEAST_USAGE": "False",

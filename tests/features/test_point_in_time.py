@@ -16,6 +16,10 @@ def _labels(settings, contacts: list[tuple[str, str, pd.Timestamp]]) -> None:
     """A warehouse with only the training_labels mart: the contacts of this test."""
     frame = pd.DataFrame(contacts, columns=["contact_id", "customer_id", "event_timestamp"])
     frame["campaign_id"], frame["product_code"], frame["is_control"], frame["label"] = "cmp1", "credit_card", False, 0
+    # The contact's own features (dbt's training_labels carries them; Feast passes them through).
+    frame["contact_attempt_number"], frame["contact_previous_campaign_contacts"] = 1, 0
+    frame["contact_days_since_previous_campaign"], frame["contact_previous_outcome"] = None, 0
+    frame["contact_month"] = frame["event_timestamp"].dt.month
     frame["event_timestamp"] = frame["event_timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create or replace table training_labels as select * from frame")

@@ -16,9 +16,11 @@ def test_v1_services_keep_their_features_and_v2_adds_the_savings_balance(local_s
     assert len(v1) == 28 and "balance_savings" not in v1
     assert [name for name in v2 if name != "balance_savings"] == v1
     assert "balance_savings" in v2
-    assert _names(store, features.CHURN_FEATURE_SERVICE) == v1
-    assert features.FEATURE_SERVICE == "propensity_v2"
+    assert _names(store, "churn_v1") == v1
+    # v3 and churn v2 add the bank's declared attributes: the synthetic bank declares none.
+    assert features.FEATURE_SERVICE == "propensity_v3" and features.CHURN_FEATURE_SERVICE == "churn_v2"
     assert features.feature_names(local_store) == v2
+    assert _names(store, features.CHURN_FEATURE_SERVICE) == v2
 
 
 def test_a_v1_training_set_has_no_v2_feature(local_store, days):

@@ -17,7 +17,7 @@ def test_serve_on_a_store_without_features_stops_with_a_reason(local_store, tmp_
     never_applied = features.settings_for_project("never_applied", tmp_path, local_store, file_registry=True)
 
     assert serving.main(["--feature-store-yaml", str(never_applied.feature_store_yaml)]) == 2
-    assert "propensity_v2 does not exist" in capsys.readouterr().err
+    assert "propensity_v3 does not exist" in capsys.readouterr().err
 
 
 def test_openapi_description_and_docs_page_are_served(local_store, days, tmp_path):

@@ -17,10 +17,10 @@ with bounds as (
         {% if is_incremental() %}
         coalesce(
             (select max(snapshot_date) from {{ this }}) + 1,
-            (select min(activity_date) from {{ ref('int_customer_activity_aggregated_daily') }})
+            {{ history_start() }}
         ) as first_snapshot_date,
         {% else %}
-        (select min(activity_date) from {{ ref('int_customer_activity_aggregated_daily') }}) as first_snapshot_date,
+        {{ history_start() }} as first_snapshot_date,
         {% endif %}
         {{ run_date() }} - {{ outcome_days }} as last_snapshot_date
 ),

@@ -12,7 +12,7 @@ with bounds as (
         {% if is_incremental() %}
         {{ run_date() }} as first_feature_date,
         {% else %}
-        (select min(activity_date) from {{ ref('int_customer_activity_aggregated_daily') }}) as first_feature_date,
+        {{ history_start() }} as first_feature_date,
         {% endif %}
         {{ run_date() }} as last_feature_date
 ),
@@ -157,7 +157,8 @@ select
     cast(date_sub('year', with_nps.birth_month, with_nps.feature_date) as integer) as age,
     cast(with_nps.feature_date - with_nps.customer_since as integer) as tenure_days,
     cast(with_nps.monthly_income as double) as monthly_income,
-    cast(with_nps.gender = 'F' as integer) as is_female,
+    -- An unknown gender stays missing (the model sees NaN), never a guessed 0.
+    cast(case when with_nps.gender in ('F', 'M') then with_nps.gender = 'F' end as integer) as is_female,
     cast(with_nps.has_marketing_consent as integer) as has_marketing_consent,
     cast(with_nps.txn_count_30d as integer) as txn_count_30d,
     cast(with_nps.txn_count_90d as integer) as txn_count_90d,

@@ -11,10 +11,17 @@ renamed as (
         campaign_id,
         customer_id,
         {{ utc_timestamp('contacted_at') }} as contacted_at,
-        channel,
+        -- A channel the source system did not record is the channel 'unknown', not a guess.
+        coalesce(nullif(channel, ''), 'unknown') as channel,
         {{ contract_bool('is_control') }} as is_control,
         delivery_status,
         list_row_id,
+        -- What the source system says of the contact's history (the telemarketing shape);
+        -- null when it says nothing: the warehouse's own contact history is used then.
+        cast(attempt_number as integer) as attempt_number,
+        cast(previous_campaign_contacts as integer) as previous_campaign_contacts,
+        cast(days_since_previous_campaign as integer) as days_since_previous_campaign,
+        nullif(previous_campaign_outcome, '') as previous_campaign_outcome,
         dt as delivery_day,
         -- A correction (landing/campaign_contacts_corrections/, checked by the contract) replaces the record.
         coalesce(regexp_matches(filename, '_corrections\.csv$'), false) as is_correction

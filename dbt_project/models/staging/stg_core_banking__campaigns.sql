@@ -13,6 +13,8 @@ renamed as (
         cast(start_date as date) as start_date,
         cast(end_date as date) as end_date,
         cast(response_window_days as integer) as response_window_days,
+        -- Arms of one experiment share its control group; a campaign without one is its own experiment.
+        coalesce(nullif(experiment_id, ''), campaign_id) as experiment_id,
         dt as delivered_on
     from source
 )

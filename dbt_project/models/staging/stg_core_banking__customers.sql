@@ -12,9 +12,10 @@ renamed as (
         {{ pii_hash('phone') }} as phone_hash,
         -- the month of birth only: the exact date is personal data and no model needs it
         cast(date_trunc('month', cast(birth_date as date)) as date) as birth_month,
-        gender,
-        region,
-        occupation,
+        -- Unknown is a category of its own, never imputed.
+        coalesce(nullif(gender, ''), 'unknown') as gender,
+        coalesce(nullif(region, ''), 'unknown') as region,
+        coalesce(nullif(occupation, ''), 'unknown') as occupation,
         cast(monthly_income as decimal(12, 2)) as monthly_income,
         cast(customer_since as date) as customer_since,
         {{ contract_bool('has_marketing_consent') }} as has_marketing_consent,

@@ -55,6 +55,7 @@ TRANSACTIONS_PATTERN = "trans*.asc"
 
 # Sources of the contract that Berka has no data for: header-only files every day.
 SOURCES_WITHOUT_BERKA_DATA = (
+    "customer_attributes",
     "campaigns",
     "campaign_contacts",
     "campaign_responses",

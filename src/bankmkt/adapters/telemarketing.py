@@ -19,7 +19,9 @@ Two variants are recognised by their header (``;``-separated, strings double-quo
 
 The value ``unknown`` (or an empty field) is unknown and lands empty, never imputed.
 
-Mapping (row n is the n-th data row, 1-based; the call day D is the row's delivery day ``dt``):
+Mapping (row n is the n-th data row, 1-based; the call day D is the contact's delivery day ``dt``; the
+customer and its attributes are delivered on D - 1: the bank knew the customer before it phoned, and the
+features known at the call, from the start of D, then hold them):
 
 | extract field | landing | rule |
 |---|---|---|
@@ -42,8 +44,8 @@ Mapping (row n is the n-th data row, 1-based; the call day D is the row's delive
 | `poutcome` | `campaign_contacts.previous_campaign_outcome` | success, failure, other; empty for nonexistent / unknown |
 | `y` | `campaign_responses` | yes: one `converted` response at `contacted_at` + 1 second (same day), amount empty; no: none |
 | `duration` | not delivered | the call's length is known only when the call ends, with its outcome (a 0-second call never converts): as a feature it leaks the label |
-| (none) | `customers` on D | `customer_since` D, `updated_at` D 00:00:00Z, `has_marketing_consent` true; names, e-mail, phone, gender, region, monthly_income empty |
-| (none) | `customer_attributes` on D | one row per customer and attribute, `valid_from` D 00:00:00Z; declared in `reference/customer_attributes.csv`, a category's values being those seen in the file (sorted) |
+| (none) | `customers` on D − 1 | `customer_since` D − 1, `updated_at` D − 1 00:00:00Z, `has_marketing_consent` true; names, e-mail, phone, gender, region, monthly_income empty |
+| (none) | `customer_attributes` on D − 1 | one row per customer and attribute, `valid_from` D − 1 00:00:00Z; declared in `reference/customer_attributes.csv`, a category's values being those seen in the file (sorted) |
 | (none) | `campaigns` on the first call day | one campaign `TELEMARKETING` "Term deposit telemarketing", product `term_deposit`, channel `phone`, start and end date the first and last call day, response window 1 day, no experiment |
 | (none) | `campaign_contacts` | campaign `TELEMARKETING`, `is_control` false, `delivery_status` delivered, `list_row_id` empty |
 | (none) | every other source | a header-only file every day |
@@ -495,11 +497,15 @@ def build_landing(calls: Calls) -> tuple[BerkaLanding, list[AttributeSpec]]:
     """Map the decoded calls to every landing source, and the attribute declaration (pure)."""
     n = len(calls.row_number)
     day = calls.call_day
-    first_day, last_day = day.min(), day.max()
+    # The bank knew the customer before it phoned: the profile and its attributes are delivered on
+    # the day before the call, so the features of the call's time (known from the start of the call
+    # day) hold them. The economic context is a monthly indicator, known before the call day too.
+    known = day - np.timedelta64(1, "D")
+    first_day, last_day = known.min(), day.max()
     customer_id = ids("C", calls.row_number, 7)
     contact_id = ids("TM", calls.row_number, 8)
     contacted_at = _stamps(day, calls.call_second)
-    midnight = _stamps(day)
+    midnight = _stamps(known)
     no = pa.array(np.zeros(n, dtype=bool))
 
     customers = _table(
@@ -509,11 +515,11 @@ def build_landing(calls: Calls) -> tuple[BerkaLanding, list[AttributeSpec]]:
             "national_id": ids("TM", calls.row_number, 9),
             "birth_date": _dates(birth_dates(day, calls.age)),
             "occupation": _text(occupation(calls.rows["job"])),
-            "customer_since": _dates(day),
+            "customer_since": _dates(known),
             "has_marketing_consent": pa.array(np.ones(n, dtype=bool)),
             "updated_at": midnight,
         },
-        day,
+        known,
     )
     campaigns = _table(
         "campaigns",
@@ -522,11 +528,11 @@ def build_landing(calls: Calls) -> tuple[BerkaLanding, list[AttributeSpec]]:
             "campaign_name": _constant(CAMPAIGN_NAME, 1),
             "product_code": _constant(PRODUCT_CODE, 1),
             "channel": _constant(CHANNEL, 1),
-            "start_date": _dates(np.array([first_day])),
+            "start_date": _dates(np.array([day.min()])),
             "end_date": _dates(np.array([last_day])),
             "response_window_days": _constant(RESPONSE_WINDOW_DAYS, 1, pa.int64()),
         },
-        np.array([first_day]),
+        np.array([day.min()]),
     )
     contacts = _table(
         "campaign_contacts",
@@ -568,7 +574,7 @@ def build_landing(calls: Calls) -> tuple[BerkaLanding, list[AttributeSpec]]:
             "value": _text(pd.concat(values.values(), ignore_index=True)),
             "valid_from": pa.concat_arrays([midnight] * len(names)),
         },
-        np.tile(day, len(names)),
+        np.tile(known, len(names)),
     )
     delivered = {
         "customers": customers,

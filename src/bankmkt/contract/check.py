@@ -32,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from bankmkt.attributes import AttributeDeclarationError
+from bankmkt.attributes import load_declaration as load_attribute_declaration
 from bankmkt.contract import index as key_index
 from bankmkt.contract.index import KeyIndex, copy_csv_keys, has_rows_and_columns
 from bankmkt.contract.ledger import accepted_days, record_accepted
@@ -158,6 +160,9 @@ def _bound(column: ColumnSpec, value) -> str:
     if column.type == "timestamp":
         return f"TIMESTAMP {_lit(str(value).replace('T', ' ').rstrip('Z'))}"
     return repr(float(value))
+
+
+ATTRIBUTES_SOURCE = "customer_attributes"
 
 
 class _BatchCheck:
@@ -585,6 +590,8 @@ class _BatchCheck:
                     condition, bound = f"({typed}) >= TIMESTAMP '{end_of_day}'", f"after the end of {self.day} (UTC)"
                 what = "a negative age" if name == "birth_date" else "in the future"
                 where("in_future", condition, f"{what}: {bound}")
+        if contract.source == ATTRIBUTES_SOURCE and {"attribute", "value"} <= set(self.columns[contract.source]):
+            checks.extend(self._attribute_checks())
         if not checks and not any(contract.column(n).plausible_factor for n in self.columns[contract.source]):
             return
         table = (
@@ -615,6 +622,39 @@ class _BatchCheck:
             if count:
                 query = f"SELECT {ROW}, {sample} AS sample FROM {table} WHERE {condition}"
                 self._collect(rule, contract, name, query, detail)
+
+    def _attribute_checks(self) -> list[tuple[str, str, str, str, str]]:
+        """Rule ``attribute_value``: each attribute is declared (reference/customer_attributes.csv), a
+        number parses, a category is one of the declared values (or unknown). An unreadable
+        declaration is the rule's violation too."""
+        where = "reference/customer_attributes.csv"
+        try:
+            specs = load_attribute_declaration(self.settings)
+        except AttributeDeclarationError as error:
+            return [("attribute_value", "attribute", "true", f"the declaration cannot be read: {error}", "attribute")]
+        sample = "attribute || '=' || '''' || value || ''''"
+        checks = []
+        names = ", ".join(_lit(spec.attribute) for spec in specs)
+        checks.append(
+            (
+                "attribute_value",
+                "attribute",
+                f"attribute NOT IN ({names})" if specs else "true",
+                f"not declared in {where} (declared: {', '.join(s.attribute for s in specs) or 'none'})",
+                "'''' || attribute || ''''",
+            )
+        )
+        for spec in specs:
+            is_it = f"attribute = {_lit(spec.attribute)} AND value <> ''"
+            if spec.is_category:
+                allowed = ", ".join(_lit(v) for v in spec.codes)
+                condition = f"{is_it} AND value NOT IN ({allowed})"
+                detail = f"{spec.attribute} is a category of {where}: {', '.join(spec.codes)}"
+            else:
+                condition = f"{is_it} AND TRY_CAST(value AS DOUBLE) IS NULL"
+                detail = f"{spec.attribute} is a number (with a point) in {where}"
+            checks.append(("attribute_value", "value", condition, detail, sample))
+        return checks
 
     def _plausibility(self, contract: SourceContract, column: ColumnSpec, table: str) -> list[tuple]:
         """The day's band of a plausibility column (kept in the ledger), and the rule against history.

@@ -43,6 +43,9 @@ RULES: dict[str, str] = {
     "customers known before, the warehouse's last published snapshot; accounts' owners likewise.",
     "personal_data_in_free_text": "Free-text columns (region, campaign name) hold no e-mail address, phone "
     "number or identity number: personal data stays in the columns that are hashed in staging.",
+    "attribute_value": "customer_attributes rows name an attribute declared in reference/customer_attributes.csv; "
+    "a number parses (a point for decimals), a category is one of the declared values or unknown "
+    "(an empty value is unknown too).",
     "out_of_order": "Days arrive in order: no earlier day since the first landed day lacks a "
     "source file, and D is not before the last accepted day (a rerun of an accepted day "
     "with the same files is fine).",

@@ -29,13 +29,14 @@ from bankmkt.features.common import (
     SEGMENT_COLUMNS,
     FeaturePublicationError,
 )
-from bankmkt.features.export import export_feature_mart, staged_feature_dates
+from bankmkt.features.export import export_customer_attributes, export_feature_mart, staged_feature_dates
 from bankmkt.features.publish import backfill, materialization_window, materialize_day, publish_method
 from bankmkt.features.repo import (
     apply_feature_repo,
     feature_columns,
     feature_names,
     feature_store,
+    model_feature_names,
     remove_project,
     settings_for_project,
     settings_with_store_yaml,
@@ -58,9 +59,11 @@ __all__ = [
     "apply_feature_repo",
     "backfill",
     "churn_training_set",
+    "export_customer_attributes",
     "export_feature_mart",
     "feature_columns",
     "feature_names",
+    "model_feature_names",
     "feature_store",
     "main",
     "materialization_window",

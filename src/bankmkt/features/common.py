@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-FEATURE_SERVICE = "propensity_v2"
-CHURN_FEATURE_SERVICE = "churn_v1"
+FEATURE_SERVICE = "propensity_v3"
+CHURN_FEATURE_SERVICE = "churn_v2"
 CUSTOMER_360_SERVICE = "customer_360_v1"
 ENTITY_KEY = "customer_id"
 # The segment labels the export adds to every feature date (feature view customer_segments).

@@ -68,3 +68,77 @@ def _rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).metadata.num_rows
+
+
+def attribute_state_query(specs) -> str:
+    """SQL of every customer's declared attributes after each change (reads ``customer_attribute_history``):
+    one row per customer and change time, a category as its code (0 unknown, then the declared
+    categories), a number as a double; an attribute without a value yet is unknown (code 0, or null)."""
+
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    joins, columns = [], []
+    for number, spec in enumerate(specs):
+        alias = f"a{number}"
+        joins.append(
+            f"asof left join (select customer_id, valid_from, value from history "
+            f"where attribute = {literal(spec.attribute)}) as {alias} "
+            f"on changes.customer_id = {alias}.customer_id and changes.valid_from >= {alias}.valid_from"
+        )
+        if spec.is_category:
+            cases = " ".join(f"when {literal(value)} then {code}" for value, code in spec.codes.items())
+            columns.append(f"cast(coalesce(case {alias}.value {cases} end, 0) as integer) as {spec.feature}")
+        else:
+            columns.append(f"try_cast({alias}.value as double) as {spec.feature}")
+    return (
+        "with history as (select customer_id, attribute, value, valid_from from customer_attribute_history "
+        "where valid_from < $until), "
+        "changes as (select distinct customer_id, valid_from from history) "
+        f"select changes.customer_id, changes.valid_from as event_timestamp, {', '.join(columns)} "
+        f"from changes {' '.join(joins)} order by changes.valid_from, changes.customer_id"
+    )
+
+
+def export_customer_attributes(run_date: date, settings: Settings | None = None) -> dict:
+    """Write the bank's declared attributes known by the end of D as Feast's ``customer_attributes`` source
+    (:attr:`Settings.attribute_export_path`, rewritten whole: the history of changes is small beside the
+    daily features). Nothing is written when the bank declares no attribute."""
+    from datetime import timedelta
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bankmkt.attributes import load_declaration
+    from bankmkt.warehouse import read_only_connection
+
+    settings = settings or get_settings()
+    specs = load_declaration(settings)
+    if not specs:
+        return {"attributes": 0}
+    until = datetime_of(run_date + timedelta(days=1))
+    with read_only_connection(settings, snapshot=True) as con:
+        table = con.execute(attribute_state_query(specs), {"until": until}).fetch_arrow_table()
+    schema = pa.schema(
+        [
+            pa.field("customer_id", pa.string()),
+            pa.field("event_timestamp", pa.timestamp("us")),
+            *[pa.field(s.feature, pa.int32() if s.is_category else pa.float64()) for s in specs],
+        ]
+    )
+    table = table.cast(schema)
+    target = settings.attribute_export_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, lambda partial: pq.write_table(table, partial))
+    return {
+        "attributes": len(specs),
+        "attribute_rows": table.num_rows,
+        "attribute_customers": len(set(table.column("customer_id").to_pylist())) if table.num_rows else 0,
+        "attribute_export": str(target),
+    }
+
+
+def datetime_of(day: date):
+    from datetime import datetime
+
+    return datetime(day.year, day.month, day.day)

@@ -7,7 +7,7 @@ import io
 import logging
 import os
 import time as clock
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bankmkt.features.common import PUBLISH_METHODS, FeaturePublicationError, day_start
 from bankmkt.features.repo import feature_store
@@ -36,6 +36,27 @@ def publish_method(method: str | None = None) -> str:
     return chosen
 
 
+ATTRIBUTE_VIEW = "customer_attributes"
+
+
+def _unpublished_history_start(store, settings: Settings):
+    """The first change time of the bank's attributes when their view has never been materialised; else None."""
+    import pyarrow.parquet as pq
+    from feast.errors import FeatureViewNotFoundException
+
+    try:
+        view = store.get_feature_view(ATTRIBUTE_VIEW)
+    except FeatureViewNotFoundException:  # the bank declares no attribute
+        return None
+    if view.materialization_intervals or not settings.attribute_export_path.exists():
+        return None
+    times = pq.read_table(settings.attribute_export_path, columns=["event_timestamp"]).column("event_timestamp")
+    if len(times) == 0:
+        return None
+    first = min(times.to_pylist())
+    return first.replace(tzinfo=UTC) if first.tzinfo is None else first
+
+
 def materialize_day(run_date: date, settings: Settings | None = None, method: str | None = None) -> dict:
     """Write the features of D (event time = start of D+1) to the online store: ``store.materialize``
     over D's window.
@@ -58,6 +79,12 @@ def materialize_day(run_date: date, settings: Settings | None = None, method: st
     feast_output = io.StringIO()
     with publication_report() as reports, contextlib.redirect_stdout(feast_output):
         store.materialize(start_date=start, end_date=end)
+        history_start = _unpublished_history_start(store, settings)
+        if history_start is not None and history_start < start:
+            # The bank's attributes hold until they change: on their first publication every value
+            # since the first change goes online, not only the changes of D.
+            store.materialize(start_date=history_start, end_date=end, feature_views=[ATTRIBUTE_VIEW])
+            result["attribute_history_from"] = history_start.isoformat()
     for line in feast_output.getvalue().splitlines():
         logger.debug("feast: %s", line)
     if len(reports) == 1:

@@ -111,6 +111,8 @@ def apply_feature_repo(settings: Settings | None = None) -> dict:
     for path in sorted(repo.glob("*.py")) + [settings.feature_store_yaml]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(repr(sorted(variables.items())).encode())
+    if settings.customer_attributes_file.is_file():  # the attribute view's fields come from the declaration
+        digest.update(settings.customer_attributes_file.read_bytes())
     fingerprint = digest.hexdigest()
     marker = settings.feast_applied_dir / f"{settings.feature_store_yaml.name}.sha256"
     store = feature_store(settings)
@@ -141,3 +143,11 @@ def feature_names(settings: Settings | None = None, service: str = FEATURE_SERVI
     store = feature_store(settings)
     fs = store.get_feature_service(service)
     return [f.name for projection in fs.feature_view_projections for f in projection.features]
+
+
+def model_feature_names(settings: Settings | None = None) -> list[str]:
+    """What the product propensity models use: the service's customer features, then the contact's own
+    (``ml.CONTACT_FEATURE_COLUMNS``: known per contact in training, for the next day's contact in scoring)."""
+    from ml import CONTACT_FEATURE_COLUMNS
+
+    return [*feature_names(settings), *CONTACT_FEATURE_COLUMNS]

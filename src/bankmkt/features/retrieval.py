@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -25,7 +25,8 @@ def training_set(
         labels = con.execute(
             """
             select contact_id, campaign_id, customer_id, product_code, is_control,
-                   event_timestamp, label
+                   event_timestamp, label, contact_attempt_number, contact_previous_campaign_contacts,
+                   contact_days_since_previous_campaign, contact_previous_outcome, contact_month
             from training_labels where $since is null or event_timestamp > $since
             order by event_timestamp, contact_id
             """,
@@ -90,7 +91,52 @@ def scoring_frame(run_date: date, settings: Settings | None = None) -> pd.DataFr
     path = settings.feature_export_file(run_date)
     if not path.exists():
         raise FeaturePublicationError(f"no exported features for {run_date} at {path}")
-    return pd.read_parquet(path)
+    frame = with_attributes(pd.read_parquet(path), run_date, settings)
+    return with_contact_context(frame, run_date, settings)
+
+
+def with_contact_context(frame: pd.DataFrame, run_date: date, settings: Settings) -> pd.DataFrame:
+    """``frame`` with the contact features of a contact made the day after D (``ml.CONTACT_FEATURE_COLUMNS``):
+    a first attempt, and what the warehouse knows of the customer's earlier campaigns
+    (``customer_contact_context``); a customer never contacted has none (0 contacts, no outcome)."""
+    with read_only_connection(settings, snapshot=True) as con:
+        context = con.execute(
+            """
+            select customer_id, contact_previous_campaign_contacts, contact_days_since_previous_campaign,
+                   contact_previous_outcome
+            from customer_contact_context
+            """
+        ).df()
+    frame = frame.drop(columns=[c for c in context.columns if c != "customer_id" and c in frame.columns])
+    merged = frame.merge(context, on="customer_id", how="left")
+    merged["contact_attempt_number"] = 1
+    merged["contact_previous_campaign_contacts"] = merged["contact_previous_campaign_contacts"].fillna(0).astype(int)
+    merged["contact_days_since_previous_campaign"] = merged["contact_days_since_previous_campaign"].astype("Int64")
+    merged["contact_previous_outcome"] = merged["contact_previous_outcome"].fillna(0).astype(int)
+    merged["contact_month"] = (run_date + timedelta(days=1)).month
+    return merged
+
+
+def with_attributes(frame: pd.DataFrame, run_date: date, settings: Settings) -> pd.DataFrame:
+    """``frame`` with each customer's declared attributes known by the end of D (the attribute export's
+    latest row per customer, as Feast's view serves it); a customer without one is unknown (code 0)."""
+    from bankmkt.attributes import load_declaration
+
+    specs = load_declaration(settings)
+    if not specs:
+        return frame
+    path = settings.attribute_export_path
+    if not path.exists():
+        raise FeaturePublicationError(f"the bank declares {len(specs)} attributes but none are exported at {path}")
+    until = pd.Timestamp(run_date) + pd.Timedelta(days=1)
+    attributes = pd.read_parquet(path)
+    attributes = attributes.loc[pd.to_datetime(attributes["event_timestamp"]) <= until]
+    latest = attributes.sort_values("event_timestamp").drop_duplicates("customer_id", keep="last")
+    merged = frame.merge(latest.drop(columns="event_timestamp"), on="customer_id", how="left")
+    for spec in specs:
+        if spec.is_category:
+            merged[spec.feature] = merged[spec.feature].fillna(0).astype("int32")
+    return merged
 
 
 def online_features(

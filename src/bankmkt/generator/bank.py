@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bankmkt.generator import catalogue as cat
-from bankmkt.generator.landing import DayClock, dates, decimals, ids, labels
+from bankmkt.generator.landing import DayClock, dates, decimals, empty_delivery, ids, labels
 from bankmkt.generator.population import _pick, _sigmoid, draw_population
 from bankmkt.generator.propensity import contact_effect, control_probability, true_propensity
 
@@ -297,6 +297,8 @@ class SyntheticBank:
         out["accounts"] = self._accounts_table(today, changes, clock)
         out["product_holdings"] = self._holdings_table(today, changes, clock)
         out["daily_balances"] = self._balances_table(today)
+        # The synthetic bank has no attributes beyond the core profile: header-only files.
+        out["customer_attributes"] = empty_delivery("customer_attributes")
         return {source: out[source] for source in cat.SOURCES}
 
     # ---- 1. the day-1 base and newcomers ---------------------------------------------------

@@ -21,6 +21,7 @@ SOURCES = (
     "campaign_responses",
     "complaints",
     "satisfaction_surveys",
+    "customer_attributes",
 )
 
 # ---- hidden life-cycle stages ----------------------------------------------------------

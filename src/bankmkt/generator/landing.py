@@ -4,12 +4,17 @@ Columns are built as Arrow arrays straight from numpy (ids, decimals from intege
 cents, dates, ``YYYY-MM-DDTHH:MM:SSZ`` timestamps from seconds of the day) and
 written with Arrow's CSV writer: no quoting, empty field for null, ``true``/``false``
 for booleans, decimals with exactly two decimals. The header comes from the
-contract schema, and a table whose columns differ from it is refused.
+contract schema, and a table whose columns differ from it is refused. A table with a text
+field that needs quotes (a comma, a quote or a line break, as a bank's own labels may hold)
+is written by Python's csv writer instead, quoting only those fields, except that a
+nullable column the table does not carry is written empty (a producer written before
+the contract grew that column delivers it as unknown).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from functools import cache
 from importlib import resources
@@ -44,12 +49,16 @@ def landing_file(landing_dir: Path, source: str, day: dt.date) -> Path:
 def write_landing_csv(table: pa.Table, landing_dir: Path, source: str, day: dt.date) -> Path:
     """Write one delivery (header-only when the table is empty), atomically."""
     columns = contract_columns(source)
+    table = with_nullable_columns(table, source)
     if table.column_names != columns:
         raise ValueError(f"{source}: columns {table.column_names} differ from the contract {columns}")
     path = landing_file(landing_dir, source, day)
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(partial: Path) -> None:
+        if _needs_quotes(table):
+            _write_quoted(table, partial)
+            return
         with pa.OSFile(str(partial), "wb") as sink:
             sink.write((",".join(columns) + "\n").encode("utf-8"))
             if table.num_rows:
@@ -57,6 +66,53 @@ def write_landing_csv(table: pa.Table, landing_dir: Path, source: str, day: dt.d
 
     write_atomically(path, write)
     return path
+
+
+def _needs_quotes(table: pa.Table) -> bool:
+    """True when a text field holds a comma, a quote or a line break (Arrow's unquoted writer refuses it)."""
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            if pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py():
+                return True
+    return False
+
+
+def _write_quoted(table: pa.Table, path: Path) -> None:
+    """The same file as Arrow's writer, with only the fields that need it quoted (RFC 4180)."""
+    import csv
+
+    text = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    rendered = pa.BufferOutputStream()
+    # Arrow renders every value (dates, decimals, booleans) as the contract wants; only quoting differs.
+    pacsv.write_csv(table, rendered, text)
+    rows = csv.reader(io.StringIO(rendered.getvalue().to_pybytes().decode("utf-8")))
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(table.column_names)
+        writer.writerows(rows)
+
+
+def nullable_columns(source: str) -> list[str]:
+    return [column["name"] for column in contract_schema(source)["columns"] if column["nullable"]]
+
+
+def with_nullable_columns(table: pa.Table, source: str) -> pa.Table:
+    """``table`` with every nullable contract column it lacks added as nulls, in the contract's order.
+
+    Columns the contract does not know, or required columns missing, are left for the caller's
+    check to refuse."""
+    absent = [name for name in nullable_columns(source) if name not in table.column_names]
+    if not absent:
+        return table
+    for name in absent:
+        table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    order = [name for name in contract_columns(source) if name in table.column_names]
+    return table.select(order) if len(order) == table.num_columns else table
+
+
+def empty_delivery(source: str) -> pa.Table:
+    """A header-only delivery of ``source`` (every column as text)."""
+    return pa.table({name: pa.array([], pa.string()) for name in contract_columns(source)})
 
 
 # ---- column builders -------------------------------------------------------------------
