@@ -67,6 +67,11 @@ def init_platform() -> Settings:
     if not (settings.airflow_home / "airflow.db").exists():
         print(f"[init] creating the Airflow metadata database in {settings.airflow_home}", flush=True)
         _airflow(settings, "db", "migrate", quiet=True)
+    from bankmkt.warehouse import manifest_is_stale, parse_project
+
+    if manifest_is_stale(settings):
+        print("[init] the dbt project changed since its manifest was built: dbt parse", flush=True)
+        parse_project(settings)
     return settings
 
 

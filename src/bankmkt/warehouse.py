@@ -239,6 +239,23 @@ def parse_project(settings: Settings | None = None) -> Path:
     return settings.dbt_manifest_path
 
 
+def manifest_is_stale(settings: Settings | None = None) -> bool:
+    """True when the manifest is missing or older than a file of the dbt project (a model, macro, test or
+    YAML edited since `make setup`): Cosmos would render the DAG from the old project, and its test
+    tasks would wait for results the new project never produces."""
+    settings = settings or get_settings()
+    manifest = settings.dbt_manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    project = settings.dbt_project_dir
+    sources = [
+        project / "dbt_project.yml",
+        *(p for d in ("models", "macros", "tests") for p in (project / d).rglob("*")),
+    ]
+    return any(path.is_file() and path.stat().st_mtime > built for path in sources)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys

@@ -37,3 +37,31 @@ def test_the_build_command_names_a_mistyped_date_and_builds_nothing(dbt_calls, c
     assert stop.value.code == 2
     assert "--date: run date '2024-13-01' is not a date of the form YYYY-MM-DD" in capsys.readouterr().err
     assert dbt_calls == []
+
+
+def test_a_dbt_project_edited_after_its_manifest_is_parsed_again_before_a_run(tmp_path):
+    """A stale manifest would render the DAG from the old project (its test tasks then wait for results the
+    new project never produces): `cli run` parses again when any project file is newer."""
+    import dataclasses
+    import os
+    import shutil
+
+    from bankmkt.settings import get_settings
+    from bankmkt.warehouse import manifest_is_stale
+
+    settings = get_settings()
+    root = tmp_path / "project"
+    (root / "dbt_project" / "models").mkdir(parents=True)
+    shutil.copy(settings.dbt_project_dir / "dbt_project.yml", root / "dbt_project" / "dbt_project.yml")
+    model = root / "dbt_project" / "models" / "a.sql"
+    model.write_text("select 1 as a\n")
+    copy = dataclasses.replace(settings, project_root=root)
+    assert manifest_is_stale(copy)  # no manifest yet
+    manifest = copy.dbt_manifest_path
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    os.utime(model, (manifest.stat().st_mtime - 10,) * 2)
+    os.utime(root / "dbt_project" / "dbt_project.yml", (manifest.stat().st_mtime - 10,) * 2)
+    assert not manifest_is_stale(copy)
+    os.utime(model, (manifest.stat().st_mtime + 10,) * 2)  # the model edited after the parse
+    assert manifest_is_stale(copy)

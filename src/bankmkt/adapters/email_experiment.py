@@ -20,7 +20,7 @@ Mapping (row = the row's number in the file, 1 = the line after the header):
 | | | `customer_since` | history day - 180 days when `newbie` = 1, else history day - 365 days |
 | | | `has_marketing_consent` | `true` |
 | | | `updated_at` | history day 00:00:00Z |
-| customer_attributes | history day | `history_segment` (category) | `history_segment` as given, thousands separators dropped (`7) $1,000 +` → `7) $1000 +`: the landing writer does not quote) |
+| customer_attributes | history day | `history_segment` (category) | `history_segment` as given (`7) $1,000 +`: the landing file quotes it) |
 | | | `purchase_channel` (category) | `channel` lower-case: `phone`, `web`, `multichannel` |
 | | | `bought_mens`, `bought_womens`, `newbie` (categories `no;yes`) | `mens`, `womens`, `newbie` |
 | | | `recency_months` (number) | `recency` |
@@ -153,7 +153,7 @@ def read_experiment(source_csv: Path | str) -> pd.DataFrame:
     """The experiment file, checked and typed: one row per customer, in file order.
 
     Columns: ``row`` (1 = the line after the header), ``recency`` (int), ``history_segment``
-    (text, thousands separators dropped), ``history_cents``, ``mens``, ``womens``, ``newbie``,
+    (text, as given), ``history_cents``, ``mens``, ``womens``, ``newbie``,
     ``visit``, ``conversion`` (bool), ``zip_code``, ``channel`` (lower-case), ``segment`` and
     ``spend_cents``; ``attrs["ignored_columns"]`` lists the file's columns the mapping does not use.
     Raises :class:`EmailExperimentError` naming every bad row and column (the first few of each).
@@ -207,9 +207,10 @@ def check_experiment(raw: pd.DataFrame, where: str = "experiment") -> pd.DataFra
         f"is not one of {PURCHASE_CHANNELS}",
     )
     # The landing writer does not quote, and the declaration separates categories with ';'.
-    segment_label = text["history_segment"].str.replace(r"(?<=\d),(?=\d{3})", "", regex=True)
+    segment_label = text["history_segment"]
     refuse("history_segment", segment_label.eq(""), "is empty")
-    refuse("history_segment", segment_label.str.contains(r'[,;"\r\n]'), "holds a comma, semicolon, quote or line break")
+    # A category's values are ;-separated in the declaration: a label may hold a comma, not a semicolon.
+    refuse("history_segment", segment_label.str.contains(r'[;"\r\n]'), "holds a semicolon, quote or line break")
     if problems:
         raise EmailExperimentError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
 

@@ -118,7 +118,7 @@ def export_customer_attributes(run_date: date, settings: Settings | None = None)
         return {"attributes": 0}
     until = datetime_of(run_date + timedelta(days=1))
     with read_only_connection(settings, snapshot=True) as con:
-        table = con.execute(attribute_state_query(specs), {"until": until}).fetch_arrow_table()
+        table = con.sql(attribute_state_query(specs), params={"until": until}).to_arrow_table()
     schema = pa.schema(
         [
             pa.field("customer_id", pa.string()),

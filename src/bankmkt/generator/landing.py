@@ -70,11 +70,8 @@ def write_landing_csv(table: pa.Table, landing_dir: Path, source: str, day: dt.d
 
 def _needs_quotes(table: pa.Table) -> bool:
     """True when a text field holds a comma, a quote or a line break (Arrow's unquoted writer refuses it)."""
-    for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            if pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py():
-                return True
-    return False
+    text = [c for c in table.columns if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)]
+    return any(pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py() for column in text)
 
 
 def _write_quoted(table: pa.Table, path: Path) -> None:
