@@ -22,7 +22,8 @@ def _history(settings: Settings, rows: list[tuple]) -> None:
     frame = pd.DataFrame(rows, columns=["customer_id", "attribute", "value", "valid_from"])
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute("create or replace table customer_attribute_history as select * from frame")
+        con.register("history_rows", frame)
+        con.execute("create or replace table customer_attribute_history as select * from history_rows")
 
 
 def test_each_change_carries_every_attribute_known_then_and_unknown_is_code_0(tmp_path):
