@@ -77,14 +77,17 @@ def materialize_day(run_date: date, settings: Settings | None = None, method: st
     result = {"window_start": start.isoformat(), "window_end": end.isoformat(), "partition": str(partition)}
     began = clock.perf_counter()
     feast_output = io.StringIO()
+    # The bank's attributes hold until they change: on their first publication every value since the
+    # first change goes online, not only the changes of D (asked before D's window is recorded).
+    history_start = _unpublished_history_start(store, settings)
     with publication_report() as reports, contextlib.redirect_stdout(feast_output):
-        store.materialize(start_date=start, end_date=end)
-        history_start = _unpublished_history_start(store, settings)
         if history_start is not None and history_start < start:
-            # The bank's attributes hold until they change: on their first publication every value
-            # since the first change goes online, not only the changes of D.
+            others = [v.name for v in store.list_feature_views() if v.online and v.name != ATTRIBUTE_VIEW]
+            store.materialize(start_date=start, end_date=end, feature_views=others)
             store.materialize(start_date=history_start, end_date=end, feature_views=[ATTRIBUTE_VIEW])
             result["attribute_history_from"] = history_start.isoformat()
+        else:
+            store.materialize(start_date=start, end_date=end)
     for line in feast_output.getvalue().splitlines():
         logger.debug("feast: %s", line)
     if len(reports) == 1:
