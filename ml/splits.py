@@ -75,7 +75,14 @@ def contact_split(rows: pd.DataFrame, holdout_days: int, min_positives: int) -> 
             "are held out instead"
         )
         return by_customer
-    return by_time  # neither works: the caller's refusal names the window that is short
+    # Neither works: the caller's refusal names the window that is short; the reason says both were tried.
+    by_time.reason = (
+        f"the contacts span {span_days} day(s); neither the last {holdout_days} days "
+        f"({_positives(by_time.train)} conversion(s) before them, {_positives(by_time.holdout)} in them) "
+        f"nor {HOLDOUT_SHARE:.0%} of customers ({_positives(by_customer.train)} / "
+        f"{_positives(by_customer.holdout)}) leave {min_positives} conversions on both sides"
+    )
+    return by_time
 
 
 def snapshot_split(rows: pd.DataFrame, holdout_snapshots: int) -> Split:

@@ -352,6 +352,7 @@ def train_uplift_and_register(
             "reason": reason,
             "rows": len(rows),
             "labels_through": labels_through,
+            **split.describe(),
         }
     learner = fit_x_learner(train, feature_columns, seed=42, min_positives=MIN_ARM_POSITIVES)
     model = UpliftModel.from_learner(product_code, learner)

@@ -183,3 +183,14 @@ def test_a_campaign_sent_on_one_day_is_held_out_by_customer(isolated_settings, t
     treated = one_day.loc[~one_day["is_control"]]
     assert result["metrics"]["holdout_rows"] == held_out_customers(treated["customer_id"]).sum()
     assert result["metrics"]["roc_auc"] > 0.65
+
+
+def test_too_few_conversions_for_either_split_is_a_readable_skip(
+    isolated_settings, training_frame_factory, feature_columns
+):
+    """A one-day campaign with a handful of conversions: neither split works, and the skip says both were tried."""
+    tiny = training_frame_factory(n=60, product_code="term_deposit", seed=6, days=0.5)
+    result = train_and_register(tiny, "term_deposit", RUN_DATE, feature_columns, isolated_settings)
+    assert result["status"] == "skipped"
+    assert "neither the last 14 days" in result["holdout_split_reason"]
+    assert "of customers" in result["holdout_split_reason"]
