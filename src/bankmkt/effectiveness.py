@@ -67,6 +67,12 @@ HEADERS = {
     "open_rate": "Opened",
     "click_rate": "Clicked",
     "visit_rate": "Visited",
+    "control_visit_rate": "Visited, control",
+    "visit_uplift": "Visit uplift",
+    "visit_interval": "95% interval (visits)",
+    "amount_uplift_per_contact_eur": "Amount uplift per contact",
+    "experiment_id": "Experiment",
+    "has_shared_control": "Shared control",
     "treated_complaint_rate": "Complaints, contacted",
     "control_complaint_rate": "Complaints, control",
     "treated_mean_nps": "NPS, contacted",
@@ -93,6 +99,8 @@ PERCENT = {
     "control_complaint_rate",
     "true_uplift",
     "roi",
+    "control_visit_rate",
+    "visit_uplift",
 }
 
 
@@ -268,7 +276,8 @@ def _format(column: str, value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "&ndash;"
     if column in PERCENT:
-        return f"{value * 100:+.1f}%" if column in ("uplift", "true_uplift", "roi") else f"{value * 100:.1f}%"
+        signed = ("uplift", "true_uplift", "roi", "visit_uplift")
+        return f"{value * 100:+.1f}%" if column in signed else f"{value * 100:.1f}%"
     if hasattr(value, "strftime"):  # contact weeks: the Monday's date
         return value.strftime("%Y-%m-%d")
     if isinstance(value, bool):
@@ -294,6 +303,8 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
         "channel",
         "contact_week",
         "uplift_interval",
+        "visit_interval",
+        "experiment_id",
         "feature",
         "model_name",
         "triggers",
@@ -304,7 +315,7 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     for record in frame[columns].to_dict(orient="records"):
         cells = "".join(
             f"<td class='{'text' if c in text_columns else ''}{' wrap' if c in WRAPPED else ''}'>"
-            f"{_format(c, record[c]) if c != 'uplift_interval' else record[c]}</td>"
+            f"{_format(c, record[c]) if c not in ('uplift_interval', 'visit_interval') else record[c]}</td>"
             for c in columns
         )
         body.append(f"<tr>{cells}</tr>")
@@ -381,6 +392,42 @@ def render_report(run_date: date, data: dict[str, pd.DataFrame], truth: pd.DataF
             "<details><summary>Source-system campaigns (before the platform's lists)</summary>"
             + _table(source, columns)
             + "</details>"
+        )
+
+    # Visits and amounts, and experiments whose arms share one control (docs/campaigns.md).
+    other = campaigns.loc[
+        (campaigns["visit_rate"].fillna(0) > 0)
+        | (campaigns["control_visit_rate"].fillna(0) > 0)
+        | campaigns["has_shared_control"].fillna(False).astype(bool)
+    ].copy()
+    if not other.empty:
+        other["visit_interval"] = [
+            "&ndash;" if pd.isna(low) else f"[{low * 100:+.1f}, {high * 100:+.1f}]"
+            for low, high in zip(other["visit_uplift_ci_low"], other["visit_uplift_ci_high"])
+        ]
+        sections.append("<h2>Visits, amounts and shared controls</h2>")
+        sections.append(
+            "<p class='note'>Visit uplift = visit rate of the customers listed for contact minus the "
+            "control's, with its 95% interval; amount uplift = converted amount (spend, sums placed) per "
+            "contacted customer minus per control customer. Arms of one experiment are measured against "
+            "its whole shared control group.</p>"
+        )
+        sections.append(
+            _table(
+                other,
+                [
+                    "campaign_id",
+                    "experiment_id",
+                    "has_shared_control",
+                    "treated_contacts",
+                    "control_contacts",
+                    "visit_rate",
+                    "control_visit_rate",
+                    "visit_uplift",
+                    "visit_interval",
+                    "amount_uplift_per_contact_eur",
+                ],
+            )
         )
 
     truth = truth.loc[truth["is_platform_campaign"].astype(bool)] if truth is not None and len(truth) else truth

@@ -151,6 +151,10 @@ def test_an_experiment_with_a_shared_control_is_measured_per_arm_with_visits_and
         assert arm[8] <= arm[7] <= arm[9]
     # The e-mails raise visits (the fixture's effect), and the interval says so.
     assert by_arm["EMAIL_MENS"][7] > 0.03 and by_arm["EMAIL_MENS"][8] > 0
+    # Marketing reads it in the effectiveness report.
+    report = Path(stage(settings, last, "report_effectiveness")["report"]).read_text()
+    section = report[report.index("Visits, amounts and shared controls") :]
+    assert "EMAIL_2WEEKS" in section and "EMAIL_WOMENS" in section
 
 
 def test_an_experiment_without_transactions_builds_features_from_its_attributes(email_experiment):
