@@ -79,8 +79,15 @@ def test_every_source_and_day_has_one_file_with_the_contract_header(bank):
             assert raw.endswith(b"\n")
 
 
+# The synthetic bank declares no attributes of its own: header-only files every day.
+EMPTY_SOURCES = {"customer_attributes"}
+
+
 def test_values_follow_the_contract(landed):
     for source, frame in landed.items():
+        if source in EMPTY_SOURCES:
+            assert frame.drop(columns="dt").empty, f"{source} delivered rows"
+            continue
         assert len(frame), f"{source} delivered nothing in {DAYS} days"
         for column in contract_schema(source)["columns"]:
             values = frame[column["name"]]
@@ -97,7 +104,7 @@ def test_values_follow_the_contract(landed):
                 assert set(present) <= set(column["allowed"]), where
             if "pattern" in column:
                 assert present.str.match(column["pattern"]).all(), where
-            if column["type"] in ("decimal", "integer"):
+            if column["type"] in ("decimal", "integer") and len(present):  # optional columns may be all empty
                 numbers = present.astype(float)
                 assert numbers.min() >= column.get("min", -np.inf), where
                 assert numbers.max() <= column.get("max", np.inf), where

@@ -349,7 +349,8 @@ def test_every_rule_is_exercised():
         "placeholder_value",
         "spend_beyond_income",
         "personal_data_in_free_text",
-    }  # test_plausibility.py, test_personal_data.py
+        "attribute_value",
+    }  # test_plausibility.py, test_personal_data.py, test_attributes.py
     assert tested == set(RULES)
 
 

@@ -6,7 +6,9 @@
 --   below_min_age         younger than the product's min_age
 --   above_max_age         older than the product's max_age (lending ends before old age)
 --   income_below_minimum  declared monthly income under the product's minimum
---   balance_below_minimum end-of-day balance over all accounts under the product's minimum
+--   balance_below_minimum end-of-day balance over all accounts under the product's minimum (only
+--                         for a bank that delivers accounts: without account data a balance is
+--                         unknown, not zero, and the rule cannot be judged)
 --   recent_complaint      a complaint in the last 90 days
 with customers as (
     select
@@ -35,9 +37,14 @@ holdings as (
     group by all
 ),
 
+bank as (
+    select exists (select 1 from {{ ref('int_accounts_current') }}) as delivers_accounts
+),
+
 gaps as (
     select
         customers.*,
+        bank.delivers_accounts,
         products.product_code,
         products.min_age,
         products.max_age,
@@ -46,6 +53,7 @@ gaps as (
         holdings.last_closed_on
     from customers
     cross join {{ ref('dim_products') }} as products
+    cross join bank
     left join holdings
         on customers.customer_id = holdings.customer_id
         and products.product_code = holdings.product_code
@@ -61,7 +69,7 @@ checked as (
             when age < min_age then 'below_min_age'
             when age > max_age then 'above_max_age'
             when monthly_income < min_monthly_income then 'income_below_minimum'
-            when balance_total < min_balance_total then 'balance_below_minimum'
+            when balance_total < min_balance_total and delivers_accounts then 'balance_below_minimum'
             when complaints_90d > 0 then 'recent_complaint'
         end as ineligibility_reason
     from gaps
