@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-from bankmkt.features.common import FeaturePublicationError
+from bankmkt.features.common import FeaturePublicationError, day_start
 from bankmkt.runtime import write_atomically
 from bankmkt.settings import Settings, get_settings
 
@@ -104,8 +104,6 @@ def export_customer_attributes(run_date: date, settings: Settings | None = None)
     """Write the bank's declared attributes known by the end of D as Feast's ``customer_attributes`` source
     (:attr:`Settings.attribute_export_path`, rewritten whole: the history of changes is small beside the
     daily features). Nothing is written when the bank declares no attribute."""
-    from datetime import timedelta
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -116,7 +114,7 @@ def export_customer_attributes(run_date: date, settings: Settings | None = None)
     specs = load_declaration(settings)
     if not specs:
         return {"attributes": 0}
-    until = datetime_of(run_date + timedelta(days=1))
+    until = day_start(run_date + timedelta(days=1)).replace(tzinfo=None)  # the warehouse's naive UTC
     with read_only_connection(settings, snapshot=True) as con:
         table = con.sql(attribute_state_query(specs), params={"until": until}).to_arrow_table()
     schema = pa.schema(
@@ -136,9 +134,3 @@ def export_customer_attributes(run_date: date, settings: Settings | None = None)
         "attribute_customers": len(set(table.column("customer_id").to_pylist())) if table.num_rows else 0,
         "attribute_export": str(target),
     }
-
-
-def datetime_of(day: date):
-    from datetime import datetime
-
-    return datetime(day.year, day.month, day.day)
