@@ -60,10 +60,18 @@ class Bank:
         return self.root / "truth"
 
     def data_dir(self, parent: Path) -> Settings:
-        """A fresh DATA_DIR under ``parent`` holding a copy of the bank's landing files."""
+        """A fresh DATA_DIR under ``parent`` holding a copy of the bank's landing files.
+
+        Every DATA_DIR of one bank shares one PII hash key (the local profile would give each a
+        random key of its own), so that two warehouses of the bank hash identifiers alike
+        whatever key an earlier test left in the environment.
+        """
         parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.landing_dir, parent / "landing")
-        return dataclasses.replace(get_settings(), platform_env="local", data_dir=parent)
+        secrets = parent / "secrets"
+        secrets.mkdir(mode=0o700)
+        (secrets / "pii_hash_key").write_text(f"small-bank-{self.root.name}\n")
+        return dataclasses.replace(get_settings(), platform_env="local", data_dir=parent, pii_hash_key="")
 
     @staticmethod
     def dbt(settings: Settings, args: list[str]) -> dict:
@@ -171,5 +179,5 @@ def full_refresh_warehouse(small_bank, tmp_path_factory) -> Settings:
     summary = small_bank.build(settings, small_bank.last_day, full_refresh=True)
     assert summary["failures"] == []
     unit_tests = [uid for uid in summary["nodes"] if uid.startswith("unit_test.")]
-    assert len(unit_tests) == 6 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
+    assert len(unit_tests) == 8 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
     return settings

@@ -29,17 +29,38 @@ evaluated as (
         ) as converted
     from contacts
     left join conversions using (contact_id)
+),
+
+-- The latest closed window's outcome; windows closing at the same moment count as one, a success
+-- when any of them converted (so every build picks the same one).
+latest_outcome as (
+    select customer_id, arg_max(converted, closes_at) as converted
+    from (
+        select customer_id, closes_at, bool_or(converted) as converted
+        from evaluated
+        where closes_at <= {{ run_date() }} + interval 1 day
+        group by customer_id, closes_at
+    )
+    group by customer_id
+),
+
+history as (
+    select
+        customer_id,
+        count(*) as previous_contacts,
+        max(contacted_at) as last_contacted_at
+    from evaluated
+    group by customer_id
 )
 
 select
-    customer_id,
+    history.customer_id,
     {{ run_date() }} as as_of_date,
-    cast(count(*) as integer) as contact_previous_campaign_contacts,
-    cast(date_diff('day', cast(max(contacted_at) as date), {{ run_date() }} + 1) as integer)
+    cast(history.previous_contacts as integer) as contact_previous_campaign_contacts,
+    cast(date_diff('day', cast(history.last_contacted_at as date), {{ run_date() }} + 1) as integer)
         as contact_days_since_previous_campaign,
     {{ previous_outcome_code(
-        "arg_max(case when converted then 'success' else 'failure' end, closes_at)
-         filter (where closes_at <= " ~ run_date() ~ " + interval 1 day)"
+        "case when latest_outcome.converted then 'success' when not latest_outcome.converted then 'failure' end"
     ) }} as contact_previous_outcome
-from evaluated
-group by customer_id
+from history
+left join latest_outcome using (customer_id)

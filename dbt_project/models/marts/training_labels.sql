@@ -39,6 +39,14 @@ treated_history as (
     where not treated.is_control
 ),
 
+-- Contacts of one customer whose windows close at the same moment count as one outcome, a success
+-- when any of them converted (an as-of join over ties would pick one at random).
+closed_outcomes as (
+    select customer_id, closes_at, bool_or(converted) as converted
+    from treated_history
+    group by customer_id, closes_at
+),
+
 -- What the warehouse's own history says at each contact, from earlier treated contacts only
 -- (windows and as-of joins: the cost grows with the contacts, not with their square).
 counted as (
@@ -71,7 +79,7 @@ derived_history as (
     asof left join treated_history as last_contact
         on counted.customer_id = last_contact.customer_id
         and counted.contacted_at > last_contact.contacted_at
-    asof left join (select customer_id, closes_at, converted from treated_history) as last_outcome
+    asof left join closed_outcomes as last_outcome
         on counted.customer_id = last_outcome.customer_id
         and counted.contacted_at >= last_outcome.closes_at
 ),
