@@ -350,7 +350,8 @@ def test_every_rule_is_exercised():
         "spend_beyond_income",
         "personal_data_in_free_text",
         "attribute_value",
-    }  # test_plausibility.py, test_personal_data.py, test_attributes.py
+        "balance_missing",
+    }  # test_plausibility.py, test_personal_data.py, test_attributes.py, test_balance_coverage.py
     assert tested == set(RULES)
 
 

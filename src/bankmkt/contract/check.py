@@ -255,6 +255,7 @@ class _BatchCheck:
                 self._check_keys(contract)
         self._run_pending()
         self._check_spend_against_income()
+        self._check_balance_coverage()
         self._check_duplicate_files()
         rerun = self._is_rerun()
         self._check_order(rerun)
@@ -785,6 +786,79 @@ class _BatchCheck:
         finally:
             if attached:
                 self.con.execute("DETACH DATABASE IF EXISTS wh")
+
+    def _check_balance_coverage(self) -> None:
+        """Rule ``balance_missing``: every account open at the end of D has D's end-of-day balance.
+
+        Open accounts come from the day's accounts file (its latest version of an account) and, for
+        accounts delivered before, from the warehouse's last published snapshot
+        (``int_accounts_current``). An account opened after D or closed on or before D needs no
+        balance. A first load's history before its first build is judged by each day's accounts
+        file alone. The violation names the accounts (no row of the balances file can show what it
+        lacks): a bank that delivers accounts but no balances is told on the first day, instead of
+        every balance feature silently reading zero.
+        """
+        balance_columns = set(self.columns.get("daily_balances", []))
+        account_columns = set(self.columns.get("accounts", []))
+        if "account_id" not in balance_columns:
+            return  # the balances file is missing or unreadable: reported by its own rules
+        accounts = []
+        if self.files["accounts"].rows and {"account_id", "opened_on", "closed_on", "updated_at"} <= account_columns:
+            accounts.append(
+                f"SELECT account_id, TRY_CAST(opened_on AS DATE) AS opened_on, "
+                f"TRY_CAST(NULLIF(closed_on, '') AS DATE) AS closed_on, 0 AS source_order, updated_at AS version "
+                f"FROM {table_name('accounts')}"
+            )
+        attached = self._attach_warehouse()
+        if attached and {"opened_on", "closed_on"} <= self._warehouse_columns("int_accounts_current"):
+            accounts.append(
+                "SELECT account_id, CAST(opened_on AS DATE) AS opened_on, CAST(closed_on AS DATE) AS closed_on, "
+                "1 AS source_order, '' AS version FROM wh.main.int_accounts_current"
+            )
+        try:
+            if not accounts:
+                return
+            balanced = (
+                f"SELECT account_id FROM {table_name('daily_balances')}"
+                if self.files["daily_balances"].rows
+                else "SELECT NULL::VARCHAR AS account_id WHERE false"
+            )
+            day = _lit(self.day.isoformat())
+            missing = self.con.execute(
+                f"""
+                WITH current AS (
+                    SELECT account_id, opened_on, closed_on FROM ({" UNION ALL ".join(accounts)})
+                    QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY source_order, version DESC) = 1)
+                SELECT count(*) OVER () AS n, account_id FROM current
+                WHERE opened_on <= CAST({day} AS DATE)
+                    AND (closed_on IS NULL OR closed_on > CAST({day} AS DATE))
+                    AND account_id NOT IN ({balanced})
+                ORDER BY account_id LIMIT {SAMPLE_SIZE}"""
+            ).fetchall()
+        finally:
+            if attached:
+                self.con.execute("DETACH DATABASE IF EXISTS wh")
+        if not missing:
+            return
+        count = missing[0][0]
+        self._fail(
+            "balance_missing",
+            self.contracts["daily_balances"],
+            self.files["daily_balances"].file,
+            column="account_id",
+            sample=[account for _, account in missing],
+            detail=f"{count} account(s) open at the end of {self.day} have no balance on the day "
+            "(every open account's end-of-day balance is delivered every day)",
+        )
+
+    def _warehouse_columns(self, table: str) -> set[str]:
+        """The columns of ``table`` in the attached warehouse ``wh``."""
+        return {
+            row[0]
+            for row in self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'wh' AND table_name = ?", [table]
+            ).fetchall()
+        }
 
     def _attach_warehouse(self) -> bool:
         """Attach the warehouse's published snapshot (or the warehouse itself) read-only as ``wh``."""

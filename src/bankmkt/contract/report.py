@@ -41,6 +41,8 @@ RULES: dict[str, str] = {
     "repayments, which move the customer's own money) stays within SPEND_INCOME_FACTOR times their monthly "
     "income, judged against at least SPEND_INCOME_FLOOR: income from the day's customers file or, for "
     "customers known before, the warehouse's last published snapshot; accounts' owners likewise.",
+    "balance_missing": "Every account open at the end of D (opened on or before D, not closed by D; from the "
+    "day's accounts file and the warehouse's last published snapshot) has a row in D's daily_balances.",
     "personal_data_in_free_text": "Free-text columns (region, campaign name) hold no e-mail address, phone "
     "number or identity number: personal data stays in the columns that are hashed in staging.",
     "attribute_value": "customer_attributes rows name an attribute declared in reference/customer_attributes.csv; "
