@@ -591,3 +591,58 @@ def test_no_personal_value_of_the_landing_reaches_the_warehouse_exports_online_s
         if p.suffix != ".parquet" and pattern.search(p.read_bytes())
     ]
     assert not found, found
+
+
+def test_churn_risk_is_scored_without_any_product_champion(daily_runs, monkeypatch):
+    """A bank whose product models have no champion and no labelled contact to explore from (an
+    attrition extract, say) still gets every customer's churn risk from the churn champion; the
+    day's record says why no list was made.
+
+    The tiny bank's 49 days close no 60-day churn window, so its churn model is trained here on
+    weekly snapshots with the churn service's columns, through the platform's own training and
+    registry gate; the product champions' aliases are taken away for the run and restored after.
+    """
+    from bankmkt import features, pipeline
+    from ml.registry import alias_version, use_tracking
+    from ml.training import train_churn_model
+    from tests.ml.conftest import make_churn_frame
+
+    settings, _ = daily_runs
+    client = use_tracking(settings)
+    columns = features.feature_names(settings, features.CHURN_FEATURE_SERVICE)
+    snapshots = make_churn_frame(customers=1_500, snapshots=4, seed=8, end="2024-01-29")
+    for column in set(columns) - set(snapshots.columns):
+        snapshots[column] = 0.0
+    churn = train_churn_model(snapshots, LAST_DAY, columns, settings)
+    assert churn["promoted"], churn
+    champions = {
+        name: alias_version(name, "champion", client)
+        for name in (f"{settings.model_prefix}_{product}" for product in pipeline.PROMOTED_PRODUCTS)
+    }
+    assert any(champions.values()), "no product champion to take away: the check would be vacuous"
+    monkeypatch.setattr(pipeline, "observed_conversion_rate", lambda *args, **kwargs: None)
+    churn_file = settings.churn_risk_dir(LAST_DAY) / "churn_risk.parquet"
+    churn_file.unlink(missing_ok=True)
+    try:
+        for name, version in champions.items():
+            if version is not None:
+                client.delete_registered_model_alias(name, "champion")
+        result = pipeline.score_and_target(LAST_DAY)
+    finally:
+        for name, version in champions.items():
+            if version is not None:
+                client.set_registered_model_alias(name, "champion", version)
+        client.delete_registered_model_alias(churn["model_name"], "champion")
+        monkeypatch.undo()
+    customers = features.scoring_frame(LAST_DAY, settings)["customer_id"]
+    assert result["status"] == "skipped", result
+    assert set(result["skipped"]) == set(pipeline.PROMOTED_PRODUCTS)
+    assert result["churn_risk_scored"] == customers.nunique() > 0
+    assert result["churn_risk"] == str(churn_file)
+    risk = pd.read_parquet(churn_file)
+    assert set(risk["customer_id"]) == set(customers)
+    assert risk["churn_risk"].between(0, 1).all() and risk["model_name"].eq(churn["model_name"]).all()
+    recorded = _stage(settings, LAST_DAY, "score_and_target")
+    assert recorded["status"] == "skipped" and recorded["churn_risk_scored"] == len(risk)
+    churn_file.unlink()
+    pipeline.score_and_target(LAST_DAY)  # the day's lists again, without churn risk as before
