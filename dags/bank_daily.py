@@ -5,29 +5,32 @@ One bank day, logical date D, from landing files to campaign target lists:
 
 1. **check_landing**: every landing file of D against the landing contract;
    a bad batch goes to quarantine and the run stops before anything changes.
-2. **warehouse**: the dbt project as an Astronomer Cosmos task group, one
+2. **build_history**: on a first load (or after a long pause), the history
+   before D built month by month (`WAREHOUSE_SLICE_MONTHS`), so that dbt's
+   memory follows one slice and not the whole history; on other days nothing.
+3. **warehouse**: the dbt project as an Astronomer Cosmos task group, one
    task per model with its tests after it, rendered from the prebuilt
    manifest (parsing this file never runs dbt). Cosmos' watcher mode runs a
    single `dbt build` (DuckDB allows one writer) and each model task reports
    its node's outcome; **build_warehouse** then records what the marts hold,
-   timed from check_landing's end (its return value). The build is the one
+   timed from build_history's end (its return value). The build is the one
    `cli stage build_warehouse` runs by hand (`bankmkt.pipeline.build_warehouse`).
-3. **validate_features**: Great Expectations gate on D's customer features.
-4. **publish_features**: Parquet export, `feast apply`, materialisation of D.
-5. **monitor_models**: every champion on D: feature and prediction drift
+4. **validate_features**: Great Expectations gate on D's customer features.
+5. **publish_features**: Parquet export, `feast apply`, materialisation of D.
+6. **monitor_models**: every champion on D: feature and prediction drift
    (PSI against the population it was trained on), realised AUC, calibration and
    Qini on the outcomes matured since its training data, new labels. Its asset
    event (extra: the run date) schedules the **bank_training** DAG, which pulls
    this task's return value from the run the event names and decides from it
    whether any model retrains (dags/bank_training.py).
-6. **score_and_target**: the champions (MLflow registry aliases) score every
+7. **score_and_target**: the champions (MLflow registry aliases) score every
    customer (propensity and uplift), contact policy (the warehouse's
    customer_contact_history and customer_campaign_history), control holdout,
    target lists under DATA_DIR/outputs, ranked by incremental value once every
    product has an uplift champion.
-7. **load_target_lists**: the lists and the model monitoring into the warehouse
+8. **load_target_lists**: the lists and the model monitoring into the warehouse
    (dbt, the only writer).
-8. **report_effectiveness**: marketing's morning report (uplift with intervals,
+9. **report_effectiveness**: marketing's morning report (uplift with intervals,
    value, ROI, channels, guardrails, life cycle, model health) under
    DATA_DIR/reports/effectiveness.
 
@@ -75,12 +78,19 @@ def bank_daily():
 
         return pipeline.check_landing(ds)
 
-    @task(outlets=[WAREHOUSE], **WAREHOUSE_WRITER)
-    def build_warehouse(landing: dict, ds: str | None = None) -> dict:
+    @task(**WAREHOUSE_WRITER)
+    def build_history(ds: str | None = None) -> dict:
         from bankmkt import pipeline
 
-        # The Cosmos task group ran the build, starting when the contract check handed over.
-        return pipeline.build_warehouse(ds, dbt_started_at=landing["checked_at"])
+        # A first load (or a long pause) builds the days before D in monthly slices; else nothing.
+        return pipeline.build_history(ds)
+
+    @task(outlets=[WAREHOUSE], **WAREHOUSE_WRITER)
+    def build_warehouse(history: dict, ds: str | None = None) -> dict:
+        from bankmkt import pipeline
+
+        # The Cosmos task group ran the build, starting when the history slices handed over.
+        return pipeline.build_warehouse(ds, dbt_started_at=history["finished_at"])
 
     @task(**WAREHOUSE_WRITER)  # reads the warehouse as written, then publishes its snapshot
     def validate_features(ds: str | None = None) -> dict:
@@ -122,12 +132,13 @@ def bank_daily():
 
         return pipeline.report_effectiveness(ds)
 
-    landing = check_landing()
+    history = build_history()
     dbt_models = warehouse_task_group()
     (
-        landing
+        check_landing()
+        >> history
         >> dbt_models
-        >> build_warehouse(landing)
+        >> build_warehouse(history)
         >> validate_features()
         >> publish_features()
         >> monitor_models()

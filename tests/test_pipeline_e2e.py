@@ -106,6 +106,17 @@ def test_contract_check_accepted_the_history_then_one_day(daily_runs):
     assert _stage(settings, RUN_DAYS[1], "check_landing")["days_checked"] == 1
 
 
+def test_the_first_load_built_its_history_month_by_month(daily_runs):
+    """The DAG's build_history task built January as a slice of its own before the first day's
+    build (which then added February); the daily runs after it had nothing to slice."""
+    settings, _ = daily_runs
+    first_load = _stage(settings, BOOTSTRAP, "build_history")
+    assert [piece["until"] for piece in first_load["slices"]] == ["2024-01-31"]
+    assert first_load["slices"][0].get("success", 0) > 0 and not first_load["slices"][0].get("error")
+    for day in RUN_DAYS:
+        assert _stage(settings, day, "build_history")["slices"] == []
+
+
 def test_warehouse_marts_have_rows(daily_runs):
     settings, _ = daily_runs
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:

@@ -7,3 +7,21 @@
         (select min(first_delivered_on) from {{ ref('dim_customers') }})
     )
 {%- endmacro %}
+
+{#- The first day an incremental run computes: the day after the last one the model holds, and
+    at most the run date (a rerun of D recomputes D). A run thus fills every day since the last
+    one built: the first load builds a long history in slices (bankmkt.warehouse builds month by
+    month), and a day the platform did not build is caught up by the next. Evaluated when the
+    model executes and written into its SQL as a date literal, so a filter on it still prunes the
+    landing's dt= folders. `empty_start`: where to start when the model holds no row yet. -#}
+{% macro incremental_start(column, empty_start="date '0001-01-01'") -%}
+    {%- if execute and is_incremental() -%}
+        {%- set first = run_query(
+            "select strftime(least(coalesce(max(" ~ column ~ ") + 1, " ~ empty_start ~ "), "
+            ~ run_date() ~ "), '%Y-%m-%d') from " ~ this
+        ).columns[0].values()[0] -%}
+        cast('{{ first }}' as date)
+    {%- else -%}
+        {{ run_date() }}
+    {%- endif -%}
+{%- endmacro %}

@@ -27,6 +27,7 @@ DAG_ID = "bank_daily"
 TRAINING_DAG_ID = "bank_training"
 STAGES = (
     "check_landing",
+    "build_history",
     "build_warehouse",
     "validate_features",
     "publish_features",
@@ -206,6 +207,11 @@ def _headline(stage: str, result: dict) -> str:
         return f"skipped: {result.get('reason')}"
     if stage == "check_landing":
         return f"{result.get('days_checked', '?')} day(s), {result.get('rows', '?')} rows accepted"
+    if stage == "build_history":
+        slices = result.get("slices") or []
+        if not slices:
+            return "nothing to build before the day (the warehouse holds the days before it)"
+        return f"{len(slices)} slice(s) of history built, up to {slices[-1]['until']}"
     if stage == "build_warehouse":
         rows = result["rows"]
         return (

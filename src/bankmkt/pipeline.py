@@ -73,6 +73,28 @@ def check_landing(run_date: str | date) -> dict:
     return result
 
 
+def build_history(run_date: str | date) -> dict:
+    """Before D's build: the history the warehouse has not built yet, in slices of
+    ``WAREHOUSE_SLICE_MONTHS`` months when it is longer than one (a first load, a long pause).
+
+    Nothing to do on an ordinary day (the warehouse holds D-1): the stage records that in
+    milliseconds. The result's ``finished_at`` is when D's own build (the Cosmos tasks) may start.
+    """
+    from bankmkt import warehouse
+
+    day = parse_run_date(run_date)
+    settings = apply_environment()
+    with timed() as clock:
+        sliced = warehouse.build_history_slices(day, settings)
+    result = {
+        "status": "built" if sliced["slices"] else "nothing to slice",
+        **sliced,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    record_stage(day, "build_history", result, clock["seconds"], settings)
+    return result
+
+
 def build_warehouse(run_date: str | date, dbt_started_at: str | datetime | None = None) -> dict:
     """The warehouse stage: D's dbt build (staging, intermediate, marts and their data tests),
     then a check and a record of what the marts hold.

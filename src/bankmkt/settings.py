@@ -89,6 +89,10 @@ class Settings:
     # like "50%"); threads 0 means one per core.
     duckdb_memory_limit: str = "50%"
     duckdb_threads: int = 0
+    # The first build of a warehouse (and a full refresh) over a history longer than this many
+    # calendar months builds it in slices of that many months, oldest first, so that dbt's memory
+    # follows a slice and not the whole history (bankmkt.warehouse.history_slices). 0: one build.
+    warehouse_slice_months: int = 1
     # Landing contract: the bank's own formats of its customer and account numbers (rule pattern),
     # in place of the contract's C + 7 digits and A + 8 digits. Empty: the contract's.
     customer_number_pattern: str = ""
@@ -552,6 +556,7 @@ class Settings:
             "DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "DUCKDB_THREADS": str(self.duckdb_threads or os.cpu_count() or 1),
             "DUCKDB_TEMP_DIRECTORY": str(self.duckdb_temp_dir),
+            "WAREHOUSE_SLICE_MONTHS": str(self.warehouse_slice_months),
             # Only when set: exported by default it would tie a later DATA_DIR to this one's lookup.
             **({"CUSTOMER_LOOKUP_DIR": str(self.customer_lookup_dir)} if self.customer_lookup_dir else {}),
             **{name: str(getattr(self, key)) for name, (key, _, _) in RETRAINING_VARIABLES.items()},
@@ -697,6 +702,15 @@ def _read(env: dict[str, str] | os._Environ) -> Settings:
             raise SettingsError(f"DUCKDB_THREADS={env['DUCKDB_THREADS']!r} is not a whole number") from None
         if kwargs["duckdb_threads"] < 0:
             raise SettingsError("DUCKDB_THREADS must be 0 (one per core) or more")
+    if env.get("WAREHOUSE_SLICE_MONTHS"):
+        try:
+            kwargs["warehouse_slice_months"] = int(env["WAREHOUSE_SLICE_MONTHS"])
+        except ValueError:
+            raise SettingsError(
+                f"WAREHOUSE_SLICE_MONTHS={env['WAREHOUSE_SLICE_MONTHS']!r} is not a whole number of months"
+            ) from None
+        if kwargs["warehouse_slice_months"] < 0:
+            raise SettingsError("WAREHOUSE_SLICE_MONTHS must be 0 (one build) or more")
     if env.get("CONTROL_SHARE"):
         share = float(env["CONTROL_SHARE"])
         if not 0.0 <= share < 1.0:

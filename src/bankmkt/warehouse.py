@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-from bankmkt.runtime import apply_environment
+from bankmkt.runtime import apply_environment, progress
 from bankmkt.settings import Settings, get_settings
 
 # Models that load what the pipeline writes after scoring; built by their own step.
@@ -118,14 +118,119 @@ def build_warehouse(
     dbt's unit tests run with a full refresh and with the first build of a warehouse
     (``unit_tests`` defaults to that); a daily incremental build leaves them out
     (:data:`DAILY_BUILD_EXCLUDE`, the selection the DAG's Cosmos task group renders).
+    A history longer than a slice is first built month by month (:func:`build_history_slices`);
+    this build then adds the days from the last slice to D.
     """
     settings = apply_environment(settings or get_settings())
     if unit_tests is None:
         unit_tests = full_refresh or not settings.warehouse_path.exists()
+    sliced = build_history_slices(run_date, settings, full_refresh=full_refresh)
     args = ["build", "--exclude", *((OUTPUT_SELECTOR,) if unit_tests else DAILY_BUILD_EXCLUDE)]
-    if full_refresh:
+    if full_refresh and not sliced["slices"]:
         args.append("--full-refresh")
-    return run_dbt(args, settings, run_date=run_date)
+    return {**run_dbt(args, settings, run_date=run_date), "history_slices": sliced}
+
+
+# A slice of the history builds the incremental models and everything they read, with their data
+# tests; the published outputs (loaded after scoring) and the tables nothing incremental reads
+# (training labels, effectiveness, segments) wait for D's own build.
+SLICE_SELECTOR = "+config.materialized:incremental"
+
+
+def _has_features_table(settings: Settings) -> bool:
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return False
+    with configured(duckdb.connect(str(settings.warehouse_path), read_only=True), settings) as con:
+        return bool(
+            con.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = 'customer_features'"
+            ).fetchall()[0][0]
+        )
+
+
+def features_built_until(settings: Settings) -> date | None:
+    """The last feature date the warehouse holds (None: no warehouse, no customer_features, or no row in it)."""
+    import duckdb
+
+    if not _has_features_table(settings):
+        return None
+    with configured(duckdb.connect(str(settings.warehouse_path), read_only=True), settings) as con:
+        return con.execute("select max(feature_date) from customer_features").fetchall()[0][0]
+
+
+def first_landed_day(settings: Settings) -> date | None:
+    """The earliest day any landing source has a file for."""
+    from bankmkt.contract.schema import landed_days, landing_sources
+
+    days = [min(found) for source in landing_sources() if (found := landed_days(settings, source))]
+    return min(days) if days else None
+
+
+def history_slices(run_date: date, settings: Settings, built_until: date | None = None) -> list[date]:
+    """The ends of the slices to build before D's own build, oldest first.
+
+    From the first landed day (or the day after ``built_until``), the last day of every
+    ``warehouse_slice_months``-th calendar month that ends before D. Empty when the history to
+    build fits in one slice, or when slicing is off (``WAREHOUSE_SLICE_MONTHS=0``).
+    """
+    import calendar
+
+    months = settings.warehouse_slice_months
+    start = built_until + timedelta(days=1) if built_until else first_landed_day(settings)
+    if months <= 0 or start is None:
+        return []
+    ends: list[date] = []
+    year, month = start.year, start.month
+    while True:
+        month_index = year * 12 + month - 1 + months - 1
+        year, month = divmod(month_index, 12)
+        month += 1
+        end = date(year, month, calendar.monthrange(year, month)[1])
+        if end >= run_date:
+            return ends
+        ends.append(end)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def build_history_slices(run_date: date, settings: Settings | None = None, full_refresh: bool = False) -> dict:
+    """Build the history before D in bounded slices, when there is more than one slice of it to build.
+
+    A first build (no ``customer_features`` yet), a full refresh, or a warehouse whose last feature
+    date lies more than a slice before D (days the platform did not run) would otherwise compute
+    every day of that history in one dbt run, and dbt's memory follows the days x customers of it
+    (14.5 GB for 100,000 customers and 90 days). Each slice is a `dbt build` of the incremental
+    models and what they read (:data:`SLICE_SELECTOR`) at the slice's last day: the first one builds
+    from the start (or, with ``full_refresh``, rebuilds), each later one adds the days after the
+    previous one (the models' ``incremental_start``), as D's own build then does. A failing slice
+    raises with its dates; the next run starts again after the last day built.
+    """
+    import time
+
+    settings = apply_environment(settings or get_settings())
+    built_until = None if full_refresh else features_built_until(settings)
+    if built_until is None and not full_refresh and _has_features_table(settings):
+        return {"built_until_before": None, "slices": []}  # built, but no customer yet: nothing to slice
+    ends = history_slices(run_date, settings, built_until)
+    done: list[dict] = []
+    step = progress(len(ends), "warehouse history", unit="slice") if ends else None
+    for number, end in enumerate(ends, start=1):
+        args = ["build", "--select", SLICE_SELECTOR, "--exclude", *DAILY_BUILD_EXCLUDE]
+        if full_refresh and number == 1:
+            args.append("--full-refresh")
+        started = time.perf_counter()
+        try:
+            summary = run_dbt(args, settings, run_date=end)
+        except WarehouseBuildError as error:
+            raise WarehouseBuildError(
+                f"history slice {number}/{len(ends)} (the days up to {end}, before {run_date}'s build): {error}"
+            ) from None
+        done.append(
+            {"until": end.isoformat(), "seconds": round(time.perf_counter() - started, 1), **summary["status_counts"]}
+        )
+        step(f"slice {number}/{len(ends)}: the days up to {end} built in {done[-1]['seconds']:.0f}s")
+    return {"built_until_before": built_until.isoformat() if built_until else None, "slices": done}
 
 
 # Published output -> the files under DATA_DIR/outputs it is loaded from (a model is built only when they exist).

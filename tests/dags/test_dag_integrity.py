@@ -70,11 +70,14 @@ def test_daily_dag_runs_the_stages_in_order():
     ]
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    # the history slices (a first load) come between the contract check and the day's dbt build
+    assert dag.get_task("build_history").upstream_task_ids == {"check_landing"}
+    assert dag.get_task("build_history").pool == dag.get_task("load_target_lists").pool  # the warehouse's writer
     producer = dag.get_task("warehouse.dbt_producer_watcher")
-    assert producer.upstream_task_ids == {"check_landing"}
-    # the record of the warehouse stage waits for every dbt task, and takes check_landing's return value
+    assert producer.upstream_task_ids == {"build_history"}
+    # the record of the warehouse stage waits for every dbt task, and takes build_history's return value
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("warehouse.")}
-    assert dag.get_task("build_warehouse").upstream_task_ids <= dbt_tasks | {"check_landing"}
+    assert dag.get_task("build_warehouse").upstream_task_ids <= dbt_tasks | {"build_history"}
     assert dag.get_task("build_warehouse").upstream_task_ids & dbt_tasks
     assert dag.catchup is False
     assert dag.max_active_runs == 1

@@ -174,10 +174,16 @@ def _correct(landing_dir: Path, day: date) -> None:
 
 @pytest.fixture(scope="session")
 def full_refresh_warehouse(small_bank, tmp_path_factory) -> Settings:
-    """The small bank built in one `dbt build --full-refresh` at its last day (tests included)."""
-    settings = small_bank.data_dir(tmp_path_factory.mktemp("full_refresh"))
+    """The small bank built in one `dbt build --full-refresh` at its last day (tests included).
+
+    One build over the whole history (no monthly slices): the reference the daily chain and
+    the sliced first load are compared with."""
+    settings = dataclasses.replace(
+        small_bank.data_dir(tmp_path_factory.mktemp("full_refresh")), warehouse_slice_months=0
+    )
     summary = small_bank.build(settings, small_bank.last_day, full_refresh=True)
     assert summary["failures"] == []
+    assert summary["history_slices"]["slices"] == []
     unit_tests = [uid for uid in summary["nodes"] if uid.startswith("unit_test.")]
     assert len(unit_tests) == 8 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
     return settings

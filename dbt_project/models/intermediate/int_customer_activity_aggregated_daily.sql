@@ -1,8 +1,10 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='activity_date') }}
 -- Grain: one row per customer and day with any activity or balance.
--- A daily run aggregates only the run date, from the incremental facts.
+-- A daily run aggregates only the days since the last one built (normally the run
+-- date), from the incremental facts.
 {% set day_filter %}
-    {% if is_incremental() %} = {{ run_date() }} {% else %} <= {{ run_date() }} {% endif %}
+    {% if is_incremental() %} between {{ incremental_start('activity_date') }} and {{ run_date() }}
+    {% else %} <= {{ run_date() }} {% endif %}
 {% endset %}
 
 with transactions as (

@@ -9,7 +9,7 @@
 with bounds as (
     select
         {% if is_incremental() %}
-        {{ run_date() }} as first_segment_date,
+        {{ incremental_start('segment_date', "(select min(feature_date) from " ~ ref('customer_features') ~ ")") }} as first_segment_date,
         {% else %}
         (select min(feature_date) from {{ ref('customer_features') }}) as first_segment_date,
         {% endif %}

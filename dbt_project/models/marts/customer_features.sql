@@ -10,7 +10,7 @@
 with bounds as (
     select
         {% if is_incremental() %}
-        {{ run_date() }} as first_feature_date,
+        {{ incremental_start('feature_date', history_start()) }} as first_feature_date,
         {% else %}
         {{ history_start() }} as first_feature_date,
         {% endif %}

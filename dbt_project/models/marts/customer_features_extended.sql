@@ -14,7 +14,7 @@
 with bounds as (
     select
         {% if is_incremental() %}
-        {{ run_date() }} as first_feature_date,
+        {{ incremental_start('feature_date', "(select min(feature_date) from " ~ ref('customer_features') ~ ")") }} as first_feature_date,
         {% else %}
         (select min(feature_date) from {{ ref('customer_features') }}) as first_feature_date,
         {% endif %}

@@ -1,6 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='segment_date') }}
 -- Grain: one row per customer and segment date: the life-cycle stage and value
--- tier the rules give at the end of that day. A daily run adds the run date; a
+-- tier the rules give at the end of that day. A daily run adds the days since the last one built (the run date); a
 -- full refresh recomputes every day from the same inputs, so both agree.
 --
 -- Life-cycle rules, first match wins (thresholds are vars in dbt_project.yml;
@@ -23,7 +23,7 @@
 with signals as (
     select * from {{ ref('int_customer_lifecycle_signals') }}
     {% if is_incremental() %}
-    where segment_date = {{ run_date() }}
+    where segment_date between {{ incremental_start('segment_date') }} and {{ run_date() }}
     {% endif %}
 ),
 

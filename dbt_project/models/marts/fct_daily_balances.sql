@@ -1,9 +1,10 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
--- Grain: one row per account and balance date. A daily run reads only the day's file.
+-- Grain: one row per account and balance date. A daily run reads only the days since the last one
+-- built (incremental_start): normally the day's file.
 with delivered as (
     select * from {{ ref('stg_core_banking__daily_balances') }}
     {% if is_incremental() %}
-    where delivered_on = {{ run_date() }}
+    where delivered_on between {{ incremental_start('delivered_on') }} and {{ run_date() }}
     {% endif %}
 ),
 
@@ -26,6 +27,6 @@ from deduplicated
 left join accounts using (account_id)
 {% if is_incremental() %}
 where (deduplicated.account_id, deduplicated.balance_date) not in (
-    select (account_id, balance_date) from {{ this }} where delivered_on < {{ run_date() }}
+    select (account_id, balance_date) from {{ this }} where delivered_on < {{ incremental_start('delivered_on') }}
 )
 {% endif %}

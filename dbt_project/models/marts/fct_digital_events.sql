@@ -1,10 +1,10 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
--- Grain: one row per digital event. A daily run reads only the day's file and
--- skips ids delivered before (the same pattern as fct_transactions).
+-- Grain: one row per digital event. A daily run reads only the days since the last
+-- one built (normally the day's file) and skips ids delivered before (the same pattern as fct_transactions).
 with delivered as (
     select * from {{ ref('stg_core_banking__digital_events') }}
     {% if is_incremental() %}
-    where delivered_on = {{ run_date() }}
+    where delivered_on between {{ incremental_start('delivered_on') }} and {{ run_date() }}
     {% endif %}
 ),
 
@@ -25,6 +25,6 @@ select
 from deduplicated
 {% if is_incremental() %}
 where event_id not in (
-    select event_id from {{ this }} where delivered_on < {{ run_date() }}
+    select event_id from {{ this }} where delivered_on < {{ incremental_start('delivered_on') }}
 )
 {% endif %}

@@ -1,10 +1,10 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
--- Grain: one row per booked transaction. A daily run reads only the day's file
--- (the dt filter prunes the other landing folders) and skips ids delivered before.
+-- Grain: one row per booked transaction. A daily run reads only the days since the
+-- last one built, normally the day's file (the dt filter prunes the other landing folders), and skips ids delivered before.
 with delivered as (
     select * from {{ ref('stg_core_banking__transactions') }}
     {% if is_incremental() %}
-    where delivered_on = {{ run_date() }}
+    where delivered_on between {{ incremental_start('delivered_on') }} and {{ run_date() }}
     {% endif %}
 ),
 
@@ -32,6 +32,6 @@ from deduplicated
 left join accounts using (account_id)
 {% if is_incremental() %}
 where deduplicated.transaction_id not in (
-    select transaction_id from {{ this }} where delivered_on < {{ run_date() }}
+    select transaction_id from {{ this }} where delivered_on < {{ incremental_start('delivered_on') }}
 )
 {% endif %}
