@@ -15,7 +15,7 @@ BENCH_DAYS ?= 90
 BENCH_INCREMENTAL_DAYS ?= 3
 BENCH_DOUBLE_HISTORY ?= 1
 
-.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-training bench-oracle bench-loop bench-policy bench-scheduler bench-daily bench-adapter bench-staging airflow-ui mlflow-ui clean help browser
+.PHONY: compose setup demo run test lint format generate berka dbt-docs serve bench-dbt bench-publish bench-serving bench-training bench-oracle bench-loop bench-policy bench-scheduler bench-daily bench-adapter bench-staging bench-first-load airflow-ui mlflow-ui clean help browser
 
 help:
 	@echo "make demo                    set up, generate a synthetic bank, run the daily DAG over its last days"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench-scheduler         scheduler-driven days of the production profile: LocalExecutor vs 2 Celery workers"
 	@echo "make bench-daily             first load and incremental days through the real DAGs: wall, CPU, memory per stage"
 	@echo "                             (BENCH_CUSTOMERS, BENCH_DAYS of history, BENCH_INCREMENTAL_DAYS, BENCH_DOUBLE_HISTORY=0|1)"
+	@echo "make bench-first-load        a warehouse's first build over 180 days: one dbt run vs monthly slices (memory)"
 	@echo "make bench-staging           staging's read of every landed day of DATA_DIR: declared CSV dialect vs sniffed"
 	@echo "make airflow-ui / mlflow-ui  open the UIs on DATA_DIR"
 	@echo "make clean                   delete DATA_DIR"
@@ -129,6 +130,9 @@ bench-adapter: setup
 	$(RUN) python benchmarks/adapter_auc.py $(if $(ADAPTER_SOURCE),--source $(ADAPTER_SOURCE),)
 
 # Staging's read of DATA_DIR's whole landing, source by source: the declared dialect against DuckDB's sniffing.
+bench-first-load: setup
+	$(RUN) python benchmarks/first_load.py --customers 20000 --days 180
+
 bench-staging: setup
 	$(RUN) python benchmarks/staging_read.py
 
