@@ -279,7 +279,7 @@ def _parts(records: dict[str, dict], sampler: TreeSampler, started: float, ended
             if "started_at" in record:  # the stage's timed block
                 start = datetime.fromisoformat(record["started_at"]).timestamp()
                 end = start + record["seconds"]
-            elif stage == "build_warehouse":  # the DAG's dbt stage: the Cosmos tasks after the contract check
+            elif stage == "build_warehouse":  # the DAG's dbt stage: the Cosmos tasks after build_history
                 start, end = previous_end, record["ended"]
             else:  # a record without its start: it was written as the block ended
                 start, end = record["ended"] - record["seconds"], record["ended"]

@@ -207,3 +207,28 @@ def test_duckdb_memory_and_threads_come_from_settings(tmp_path, monkeypatch):
         with pytest.raises(SettingsError, match=name):
             get_settings()
         monkeypatch.setenv(name, "2GB" if name == "DUCKDB_MEMORY_LIMIT" else "2")
+
+
+def test_warehouse_slice_months_come_from_settings(tmp_path, monkeypatch):
+    """WAREHOUSE_SLICE_MONTHS reaches the settings (and the Airflow tasks' environment); bad values are refused."""
+    from datetime import date
+
+    from bankmkt.warehouse import history_slices
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    assert get_settings().warehouse_slice_months == 1  # the default: month by month
+    monkeypatch.setenv("WAREHOUSE_SLICE_MONTHS", "0")
+    settings = get_settings()
+    assert settings.warehouse_slice_months == 0
+    assert settings.environment()["WAREHOUSE_SLICE_MONTHS"] == "0"
+    assert history_slices(date(2024, 6, 28), settings, built_until=date(2023, 12, 31)) == []
+    monkeypatch.setenv("WAREHOUSE_SLICE_MONTHS", "2")
+    assert history_slices(date(2024, 6, 28), get_settings(), built_until=date(2023, 12, 31)) == [
+        date(2024, 2, 29),
+        date(2024, 4, 30),
+    ]
+    for bad in ("monthly", "-1"):
+        monkeypatch.setenv("WAREHOUSE_SLICE_MONTHS", bad)
+        with pytest.raises(SettingsError, match="WAREHOUSE_SLICE_MONTHS"):
+            get_settings()

@@ -15,6 +15,7 @@ import functools
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
+from bankmkt.campaigns import PROMOTED_PRODUCTS  # the offers marketing may promote
 from bankmkt.runtime import (
     apply_environment,
     json_safe,
@@ -26,8 +27,6 @@ from bankmkt.runtime import (
 
 if TYPE_CHECKING:
     import pandas as pd
-
-PROMOTED_PRODUCTS = ("credit_card", "personal_loan", "term_deposit", "wealth_management")
 
 
 def check_landing(run_date: str | date) -> dict:

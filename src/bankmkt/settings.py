@@ -861,6 +861,7 @@ def get_settings() -> Settings:
         "SPEND_INCOME_FLOOR",
         "DUCKDB_MEMORY_LIMIT",
         "DUCKDB_THREADS",
+        "WAREHOUSE_SLICE_MONTHS",
         *(name for name, _ in KEY_PATTERN_VARIABLES.values()),
         "CONTROL_SHARE",
         "BERKA_DIR",
