@@ -85,7 +85,11 @@ accounts as (
             and (accounts.closed_on is null or accounts.closed_on > in_scope.segment_date)
         ) as open_accounts
     from in_scope
-    inner join {{ ref('int_accounts_current') }} as accounts using (customer_id)
+    -- The accounts as known at the end of the segment date (not as known today).
+    inner join {{ ref('int_accounts_versioned') }} as accounts
+        on accounts.customer_id = in_scope.customer_id
+        and accounts.known_from <= in_scope.segment_date
+        and (accounts.known_until is null or accounts.known_until > in_scope.segment_date)
     group by all
 )
 

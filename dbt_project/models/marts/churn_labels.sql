@@ -37,7 +37,7 @@ snapshots as (
 ),
 
 accounts as (
-    select * from {{ ref('int_accounts_current') }}
+    select * from {{ ref('int_accounts_versioned') }}
 ),
 
 population as (
@@ -50,7 +50,12 @@ population as (
             or accounts.closed_on > snapshots.snapshot_date + {{ outcome_days }}
         ) as open_accounts_at_window_end
     from snapshots
-    inner join accounts on accounts.opened_on <= snapshots.snapshot_date + {{ outcome_days }}
+    -- The accounts as known when the outcome window closed: what the daily run that labels the
+    -- snapshot reads, whichever build (daily, a slice of the first load, a full refresh) labels it.
+    inner join accounts
+        on accounts.opened_on <= snapshots.snapshot_date + {{ outcome_days }}
+        and accounts.known_from <= snapshots.snapshot_date + {{ outcome_days }}
+        and (accounts.known_until is null or accounts.known_until > snapshots.snapshot_date + {{ outcome_days }})
     group by all
     having count(*) filter (
         where accounts.opened_on <= snapshots.snapshot_date
