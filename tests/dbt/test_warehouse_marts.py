@@ -247,7 +247,10 @@ def test_churn_labels_have_closed_windows_on_mondays(warehouse, small_bank):
     still_open = warehouse.execute(
         """
         select count(*) from churn_labels as labels
-        join int_accounts_current as accounts using (customer_id)
+        join int_accounts_versioned as accounts  -- each account as known when the window closed
+            on accounts.customer_id = labels.customer_id
+            and accounts.known_from <= labels.outcome_window_ends_on
+            and (accounts.known_until is null or accounts.known_until > labels.outcome_window_ends_on)
         where labels.churn_reason = 'accounts_closed'
             and (accounts.closed_on is null or accounts.closed_on > labels.outcome_window_ends_on)
             and accounts.opened_on <= labels.outcome_window_ends_on
@@ -263,6 +266,12 @@ def test_a_daily_read_of_a_large_source_opens_one_file(warehouse, small_bank, so
         [small_bank.last_day],
     ).fetchall()[0][1]
     assert "Total Files Read: 1" in plan, plan
+    # The facts read the days since the last one built (incremental_start, a date literal): two days, two files.
+    plan = warehouse.execute(
+        f"explain analyze select count(*) from stg_core_banking__{source} "
+        f"where delivered_on between date '{small_bank.last_day - timedelta(days=1)}' and date '{small_bank.last_day}'"
+    ).fetchall()[0][1]
+    assert "Total Files Read: 2" in plan, plan
 
 
 def test_docs_generate_documents_every_model_and_column(full_refresh_warehouse, small_bank):

@@ -191,6 +191,7 @@ class _BatchCheck:
         self._delivered: list[tuple[str, str]] = []  # (p, key of the day's rows; p, key of earlier days)
         self._references: list[str] = []  # p, r (the referenced column), key of the day's rows
         self._known: dict[str, list[str]] = {}  # r -> queries of (r, key) it holds: the day's, earlier
+        self._warehouse_attached: bool | None = None  # the snapshot as ``wh``: attached once, by the first rule
 
     def __enter__(self) -> _BatchCheck:
         self._connection = key_index.connection(self.settings)
@@ -254,8 +255,13 @@ class _BatchCheck:
                 self._check_values(contract)
                 self._check_keys(contract)
         self._run_pending()
-        self._check_spend_against_income()
-        self._check_balance_coverage()
+        try:  # the two rules that read the warehouse's snapshot share one attachment of it
+            self._check_spend_against_income()
+            self._check_balance_coverage()
+        finally:
+            if self._warehouse_attached:
+                self.con.execute("DETACH DATABASE IF EXISTS wh")
+            self._warehouse_attached = None
         self._check_duplicate_files()
         rerun = self._is_rerun()
         self._check_order(rerun)
@@ -749,43 +755,39 @@ class _BatchCheck:
                 "'' AS version FROM wh.main.dim_customers"
             )
             owners.append("SELECT account_id, customer_id, 1 AS source_order FROM wh.main.int_accounts_current")
-        try:
-            if not incomes or not owners:
-                return
-            # Only the accounts debited today and their owners are looked up (the snapshot holds everyone).
-            query = f"""
-                WITH spent AS (
-                    SELECT t.{ROW}, t.account_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
-                    FROM {table_name("transactions")} t
-                    WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{spending}),
-                owners AS (
-                    SELECT account_id, customer_id FROM ({" UNION ALL ".join(owners)})
-                    WHERE account_id IN (SELECT account_id FROM spent)
-                    QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY source_order) = 1),
-                incomes AS (
-                    SELECT customer_id, income FROM ({" UNION ALL ".join(incomes)})
-                    WHERE customer_id IN (SELECT customer_id FROM owners)
-                    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY source_order, version DESC) = 1),
-                debits AS (SELECT s.{ROW}, o.customer_id, s.debit FROM spent s JOIN owners o USING (account_id)),
-                beyond AS (
-                    SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
-                    FROM debits JOIN incomes i USING (customer_id) GROUP BY customer_id
-                    HAVING sum(debit) > {float(factor)!r} * greatest(coalesce(any_value(i.income), 0), {float(floor)!r}))
-                SELECT d.{ROW}, 'customer ' || b.customer_id || ': spent ' || printf('%.2f', b.spent)
-                    || ' against monthly income ' || printf('%.2f', b.income)
-                    || ' (' || printf('%.0f', b.spent / greatest(b.income, {float(floor)!r})) || 'x)' AS sample
-                FROM debits d JOIN beyond b USING (customer_id)"""
-            self._collect(
-                "spend_beyond_income",
-                self.contracts["transactions"],
-                "amount",
-                query,
-                f"a customer's spending on {self.day} exceeds {factor:g} x their monthly income "
-                f"(judged against at least {floor:,.0f}); SPEND_INCOME_FACTOR sets the factor",
-            )
-        finally:
-            if attached:
-                self.con.execute("DETACH DATABASE IF EXISTS wh")
+        if not incomes or not owners:
+            return
+        # Only the accounts debited today and their owners are looked up (the snapshot holds everyone).
+        query = f"""
+            WITH spent AS (
+                SELECT t.{ROW}, t.account_id, abs(TRY_CAST(t.amount AS DOUBLE)) AS debit
+                FROM {table_name("transactions")} t
+                WHERE t.direction = 'debit' AND TRY_CAST(t.amount AS DOUBLE) IS NOT NULL{spending}),
+            owners AS (
+                SELECT account_id, customer_id FROM ({" UNION ALL ".join(owners)})
+                WHERE account_id IN (SELECT account_id FROM spent)
+                QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY source_order) = 1),
+            incomes AS (
+                SELECT customer_id, income FROM ({" UNION ALL ".join(incomes)})
+                WHERE customer_id IN (SELECT customer_id FROM owners)
+                QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY source_order, version DESC) = 1),
+            debits AS (SELECT s.{ROW}, o.customer_id, s.debit FROM spent s JOIN owners o USING (account_id)),
+            beyond AS (
+                SELECT customer_id, sum(debit) AS spent, any_value(i.income) AS income
+                FROM debits JOIN incomes i USING (customer_id) GROUP BY customer_id
+                HAVING sum(debit) > {float(factor)!r} * greatest(coalesce(any_value(i.income), 0), {float(floor)!r}))
+            SELECT d.{ROW}, 'customer ' || b.customer_id || ': spent ' || printf('%.2f', b.spent)
+                || ' against monthly income ' || printf('%.2f', b.income)
+                || ' (' || printf('%.0f', b.spent / greatest(b.income, {float(floor)!r})) || 'x)' AS sample
+            FROM debits d JOIN beyond b USING (customer_id)"""
+        self._collect(
+            "spend_beyond_income",
+            self.contracts["transactions"],
+            "amount",
+            query,
+            f"a customer's spending on {self.day} exceeds {factor:g} x their monthly income "
+            f"(judged against at least {floor:,.0f}); SPEND_INCOME_FACTOR sets the factor",
+        )
 
     def _check_balance_coverage(self) -> None:
         """Rule ``balance_missing``: every account open at the end of D has D's end-of-day balance.
@@ -815,9 +817,7 @@ class _BatchCheck:
                 "SELECT account_id, CAST(opened_on AS DATE) AS opened_on, CAST(closed_on AS DATE) AS closed_on, "
                 "1 AS source_order, '' AS version FROM wh.main.int_accounts_current"
             )
-        try:
-            if not accounts:
-                return
+        if accounts:
             balanced = (
                 f"SELECT account_id FROM {table_name('daily_balances')}"
                 if self.files["daily_balances"].rows
@@ -835,10 +835,7 @@ class _BatchCheck:
                     AND account_id NOT IN ({balanced})
                 ORDER BY account_id LIMIT {SAMPLE_SIZE}"""
             ).fetchall()
-        finally:
-            if attached:
-                self.con.execute("DETACH DATABASE IF EXISTS wh")
-        if not missing:
+        if not accounts or not missing:
             return
         count = missing[0][0]
         self._fail(
@@ -861,7 +858,13 @@ class _BatchCheck:
         }
 
     def _attach_warehouse(self) -> bool:
-        """Attach the warehouse's published snapshot (or the warehouse itself) read-only as ``wh``."""
+        """Attach the warehouse's published snapshot (or the warehouse itself) read-only as ``wh``,
+        once per check (:meth:`run` detaches it after the rules that read it)."""
+        if self._warehouse_attached is None:
+            self._warehouse_attached = self._attach_first_warehouse()
+        return self._warehouse_attached
+
+    def _attach_first_warehouse(self) -> bool:
         import duckdb
 
         for path in (self.settings.warehouse_snapshot_path, self.settings.warehouse_path):
