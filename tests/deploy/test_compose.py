@@ -171,7 +171,13 @@ def test_the_warehouse_writers_are_pinned_in_the_dag():
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     daily = bag.dags["bank_daily"]
     pinned = {t.task_id for t in daily.tasks if t.pool == WAREHOUSE_POOL}
-    assert pinned == {"warehouse.dbt_producer_watcher", "build_warehouse", "validate_features", "load_target_lists"}
+    assert pinned == {
+        "build_history",
+        "warehouse.dbt_producer_watcher",
+        "build_warehouse",
+        "validate_features",
+        "load_target_lists",
+    }
     assert all(daily.get_task(t).queue == "warehouse" for t in pinned)
 
 

@@ -92,7 +92,13 @@ def test_the_daily_run_and_the_training_it_schedules_succeed(stack):
 def test_warehouse_writers_share_one_slot_and_queue_the_rest_spread(stack):
     service, settings = stack["stack"], stack["settings"]
     tasks = {t["task_id"]: t for t in service.task_instances("bank_daily", stack["daily_id"])}
-    writers = {"warehouse.dbt_producer_watcher", "build_warehouse", "validate_features", "load_target_lists"}
+    writers = {
+        "build_history",
+        "warehouse.dbt_producer_watcher",
+        "build_warehouse",
+        "validate_features",
+        "load_target_lists",
+    }
     for task_id in writers:
         assert (tasks[task_id]["pool"], tasks[task_id]["queue"]) == (WAREHOUSE_POOL, settings.warehouse_queue)
     others = [t for name, t in tasks.items() if name not in writers]
