@@ -219,7 +219,17 @@ class ServiceStack:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")["task_instances"]
+        """Every task instance of the run, page by page: the API returns at most its
+        ``maximum_page_limit`` (100) per call, and bank_daily has more tasks than that."""
+        found: list[dict] = []
+        while True:
+            page = self.api(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100&offset={len(found)}&order_by=id",
+            )
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 900) -> dict:
         deadline = time.monotonic() + timeout

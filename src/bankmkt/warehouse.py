@@ -237,7 +237,11 @@ def build_history_slices(run_date: date, settings: Settings | None = None, full_
                 f"history slice {number}/{len(ends)} (the days up to {end}, before {run_date}'s build): {error}"
             ) from None
         done.append(
-            {"until": end.isoformat(), "seconds": round(time.perf_counter() - started, 1), **summary["status_counts"]}
+            {
+                "until": end.isoformat(),
+                "seconds": round(time.perf_counter() - started, 1),
+                **summary.get("status_counts", {}),
+            }
         )
         step(f"slice {number}/{len(ends)}: the days up to {end} built in {done[-1]['seconds']:.0f}s")
     return {"built_until_before": built_until.isoformat() if built_until else None, "slices": done}

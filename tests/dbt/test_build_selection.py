@@ -1,5 +1,6 @@
 """Which nodes a build runs: dbt unit tests with full-refresh and first builds, not in daily ones."""
 
+import duckdb
 import pytest
 
 from bankmkt import warehouse
@@ -22,7 +23,8 @@ def test_a_daily_build_leaves_out_unit_tests_a_full_refresh_or_first_build_runs_
     warehouse.build_warehouse(day)  # no warehouse file yet: the first build
     path = get_settings().warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    with duckdb.connect(str(path)) as con:  # the warehouse holds the day before
+        con.execute("create table customer_features as select date '2024-02-29' as feature_date")
     warehouse.build_warehouse(day)  # a daily build
     warehouse.build_warehouse(day, full_refresh=True)
     first, daily, full = dbt_calls
@@ -65,3 +67,20 @@ def test_a_dbt_project_edited_after_its_manifest_is_parsed_again_before_a_run(tm
     assert not manifest_is_stale(copy)
     os.utime(model, (manifest.stat().st_mtime + 10,) * 2)  # the model edited after the parse
     assert manifest_is_stale(copy)
+
+
+def test_a_first_load_of_three_months_builds_two_monthly_slices_first(dbt_calls, tmp_path):
+    """Landed days from January to March: January and February are built as slices (the incremental
+    models, what they read and the tests whose every parent is in the slice), then D's own build."""
+    from datetime import date
+
+    for day in ("2024-01-05", "2024-02-10", "2024-03-01"):
+        folder = tmp_path / "landing" / "customers" / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / "customers.csv").write_text("customer_id\n")
+    summary = warehouse.build_warehouse(date(2024, 3, 12))
+    *slices, final = dbt_calls
+    assert [piece["until"] for piece in summary["history_slices"]["slices"]] == ["2024-01-31", "2024-02-29"]
+    slice_args = ["build", "--select", warehouse.SLICE_SELECTOR, "--exclude", *warehouse.DAILY_BUILD_EXCLUDE]
+    assert slices == [[*slice_args, "--indirect-selection", "cautious"]] * 2
+    assert final == ["build", "--exclude", warehouse.OUTPUT_SELECTOR]  # a first build: unit tests included
