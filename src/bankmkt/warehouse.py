@@ -137,27 +137,19 @@ def build_warehouse(
 SLICE_SELECTOR = "+config.materialized:incremental"
 
 
-def _has_features_table(settings: Settings) -> bool:
+def features_built_until(settings: Settings) -> tuple[bool, date | None]:
+    """Whether the warehouse has ``customer_features``, and the last feature date it holds
+    (None: no warehouse, no such table, or no row in it). One read-only connection."""
     import duckdb
 
     if not settings.warehouse_path.exists():
-        return False
+        return False, None
     with configured(duckdb.connect(str(settings.warehouse_path), read_only=True), settings) as con:
-        return bool(
-            con.execute(
-                "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = 'customer_features'"
-            ).fetchall()[0][0]
-        )
-
-
-def features_built_until(settings: Settings) -> date | None:
-    """The last feature date the warehouse holds (None: no warehouse, no customer_features, or no row in it)."""
-    import duckdb
-
-    if not _has_features_table(settings):
-        return None
-    with configured(duckdb.connect(str(settings.warehouse_path), read_only=True), settings) as con:
-        return con.execute("select max(feature_date) from customer_features").fetchall()[0][0]
+        if not con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = 'customer_features'"
+        ).fetchall()[0][0]:
+            return False, None
+        return True, con.execute("select max(feature_date) from customer_features").fetchall()[0][0]
 
 
 def first_landed_day(settings: Settings) -> date | None:
@@ -209,8 +201,8 @@ def build_history_slices(run_date: date, settings: Settings | None = None, full_
     import time
 
     settings = apply_environment(settings or get_settings())
-    built_until = None if full_refresh else features_built_until(settings)
-    if built_until is None and not full_refresh and _has_features_table(settings):
+    has_features, built_until = (False, None) if full_refresh else features_built_until(settings)
+    if has_features and built_until is None:
         return {"built_until_before": None, "slices": []}  # built, but no customer yet: nothing to slice
     ends = history_slices(run_date, settings, built_until)
     done: list[dict] = []
