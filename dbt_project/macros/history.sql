@@ -25,3 +25,10 @@
         {{ run_date() }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- A window of `days` days from the running totals (int_customer_activity_running): the total
+    of the row `today` minus the total of the row `before_<days>d`, the same customer's `days`
+    days earlier (none when the customer was not delivered yet: nothing to subtract). -#}
+{% macro running_window(column, days, today='today') -%}
+    ({{ today }}.{{ column }}_to_date - coalesce(before_{{ days }}d.{{ column }}_to_date, 0))
+{%- endmacro %}

@@ -185,5 +185,5 @@ def full_refresh_warehouse(small_bank, tmp_path_factory) -> Settings:
     assert summary["failures"] == []
     assert summary["history_slices"]["slices"] == []
     unit_tests = [uid for uid in summary["nodes"] if uid.startswith("unit_test.")]
-    assert len(unit_tests) == 8 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
+    assert len(unit_tests) == 11 and all(summary["nodes"][uid]["status"] == "pass" for uid in unit_tests)
     return settings

@@ -1,10 +1,9 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='segment_date') }}
 -- Grain: one row per customer and segment date: the inputs of the life-cycle
 -- rules (customer_lifecycle_history) as known at the end of that day.
--- Windows look back 60 days over customer_features rows (one per customer and
--- day since the customer was first delivered) and the daily activity table, so a
--- daily run reads 60 days of those two tables and never the raw facts.
-{% set lookback_days = 59 %}
+-- Windows of 30 and 60 days are differences of the running totals
+-- (int_customer_activity_running): a day reads the totals of t, t - 30 and t - 60
+-- and the customer_features rows of t and t - 30, whatever the history's length.
 
 with bounds as (
     select
@@ -13,66 +12,66 @@ with bounds as (
         {% else %}
         (select min(feature_date) from {{ ref('customer_features') }}) as first_segment_date,
         {% endif %}
-        {{ run_date() }} as last_segment_date
+        {{ run_date() }} as last_segment_date,
+        -- The first feature date of the warehouse: no customer has features before it.
+        (select min(feature_date) from {{ ref('customer_features') }}) as first_feature_date
 ),
 
 features as (
     select
         features.customer_id,
-        features.feature_date,
+        features.feature_date as segment_date,
         features.tenure_days,
         features.monthly_income,
         features.balance_avg_30d
     from {{ ref('customer_features') }} as features, bounds
-    where features.feature_date between bounds.first_segment_date - {{ lookback_days }} and bounds.last_segment_date
+    where features.feature_date between bounds.first_segment_date and bounds.last_segment_date
 ),
 
-activity as (
-    select
-        customer_id,
-        activity_date as feature_date,
-        initiated_txn_count + digital_logins as customer_actions,
-        income
-    from {{ ref('int_customer_activity_aggregated_daily') }}, bounds
-    where activity_date between bounds.first_segment_date - {{ lookback_days }} and bounds.last_segment_date
+-- The 30-day average balance a month earlier: null until the warehouse has seen that day.
+features_30d_before as (
+    select features.customer_id, cast(features.feature_date + 30 as date) as segment_date, features.balance_avg_30d
+    from {{ ref('customer_features') }} as features, bounds
+    where features.feature_date between bounds.first_segment_date - 30 and bounds.last_segment_date - 30
 ),
 
-daily as (
+{% set running = ref('int_customer_activity_running') %}
+{% for days in [0, 30, 60] %}
+totals_{{ days }}d_before as (
     select
-        features.*,
-        coalesce(activity.customer_actions, 0) as customer_actions,
-        coalesce(activity.income, 0) as income
-    from features
-    left join activity using (customer_id, feature_date)
+        running.customer_id,
+        cast(running.activity_date + {{ days }} as date) as segment_date,
+        running.days_delivered,
+        running.initiated_txn_count_to_date + running.digital_logins_to_date as customer_actions_to_date,
+        running.income_to_date
+    from {{ running }} as running, bounds
+    where running.activity_date between bounds.first_segment_date - {{ days }} and bounds.last_segment_date - {{ days }}
 ),
-
-windowed as (
-    select
-        customer_id,
-        feature_date as segment_date,
-        tenure_days,
-        monthly_income,
-        balance_avg_30d,
-        -- The 30-day average balance a month earlier: null until the warehouse has seen that day.
-        max(balance_avg_30d) over exactly_30d_before as balance_avg_30d_prior,
-        count(*) over last_60d as observed_days_60d,
-        sum(customer_actions) over last_30d as customer_actions_30d,
-        sum(customer_actions) over last_60d as customer_actions_60d,
-        sum(income) over last_60d as income_60d
-    from daily
-    window
-        last_30d as (partition by customer_id order by feature_date
-                     range between interval 29 day preceding and current row),
-        last_60d as (partition by customer_id order by feature_date
-                     range between interval {{ lookback_days }} day preceding and current row),
-        exactly_30d_before as (partition by customer_id order by feature_date
-                               range between interval 30 day preceding and interval 30 day preceding)
-),
+{% endfor %}
 
 in_scope as (
-    select windowed.*
-    from windowed, bounds
-    where windowed.segment_date between bounds.first_segment_date and bounds.last_segment_date
+    select
+        features.customer_id,
+        features.segment_date,
+        features.tenure_days,
+        features.monthly_income,
+        features.balance_avg_30d,
+        features_30d_before.balance_avg_30d as balance_avg_30d_prior,
+        -- The customer's feature rows in the 60 days: one a day since the first delivery,
+        -- and not before the warehouse's first feature date.
+        least(60, totals_0d_before.days_delivered, features.segment_date - bounds.first_feature_date + 1)
+            as observed_days_60d,
+        totals_0d_before.customer_actions_to_date - coalesce(totals_30d_before.customer_actions_to_date, 0)
+            as customer_actions_30d,
+        totals_0d_before.customer_actions_to_date - coalesce(totals_60d_before.customer_actions_to_date, 0)
+            as customer_actions_60d,
+        totals_0d_before.income_to_date - coalesce(totals_60d_before.income_to_date, 0) as income_60d
+    from features
+    cross join bounds
+    inner join totals_0d_before using (customer_id, segment_date)
+    left join totals_30d_before using (customer_id, segment_date)
+    left join totals_60d_before using (customer_id, segment_date)
+    left join features_30d_before using (customer_id, segment_date)
 ),
 
 accounts as (

@@ -1,11 +1,12 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='feature_date') }}
--- Grain: one row per customer and feature date: what the bank knew about the
--- customer at the end of that day. event_timestamp is the start of the next day,
--- the first moment the values could be used (Feast joins on it point-in-time).
--- Every window is at most 90 days long, so a daily run (one feature date) and a
--- full refresh compute the same values. The spine starts at the customer's first
--- delivery, so counting its days in a window counts the days the warehouse saw.
-{% set lookback_days = 89 %}
+-- Grain: one row per customer and feature date: what the bank knew at the end of that
+-- day. event_timestamp is the start of the next day, the first moment the values could
+-- be used (Feast joins on it point-in-time).
+-- Windows come from the running totals of int_customer_activity_running: a window of n
+-- days ending on t is total(t) - total(t - n), so a day's features read three days of
+-- totals (t, t - 30, t - 90, and the balance of t - 29) whatever the history's length.
+-- The windows count the days since the customer's first delivery (the days the
+-- warehouse saw), and a daily run and a full refresh compute the same values.
 
 with bounds as (
     select
@@ -17,82 +18,52 @@ with bounds as (
         {{ run_date() }} as last_feature_date
 ),
 
-calendar as (
-    select cast(day as date) as activity_date
-    from bounds,
-        generate_series(
-            first_feature_date - interval {{ lookback_days }} day,
-            cast(last_feature_date as timestamp),
-            interval 1 day
-        ) as days(day)
+{% set running = ref('int_customer_activity_running') %}
+-- The running totals on the feature date, and shifted forward by 30 and 90 days (and the
+-- balance by 29): each read is one range of days of the totals.
+today as (
+    select running.*
+    from {{ running }} as running, bounds
+    where running.activity_date between bounds.first_feature_date and bounds.last_feature_date
 ),
 
-customers as (
-    select customer_id, first_delivered_on
-    from {{ ref('dim_customers') }}
+{% for days in [29, 30, 90] %}
+before_{{ days }}d as (
+    select running.*, cast(running.activity_date + {{ days }} as date) as feature_date
+    from {{ running }} as running, bounds
+    where running.activity_date between bounds.first_feature_date - {{ days }} and bounds.last_feature_date - {{ days }}
 ),
-
-spine as (
-    select customers.customer_id, calendar.activity_date
-    from customers
-    inner join calendar on calendar.activity_date >= customers.first_delivered_on
-),
-
-daily as (
-    select
-        spine.customer_id,
-        spine.activity_date,
-        coalesce(activity.txn_count, 0) as txn_count,
-        coalesce(activity.spend, 0) as spend,
-        coalesce(activity.discretionary_spend, 0) as discretionary_spend,
-        coalesce(activity.income, 0) as income,
-        coalesce(activity.spend_travel, 0) as spend_travel,
-        coalesce(activity.spend_dining, 0) as spend_dining,
-        coalesce(activity.spend_groceries, 0) as spend_groceries,
-        coalesce(activity.balance_total, 0) as balance_total,
-        coalesce(activity.balance_savings, 0) as balance_savings,
-        coalesce(activity.digital_logins, 0) as digital_logins,
-        coalesce(activity.product_views, 0) as product_views,
-        coalesce(activity.complaints, 0) as complaints
-    from spine
-    left join {{ ref('int_customer_activity_aggregated_daily') }} as activity
-        using (customer_id, activity_date)
-),
-
-windowed as (
-    select
-        customer_id,
-        activity_date as feature_date,
-        sum(txn_count) over last_30d as txn_count_30d,
-        sum(txn_count) over last_90d as txn_count_90d,
-        sum(spend) over last_30d as spend_30d,
-        sum(spend) over last_90d as spend_90d,
-        sum(discretionary_spend) over last_90d as discretionary_spend_90d,
-        count(*) over last_90d as delivered_days_90d,
-        sum(income) over last_90d as income_90d,
-        sum(spend_travel) over last_90d as spend_travel_90d,
-        sum(spend_dining) over last_90d as spend_dining_90d,
-        sum(spend_groceries) over last_90d as spend_groceries_90d,
-        max(case when txn_count > 0 then activity_date end) over last_90d as last_txn_date,
-        balance_total,
-        balance_savings,
-        avg(balance_total) over last_30d as balance_avg_30d,
-        first_value(balance_total) over last_30d as balance_30d_ago,
-        sum(digital_logins) over last_30d as digital_logins_30d,
-        sum(product_views) over last_30d as product_views_30d,
-        sum(complaints) over last_90d as complaints_90d
-    from daily
-    window
-        last_30d as (partition by customer_id order by activity_date
-                     range between interval 29 day preceding and current row),
-        last_90d as (partition by customer_id order by activity_date
-                     range between interval 89 day preceding and current row)
-),
+{% endfor %}
 
 in_scope as (
-    select windowed.*
-    from windowed, bounds
-    where windowed.feature_date between bounds.first_feature_date and bounds.last_feature_date
+    select
+        today.customer_id,
+        today.activity_date as feature_date,
+        {{ running_window('txn_count', 30) }} as txn_count_30d,
+        {{ running_window('txn_count', 90) }} as txn_count_90d,
+        {{ running_window('spend', 30) }} as spend_30d,
+        {{ running_window('spend', 90) }} as spend_90d,
+        {{ running_window('discretionary_spend', 90) }} as discretionary_spend_90d,
+        least(today.days_delivered, 90) as delivered_days_90d,
+        {{ running_window('income', 90) }} as income_90d,
+        {{ running_window('spend_travel', 90) }} as spend_travel_90d,
+        {{ running_window('spend_dining', 90) }} as spend_dining_90d,
+        {{ running_window('spend_groceries', 90) }} as spend_groceries_90d,
+        case when today.last_txn_date > today.activity_date - 90 then today.last_txn_date end as last_txn_date,
+        today.balance_total,
+        today.balance_savings,
+        {{ running_window('balance_total', 30) }} / least(today.days_delivered, 30) as balance_avg_30d,
+        -- The first day of the 30-day window, or the first day delivered when that is later.
+        coalesce(before_29d.balance_total, today.first_balance_total) as balance_30d_ago,
+        {{ running_window('digital_logins', 30) }} as digital_logins_30d,
+        {{ running_window('product_views', 30) }} as product_views_30d,
+        {{ running_window('complaints', 90) }} as complaints_90d
+    from today
+    {% for days in [29, 30, 90] %}
+    left join before_{{ days }}d
+        on before_{{ days }}d.customer_id = today.customer_id
+        and before_{{ days }}d.feature_date = today.activity_date
+    {% endfor %}
 ),
 
 profiles as (

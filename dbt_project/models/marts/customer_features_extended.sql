@@ -7,9 +7,9 @@
 --   frequency of those transactions, monetary value of discretionary spend, each
 --   scored 1-5 by its quintile among the customers of the day (5 = best).
 --   Assets: the end-of-day balance over all accounts as a level.
--- A daily run reads the run date's customer_features rows and 365 days of the
--- activity table (sparse: only days with activity), never the raw facts.
-{% set lookback_days = 364 %}
+-- Windows are differences of the running totals (int_customer_activity_running): a
+-- day reads the totals of its feature date and of 365 days before, and customer_features
+-- of the feature date, whatever the history's length.
 
 with bounds as (
     select
@@ -27,35 +27,17 @@ features as (
     where features.feature_date between bounds.first_feature_date and bounds.last_feature_date
 ),
 
--- Activity days in the look-back, plus one marker row per customer and feature date:
--- a range window over both gives each feature date its 365-day sums.
-days as (
-    select
-        activity.customer_id,
-        activity.activity_date as day,
-        activity.initiated_txn_count,
-        activity.discretionary_spend,
-        false as is_feature_date
-    from {{ ref('int_customer_activity_aggregated_daily') }} as activity, bounds
-    where activity.activity_date between bounds.first_feature_date - {{ lookback_days }} and bounds.last_feature_date
-    union all
-    select customer_id, feature_date, 0, 0, true
-    from features
+{% set running = ref('int_customer_activity_running') %}
+today as (
+    select running.*, running.activity_date as feature_date
+    from {{ running }} as running, bounds
+    where running.activity_date between bounds.first_feature_date and bounds.last_feature_date
 ),
 
-windowed as (
-    select
-        customer_id,
-        day as feature_date,
-        is_feature_date,
-        max(case when initiated_txn_count > 0 then day end) over last_365d as last_initiated_txn_on,
-        sum(initiated_txn_count) over last_365d as frequency_365d,
-        sum(discretionary_spend) over last_365d as monetary_365d
-    from days
-    window last_365d as (
-        partition by customer_id order by day
-        range between interval {{ lookback_days }} day preceding and current row
-    )
+before_365d as (
+    select running.*, cast(running.activity_date + 365 as date) as feature_date
+    from {{ running }} as running, bounds
+    where running.activity_date between bounds.first_feature_date - 365 and bounds.last_feature_date - 365
 ),
 
 rfm as (
@@ -64,14 +46,17 @@ rfm as (
         features.feature_date,
         features.event_timestamp,
         features.balance_total,
-        coalesce(features.feature_date - windowed.last_initiated_txn_on, 365) as recency_days_365d,
-        windowed.frequency_365d,
-        windowed.monetary_365d
+        coalesce(
+            features.feature_date - case
+                when today.last_initiated_txn_date > features.feature_date - 365 then today.last_initiated_txn_date
+            end,
+            365
+        ) as recency_days_365d,
+        {{ running_window('initiated_txn_count', 365) }} as frequency_365d,
+        {{ running_window('discretionary_spend', 365) }} as monetary_365d
     from features
-    inner join windowed
-        on features.customer_id = windowed.customer_id
-        and features.feature_date = windowed.feature_date
-        and windowed.is_feature_date
+    inner join today using (customer_id, feature_date)
+    left join before_365d using (customer_id, feature_date)
 )
 
 select
