@@ -32,3 +32,30 @@
 {% macro running_window(column, days, today='today') -%}
     ({{ today }}.{{ column }}_to_date - coalesce(before_{{ days }}d.{{ column }}_to_date, 0))
 {%- endmacro %}
+
+{#- The first day this build computed, as a DATE literal: DBT_TESTED_SINCE, which
+    bankmkt.warehouse sets for D's build and for each history slice (the day after the last
+    one built). The data tests of the tables that grow every day check the rows from that day
+    on (`where: "<day column> >= __tested_since__"`), so a daily build's tests read the days
+    it wrote, not the whole history. Unset or empty (a first or full build, dbt by hand):
+    0001-01-01, every row. -#}
+{% macro tested_since() -%}
+    {%- set since = env_var("DBT_TESTED_SINCE", "") if execute else "" -%}
+    cast('{{ since or "0001-01-01" }}' as date)
+{%- endmacro %}
+
+{#- dbt's own macro for a data test's `where` config, with the placeholder __tested_since__
+    replaced when the test runs (a `where` is rendered while dbt parses, where a project macro
+    or a day that changes every run cannot go). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get("where") -%}
+    {%- if where -%}
+        {%- set where = where | replace("__tested_since__", tested_since()) -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -23,9 +23,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Data tests' `where` configs cannot call a project macro (dbt renders them while parsing),
-    so they spell the same rule out: var('run_date', none) or env_var('DBT_RUN_DATE', ...).
-    There dbt records the variable, and a new day re-parses only those YAML entries. -#}
+{#- Data tests' `where` configs cannot call a project macro (dbt renders them while parsing):
+    they name the first day the build computed as the placeholder __tested_since__, which the
+    project's get_where_subquery replaces when the test runs (macros/history.sql). -#}
 
 {#- Parse the contract's UTC timestamps (YYYY-MM-DDTHH:MM:SSZ) to TIMESTAMP. -#}
 {% macro utc_timestamp(column) -%}

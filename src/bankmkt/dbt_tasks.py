@@ -11,8 +11,12 @@ from bankmkt.warehouse import DAILY_BUILD_EXCLUDE, DBT_PROFILE, run_date_environ
 WAREHOUSE_WRITER = {"pool": WAREHOUSE_POOL, "queue": get_settings().warehouse_queue}
 
 
-def warehouse_task_group():
+def warehouse_task_group(history_task_id: str = "build_history"):
     """The dbt project as Cosmos tasks: one per model, its tests after it.
+
+    The build's data tests check the days it computes: the first one comes from the return value
+    of ``history_task_id`` (``tested_since``, see bankmkt.warehouse.build_history_slices); without
+    one, every row.
 
     Watcher mode: a producer task runs one `dbt build` for D in a child process
     (the single DuckDB writer); each model's task reports its node's result. The
@@ -58,7 +62,13 @@ def warehouse_task_group():
         ),
         operator_args={
             # D as an environment variable, not --vars: dbt keeps its partial parse (bankmkt.warehouse).
-            "env": {**settings.dbt_environment(), **run_date_environment("{{ ds }}")},
+            "env": {
+                **settings.dbt_environment(),
+                **run_date_environment(
+                    "{{ ds }}",
+                    "{{ (ti.xcom_pull(task_ids='%s') or {}).get('tested_since') or '' }}" % history_task_id,
+                ),
+            },
             "append_env": True,
             "deferrable": False,
             "poke_interval": 1,

@@ -26,15 +26,19 @@ class WarehouseBuildError(RuntimeError):
     """dbt reported a failed model or test."""
 
 
-def run_date_environment(run_date: date | str) -> dict[str, str]:
+def run_date_environment(run_date: date | str, tested_since: date | str | None = None) -> dict[str, str]:
     """How logical date D reaches dbt (a date, or an Airflow template such as "{{ ds }}").
 
     An environment variable, so dbt's partial parse survives a new day: `--vars`
     would change dbt's parse state every day and force a full re-parse of the
     project. The project's `run_date()` macro reads DBT_RUN_DATE when a model
     executes (a `--vars "{run_date: ...}"` still overrides it).
+
+    ``tested_since``: the first day the build computes (DBT_TESTED_SINCE; the `tested_since()`
+    macro). The data tests of the tables that grow every day check the rows from that day on;
+    None (a first or full build) checks every row.
     """
-    return {"DBT_RUN_DATE": str(run_date)}
+    return {"DBT_RUN_DATE": str(run_date), "DBT_TESTED_SINCE": str(tested_since or "")}
 
 
 def run_dbt(
@@ -42,8 +46,12 @@ def run_dbt(
     settings: Settings | None = None,
     target_path: Path | None = None,
     run_date: date | None = None,
+    tested_since: date | None = None,
 ) -> dict:
     """Run dbt in a child process with the platform's environment (and D, if given); raise with the failing nodes.
+
+    ``tested_since`` (with ``run_date``): the first day the build computes, where the data tests
+    of the day-by-day tables start (:func:`run_date_environment`).
 
     A child process, not dbtRunner: dbt-duckdb keeps its connection open for the
     life of the process, and the single-writer lock must be released before the
@@ -78,7 +86,7 @@ def run_dbt(
         command += ["--target-path", str(target)]
     results_path = target / "run_results.json"
     results_path.unlink(missing_ok=True)
-    env = {**os.environ, **(run_date_environment(run_date) if run_date else {})}
+    env = {**os.environ, **(run_date_environment(run_date, tested_since) if run_date else {})}
     completed = subprocess.run(command, capture_output=True, text=True, env=env)
     print(completed.stdout[-20000:], flush=True)  # dbt's own log lines, for the task log
     summary: dict = {"command": " ".join(args), "nodes": {}, "failures": []}
@@ -128,7 +136,8 @@ def build_warehouse(
     args = ["build", "--exclude", *((OUTPUT_SELECTOR,) if unit_tests else DAILY_BUILD_EXCLUDE)]
     if full_refresh and not sliced["slices"]:
         args.append("--full-refresh")
-    return {**run_dbt(args, settings, run_date=run_date), "history_slices": sliced}
+    since = date.fromisoformat(sliced["tested_since"]) if sliced.get("tested_since") else None
+    return {**run_dbt(args, settings, run_date=run_date, tested_since=since), "history_slices": sliced}
 
 
 # A slice of the history builds the incremental models and everything they read, with their data
@@ -203,8 +212,10 @@ def build_history_slices(run_date: date, settings: Settings | None = None, full_
     settings = apply_environment(settings or get_settings())
     has_features, built_until = (False, None) if full_refresh else features_built_until(settings)
     if has_features and built_until is None:
-        return {"built_until_before": None, "slices": []}  # built, but no customer yet: nothing to slice
+        # Built, but no customer yet: nothing to slice, and D's build tests every row.
+        return {"built_until_before": None, "slices": [], "tested_since": None}
     ends = history_slices(run_date, settings, built_until)
+    before = built_until
     done: list[dict] = []
     step = progress(len(ends), "warehouse history", unit="slice") if ends else None
     for number, end in enumerate(ends, start=1):
@@ -221,9 +232,11 @@ def build_history_slices(run_date: date, settings: Settings | None = None, full_
         ]
         if full_refresh and number == 1:
             args.append("--full-refresh")
+        # The slice's data tests check the days it computes (the first slice of a new warehouse: all).
+        since = built_until + timedelta(days=1) if built_until else None
         started = time.perf_counter()
         try:
-            summary = run_dbt(args, settings, run_date=end)
+            summary = run_dbt(args, settings, run_date=end, tested_since=since)
         except WarehouseBuildError as error:
             raise WarehouseBuildError(
                 f"history slice {number}/{len(ends)} (the days up to {end}, before {run_date}'s build): {error}"
@@ -236,7 +249,15 @@ def build_history_slices(run_date: date, settings: Settings | None = None, full_
             }
         )
         step(f"slice {number}/{len(ends)}: the days up to {end} built in {done[-1]['seconds']:.0f}s")
-    return {"built_until_before": built_until.isoformat() if built_until else None, "slices": done}
+        built_until = end
+    # D's own build computes the days after the last one built (at most D: a rerun recomputes D),
+    # and its data tests check those; a first or full build, every row.
+    tested_since = min(built_until + timedelta(days=1), run_date) if built_until else None
+    return {
+        "built_until_before": before.isoformat() if before else None,
+        "slices": done,
+        "tested_since": tested_since.isoformat() if tested_since else None,
+    }
 
 
 # Published output -> the files under DATA_DIR/outputs it is loaded from (a model is built only when they exist).

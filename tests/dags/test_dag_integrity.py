@@ -187,6 +187,26 @@ def test_the_cosmos_group_renders_the_build_the_warehouse_stage_runs_by_hand():
     assert str(producer.exclude).replace(",", " ").split() == list(DAILY_BUILD_EXCLUDE)
 
 
+def test_the_cosmos_build_tests_the_days_build_history_says_it_computes():
+    """DBT_TESTED_SINCE comes from build_history's return value; without one, every row is tested."""
+    from types import SimpleNamespace
+
+    import jinja2
+
+    producer = _daily_dag().get_task("warehouse.dbt_producer_watcher")
+    template = jinja2.Environment().from_string(producer.env["DBT_TESTED_SINCE"])
+    pulled = []
+
+    def ti(value):
+        return SimpleNamespace(xcom_pull=lambda task_ids: pulled.append(task_ids) or value)
+
+    assert template.render(ti=ti({"tested_since": "2024-03-01", "slices": []})) == "2024-03-01"
+    assert template.render(ti=ti({"tested_since": None})) == ""
+    assert template.render(ti=ti(None)) == ""
+    assert set(pulled) == {"build_history"}
+    assert producer.env["DBT_RUN_DATE"] == "{{ ds }}"
+
+
 def test_the_training_run_finds_the_daily_run_that_measured_its_day():
     """The triggering event of the run date first, else the asset's recent events (newest first); the
     event names the bank_daily run whose monitor_models return value holds the day's monitoring."""

@@ -6,11 +6,25 @@ import pytest
 from bankmkt import warehouse
 
 
+class Calls(list):
+    """The dbt argument lists of the calls, in order; `.tested_since`: the first day each call tests."""
+
+    def __init__(self):
+        super().__init__()
+        self.tested_since = []
+
+
 @pytest.fixture
 def dbt_calls(monkeypatch, tmp_path):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    calls = []
-    monkeypatch.setattr(warehouse, "run_dbt", lambda args, settings=None, **kw: calls.append(args) or {})
+    calls = Calls()
+
+    def run_dbt(args, settings=None, **kw):
+        calls.append(args)
+        calls.tested_since.append(kw.get("tested_since"))
+        return {}
+
+    monkeypatch.setattr(warehouse, "run_dbt", run_dbt)
     return calls
 
 
@@ -31,6 +45,8 @@ def test_a_daily_build_leaves_out_unit_tests_a_full_refresh_or_first_build_runs_
     assert first == ["build", "--exclude", warehouse.OUTPUT_SELECTOR]
     assert daily == ["build", "--exclude", warehouse.OUTPUT_SELECTOR, "resource_type:unit_test"]
     assert full == ["build", "--exclude", warehouse.OUTPUT_SELECTOR, "--full-refresh"]
+    # The daily build's data tests check the day it computes; a first or full build, every row.
+    assert dbt_calls.tested_since == [None, day, None]
 
 
 def test_the_build_command_names_a_mistyped_date_and_builds_nothing(dbt_calls, capsys):
@@ -84,3 +100,6 @@ def test_a_first_load_of_three_months_builds_two_monthly_slices_first(dbt_calls,
     slice_args = ["build", "--select", warehouse.SLICE_SELECTOR, "--exclude", *warehouse.DAILY_BUILD_EXCLUDE]
     assert slices == [[*slice_args, "--indirect-selection", "cautious"]] * 2
     assert final == ["build", "--exclude", warehouse.OUTPUT_SELECTOR]  # a first build: unit tests included
+    # Each build's data tests check the days it computes: all of January's, then from each slice on.
+    assert dbt_calls.tested_since == [None, date(2024, 2, 1), date(2024, 3, 1)]
+    assert summary["history_slices"]["tested_since"] == "2024-03-01"

@@ -309,3 +309,38 @@ def test_a_warehouse_built_by_older_models_asks_for_a_full_refresh(full_refresh_
     with pytest.raises(warehouse.WarehouseBuildError, match="rebuild it once with --full-refresh") as failure:
         small_bank.build(settings, small_bank.last_day)
     assert "int_customer_activity_aggregated_daily" in str(failure.value)
+
+
+def test_data_tests_of_daily_tables_check_the_days_the_build_computed(full_refresh_warehouse, small_bank, tmp_path):
+    """DBT_TESTED_SINCE scopes the day-by-day tables' tests to the new days; an id repeated from an
+    older day is still caught, and without it (a first or full build) every row is checked."""
+    import shutil
+
+    import duckdb
+
+    from bankmkt import warehouse
+
+    settings = small_bank.data_dir(tmp_path / "scoped")
+    shutil.copyfile(full_refresh_warehouse.warehouse_path, settings.warehouse_path)
+    day = small_bank.last_day
+    old_day = small_bank.start + timedelta(days=3)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        # An old row with an event type nobody accepts: outside the days a daily build tests.
+        con.execute(
+            "insert into fct_digital_events select * replace ('teleport' as event_type) "
+            f"from fct_digital_events where delivered_on = date '{old_day}' limit 1"
+        )
+    select = ["test", "--select", "fct_digital_events", "fct_transactions"]
+    assert warehouse.run_dbt(select, settings, run_date=day, tested_since=day)["failures"] == []
+    with pytest.raises(warehouse.WarehouseBuildError, match="accepted_values_fct_digital_events_event_type"):
+        warehouse.run_dbt(select, settings, run_date=day)  # every row: the old one fails
+
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("delete from fct_digital_events where event_type = 'teleport'")
+        # A transaction id of an old day delivered again as new: the new rows meet the old ones.
+        con.execute(
+            f"insert into fct_transactions select * replace (date '{day}' as delivered_on) "
+            f"from fct_transactions where delivered_on = date '{old_day}' limit 1"
+        )
+    with pytest.raises(warehouse.WarehouseBuildError, match="unique_combination_of_columns_fct_transactions"):
+        warehouse.run_dbt(select, settings, run_date=day, tested_since=day)
