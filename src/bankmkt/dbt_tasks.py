@@ -66,7 +66,7 @@ def warehouse_task_group(history_task_id: str = "build_history"):
                 **settings.dbt_environment(),
                 **run_date_environment(
                     "{{ ds }}",
-                    "{{ (ti.xcom_pull(task_ids='%s') or {}).get('tested_since') or '' }}" % history_task_id,
+                    "{{ (ti.xcom_pull(task_ids='" + history_task_id + "') or {}).get('tested_since') or '' }}",
                 ),
             },
             "append_env": True,
