@@ -232,3 +232,15 @@ def test_warehouse_slice_months_come_from_settings(tmp_path, monkeypatch):
         monkeypatch.setenv("WAREHOUSE_SLICE_MONTHS", bad)
         with pytest.raises(SettingsError, match="WAREHOUSE_SLICE_MONTHS"):
             get_settings()
+
+
+def test_a_bad_setting_stops_a_command_line_stage_with_its_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from bankmkt import cli
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("WAREHOUSE_SLICE_MONTHS", "monthly")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["stage", "build_history", "--date", "2024-03-01"])
+    assert str(stop.value) == (
+        "[stage] SettingsError: WAREHOUSE_SLICE_MONTHS='monthly' is not a whole number of months"
+    )

@@ -369,7 +369,16 @@ def main(argv: list[str] | None = None) -> int:
                 parse_run_date(getattr(args, name))
             except ValueError as error:
                 parser.error(f"--{name.replace('_', '-')}: {error}")
+    try:
+        return _command(args)
+    except Exception as error:
+        # The platform's own errors say what and where in their message: that, not a traceback.
+        if type(error).__name__ not in PLATFORM_ERRORS:
+            raise
+        raise SystemExit(f"[{args.command}] {type(error).__name__}: {error}") from None
 
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "init":
         settings = init_platform()
         print(f"[init] DATA_DIR={settings.data_dir} PLATFORM_ENV={settings.platform_env}")
