@@ -1,16 +1,30 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
 -- Grain: one row per account and balance date. A daily run reads only the days since the last one
 -- built (incremental_start): normally the day's file.
+{% if is_incremental() %}{% set start = incremental_start('delivered_on') %}{% endif %}
 with delivered as (
     select * from {{ ref('stg_core_banking__daily_balances') }}
     {% if is_incremental() %}
-    where delivered_on between {{ incremental_start('delivered_on') }} and {{ run_date() }}
+    where delivered_on between {{ start }} and {{ run_date() }}
     {% endif %}
 ),
 
 accounts as (
     select distinct account_id, customer_id from {{ ref('stg_core_banking__accounts') }}
 ),
+
+{% if is_incremental() %}
+-- The keys of this build's rows that an earlier day already delivered: the (small) new keys are
+-- looked up in the older rows, so no hash table of the whole history is built.
+already_delivered as (
+    select old.account_id, old.balance_date
+    from {{ this }} as old
+    semi join (select distinct account_id, balance_date from delivered) as new using (account_id, balance_date)
+    where old.delivered_on < {{ start }}
+        -- A balance delivered again is one of the same recent dates: the older rows of those dates.
+        and old.balance_date >= (select min(balance_date) from delivered)
+),
+{% endif %}
 
 deduplicated as (
     select * from delivered
@@ -26,7 +40,5 @@ select
 from deduplicated
 left join accounts using (account_id)
 {% if is_incremental() %}
-where (deduplicated.account_id, deduplicated.balance_date) not in (
-    select (account_id, balance_date) from {{ this }} where delivered_on < {{ incremental_start('delivered_on') }}
-)
+anti join already_delivered using (account_id, balance_date)
 {% endif %}

@@ -1,12 +1,24 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
 -- Grain: one row per digital event. A daily run reads only the days since the last
 -- one built (normally the day's file) and skips ids delivered before (the same pattern as fct_transactions).
+{% if is_incremental() %}{% set start = incremental_start('delivered_on') %}{% endif %}
 with delivered as (
     select * from {{ ref('stg_core_banking__digital_events') }}
     {% if is_incremental() %}
-    where delivered_on between {{ incremental_start('delivered_on') }} and {{ run_date() }}
+    where delivered_on between {{ start }} and {{ run_date() }}
     {% endif %}
 ),
+
+{% if is_incremental() %}
+-- The keys of this build's rows that an earlier day already delivered: the (small) new keys are
+-- looked up in the older rows, so no hash table of the whole history is built.
+already_delivered as (
+    select old.event_id
+    from {{ this }} as old
+    semi join (select distinct event_id from delivered) as new using (event_id)
+    where old.delivered_on < {{ start }}
+),
+{% endif %}
 
 deduplicated as (
     select * from delivered
@@ -24,7 +36,5 @@ select
     delivered_on
 from deduplicated
 {% if is_incremental() %}
-where event_id not in (
-    select event_id from {{ this }} where delivered_on < {{ incremental_start('delivered_on') }}
-)
+anti join already_delivered using (event_id)
 {% endif %}

@@ -1,16 +1,28 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='delivered_on') }}
 -- Grain: one row per booked transaction. A daily run reads only the days since the
 -- last one built, normally the day's file (the dt filter prunes the other landing folders), and skips ids delivered before.
+{% if is_incremental() %}{% set start = incremental_start('delivered_on') %}{% endif %}
 with delivered as (
     select * from {{ ref('stg_core_banking__transactions') }}
     {% if is_incremental() %}
-    where delivered_on between {{ incremental_start('delivered_on') }} and {{ run_date() }}
+    where delivered_on between {{ start }} and {{ run_date() }}
     {% endif %}
 ),
 
 accounts as (
     select distinct account_id, customer_id from {{ ref('stg_core_banking__accounts') }}
 ),
+
+{% if is_incremental() %}
+-- The keys of this build's rows that an earlier day already delivered: the (small) new keys are
+-- looked up in the older rows, so no hash table of the whole history is built.
+already_delivered as (
+    select old.transaction_id
+    from {{ this }} as old
+    semi join (select distinct transaction_id from delivered) as new using (transaction_id)
+    where old.delivered_on < {{ start }}
+),
+{% endif %}
 
 deduplicated as (
     select * from delivered
@@ -31,7 +43,5 @@ select
 from deduplicated
 left join accounts using (account_id)
 {% if is_incremental() %}
-where deduplicated.transaction_id not in (
-    select transaction_id from {{ this }} where delivered_on < {{ incremental_start('delivered_on') }}
-)
+anti join already_delivered using (transaction_id)
 {% endif %}
