@@ -3,7 +3,7 @@
 A synthetic bank in a DATA_DIR of its own (a temporary folder, never the checkout's data/), then
 the days through the real DAGs exactly as `make run DATE=D` runs them: `python -m bankmkt.cli run
 --date D` (bank_daily by `airflow dags test`, its tasks in that one process, dbt in Cosmos' child
-process; then bank_training the same way). The first day is the first load (the whole history
+process; then bank_training the same way, in the same process: bankmkt.dagrun). The first day is the first load (the whole history
 checked and built); then each incremental day. The Airflow metadata database is created once
 before the first day (`python -m bankmkt.cli init`), as a new DATA_DIR's first `make run` does.
 
@@ -54,7 +54,7 @@ PROCESS_KINDS = ("bank_daily", "dbt", "bank_training", "other")
 def _role(command: list[str]) -> str:
     """What a process of the run is, from its command line."""
     text = " ".join(command)
-    if "airflow" in text and " dags test " in f" {text} ":
+    if ("airflow" in text and " dags test " in f" {text} ") or "bankmkt.dagrun" in text:
         return "airflow"
     if any(Path(part).name in ("dbt", "bankmkt-dbt") for part in command[:2]):
         return "dbt"
@@ -243,7 +243,7 @@ class Day:
 
 
 START_UP = "start-up: `cli run`, Airflow CLI, DAG parse, first task (before check_landing)"
-BETWEEN_DAGS = "bank_daily exit, bank_training start-up"
+BETWEEN_DAGS = "bank_daily's end, bank_training's start (one Airflow process, bankmkt.dagrun)"
 EXIT = "bank_training exit, `cli run` summary and exit"
 HANDOVERS = "between stages: Airflow's hand-overs, the stages' work outside their timed blocks"
 FIXED = (START_UP, BETWEEN_DAGS, EXIT)

@@ -100,7 +100,7 @@ def _run_days(settings: Settings, first: date, last: date) -> list[dict]:
         print(f"[run] {DAG_ID} for logical date {day} (DATA_DIR={settings.data_dir})", flush=True)
         start = time.perf_counter()
         began = time.time()
-        _dags_test(settings, DAG_ID, day)
+        seconds_by_dag = _dags_test(settings, (DAG_ID, TRAINING_DAG_ID), day)
         first_record = settings.runs_dir / f"dt={day.isoformat()}" / "check_landing.json"
         if not first_record.exists() or first_record.stat().st_mtime < began - 1:
             # `airflow dags test` reports success for a run whose tasks never started.
@@ -108,21 +108,20 @@ def _run_days(settings: Settings, first: date, last: date) -> list[dict]:
                 f"[run] {DAG_ID} for {day} ran no task (its first stage left no record); is {day} before the "
                 f"DAG's start_date? Log: {_log_path(settings, DAG_ID, day)}"
             )
-        daily = time.perf_counter() - start
-        _dags_test(settings, TRAINING_DAG_ID, day)
         seconds = time.perf_counter() - start
+        daily = seconds_by_dag.get(DAG_ID, 0.0)
         timings.append(
             {
                 "run_date": day.isoformat(),
                 "seconds": round(seconds, 1),
                 "daily_seconds": round(daily, 1),
-                "training_seconds": round(seconds - daily, 1),
+                "training_seconds": round(seconds_by_dag.get(TRAINING_DAG_ID, 0.0), 1),
                 "log": str(_log_path(settings, DAG_ID, day)),
             }
         )
         print(
             f"[run] {day} succeeded in {seconds:.0f}s ({DAG_ID} {daily:.0f}s, {TRAINING_DAG_ID} "
-            f"{seconds - daily:.0f}s; logs in {_log_path(settings, DAG_ID, day).parent})",
+            f"{seconds_by_dag.get(TRAINING_DAG_ID, 0.0):.0f}s; logs in {_log_path(settings, DAG_ID, day).parent})",
             flush=True,
         )
         print(summary_text(day, settings), flush=True)
@@ -135,23 +134,32 @@ def _log_path(settings: Settings, dag_id: str, day: date):
     return settings.airflow_home / "runs" / f"{day.isoformat()}{suffix}.log"
 
 
-def _dags_test(settings: Settings, dag_id: str, day: date) -> None:
-    """``airflow dags test dag_id day`` with its output in a log file; a failure exits with its excerpt."""
-    log_path = _log_path(settings, dag_id, day)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+def _dags_test(settings: Settings, dag_ids: tuple[str, ...], day: date) -> dict[str, float]:
+    """``airflow dags test`` of each DAG for D in turn, in one process (:mod:`bankmkt.dagrun`: Airflow
+    starts once for the day), each with its output in its own log file. Returns each DAG's wall seconds;
+    a failure exits with the excerpt of the failed DAG's log."""
+    logs = {dag_id: _log_path(settings, dag_id, day) for dag_id in dag_ids}
+    for log_path in logs.values():
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.unlink(missing_ok=True)
     start = time.perf_counter()
-    with open(log_path, "w") as log:
-        completed = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id, day.isoformat()],
-            env={**__import__("os").environ, **settings.environment()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    completed = subprocess.run(
+        [sys.executable, "-m", "bankmkt.dagrun", day.isoformat(), *(f"{d}={p}" for d, p in logs.items())],
+        env={**__import__("os").environ, **settings.environment()},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    ran = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0:
+        # The DAG whose run failed, or the one running when the process died before it could say.
+        index = len(ran) - 1 if ran and not ran[-1]["succeeded"] else min(len(ran), len(dag_ids) - 1)
+        failed = dag_ids[index]
+        log_path = logs[failed]
         print(_failure_excerpt(log_path), file=sys.stderr)
         raise SystemExit(
-            f"[run] {dag_id} failed for {day} after {time.perf_counter() - start:.0f}s; full log: {log_path}"
+            f"[run] {failed} failed for {day} after {time.perf_counter() - start:.0f}s; full log: {log_path}"
         )
+    return {record["dag_id"]: record["seconds"] for record in ran}
 
 
 # The platform's own errors: their whole message says what and where (file, row, value, report).
