@@ -74,12 +74,13 @@ class Bank:
         return dataclasses.replace(get_settings(), platform_env="local", data_dir=parent, pii_hash_key="")
 
     @staticmethod
-    def dbt(settings: Settings, args: list[str]) -> dict:
-        """Run dbt on the warehouse of ``settings`` through bankmkt.warehouse.run_dbt (the DAG's flags)."""
+    def dbt(settings: Settings, args: list[str], **options) -> dict:
+        """Run dbt on the warehouse of ``settings`` through bankmkt.warehouse.run_dbt (the DAG's flags;
+        ``options``: run_dbt's, such as ``run_date`` and ``tested_since``)."""
         from bankmkt import warehouse
 
         with preserved_environment():
-            return warehouse.run_dbt(args, settings)
+            return warehouse.run_dbt(args, settings, **options)
 
     @classmethod
     def build(cls, settings: Settings, day: date, full_refresh: bool = False, with_tests: bool = True) -> dict:

@@ -331,9 +331,10 @@ def test_data_tests_of_daily_tables_check_the_days_the_build_computed(full_refre
             f"from fct_digital_events where delivered_on = date '{old_day}' limit 1"
         )
     select = ["test", "--select", "fct_digital_events", "fct_transactions"]
-    assert warehouse.run_dbt(select, settings, run_date=day, tested_since=day)["failures"] == []
+    # Through small_bank.dbt: run_dbt exports the DATA_DIR's settings, which must not outlive the test.
+    assert small_bank.dbt(settings, select, run_date=day, tested_since=day)["failures"] == []
     with pytest.raises(warehouse.WarehouseBuildError, match="accepted_values_fct_digital_events_event_type"):
-        warehouse.run_dbt(select, settings, run_date=day)  # every row: the old one fails
+        small_bank.dbt(settings, select, run_date=day)  # every row: the old one fails
 
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("delete from fct_digital_events where event_type = 'teleport'")
@@ -343,4 +344,4 @@ def test_data_tests_of_daily_tables_check_the_days_the_build_computed(full_refre
             f"from fct_transactions where delivered_on = date '{old_day}' limit 1"
         )
     with pytest.raises(warehouse.WarehouseBuildError, match="unique_combination_of_columns_fct_transactions"):
-        warehouse.run_dbt(select, settings, run_date=day, tested_since=day)
+        small_bank.dbt(settings, select, run_date=day, tested_since=day)
