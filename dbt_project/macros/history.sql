@@ -59,3 +59,14 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The body of a fact's `already_delivered` CTE: the keys of this build's rows (CTE `delivered`)
+    that an earlier day already delivered. The (small) set of new keys is looked up in the older
+    rows, so no hash table of the whole history is built. `keys`: the key columns; `start`: the
+    first day this build computes; `also`: a further condition on the older rows (`old`). -#}
+{% macro keys_delivered_before(keys, start, also=none) -%}
+    select {% for key in keys %}old.{{ key }}{{ ", " if not loop.last }}{% endfor %}
+    from {{ this }} as old
+    semi join (select distinct {{ keys | join(", ") }} from delivered) as new using ({{ keys | join(", ") }})
+    where old.delivered_on < {{ start }}{% if also %} and {{ also }}{% endif %}
+{%- endmacro %}

@@ -14,15 +14,9 @@ accounts as (
 ),
 
 {% if is_incremental() %}
--- The keys of this build's rows that an earlier day already delivered: the (small) new keys are
--- looked up in the older rows, so no hash table of the whole history is built.
 already_delivered as (
-    select old.account_id, old.balance_date
-    from {{ this }} as old
-    semi join (select distinct account_id, balance_date from delivered) as new using (account_id, balance_date)
-    where old.delivered_on < {{ start }}
-        -- A balance delivered again is one of the same recent dates: the older rows of those dates.
-        and old.balance_date >= (select min(balance_date) from delivered)
+    -- A balance delivered again is one of the same recent dates: only the older rows of those dates.
+    {{ keys_delivered_before(['account_id', 'balance_date'], start, also="old.balance_date >= (select min(balance_date) from delivered)") }}
 ),
 {% endif %}
 

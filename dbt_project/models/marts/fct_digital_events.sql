@@ -10,13 +10,8 @@ with delivered as (
 ),
 
 {% if is_incremental() %}
--- The keys of this build's rows that an earlier day already delivered: the (small) new keys are
--- looked up in the older rows, so no hash table of the whole history is built.
 already_delivered as (
-    select old.event_id
-    from {{ this }} as old
-    semi join (select distinct event_id from delivered) as new using (event_id)
-    where old.delivered_on < {{ start }}
+    {{ keys_delivered_before(['event_id'], start) }}
 ),
 {% endif %}
 

@@ -14,13 +14,8 @@ accounts as (
 ),
 
 {% if is_incremental() %}
--- The keys of this build's rows that an earlier day already delivered: the (small) new keys are
--- looked up in the older rows, so no hash table of the whole history is built.
 already_delivered as (
-    select old.transaction_id
-    from {{ this }} as old
-    semi join (select distinct transaction_id from delivered) as new using (transaction_id)
-    where old.delivered_on < {{ start }}
+    {{ keys_delivered_before(['transaction_id'], start) }}
 ),
 {% endif %}
 
